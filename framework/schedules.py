@@ -1,0 +1,157 @@
+"""Learning-rate schedules: the rate for an epoch as a function of the base rate.
+
+Each schedule is a small object with ``__call__(base_lr, epoch) -> float``
+(epochs count from 0) and ``get_config()`` so it can be saved as JSON and
+rebuilt by ``make_schedule``.
+"""
+import math
+
+
+class LRSchedule:
+    """Base: equal schedules have equal configs."""
+
+    name = "base"
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def __eq__(self, other):
+        return isinstance(other, LRSchedule) and self.get_config() == other.get_config()
+
+    def __repr__(self):
+        options = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({options})"
+
+
+class ConstantLR(LRSchedule):
+    """lr = base_lr."""
+
+    name = "constant"
+
+    def __call__(self, base_lr, epoch):
+        return float(base_lr)
+
+
+class StepLR(LRSchedule):
+    """lr = base_lr * gamma ** floor(epoch / step_size)."""
+
+    name = "step"
+
+    def __init__(self, step_size=10, gamma=0.5):
+        self.step_size = _positive_int("step_size", step_size)
+        self.gamma = _positive("gamma", gamma)
+
+    def __call__(self, base_lr, epoch):
+        return float(base_lr * self.gamma ** (epoch // self.step_size))
+
+    def get_config(self):
+        return {"name": self.name, "step_size": self.step_size, "gamma": self.gamma}
+
+
+class MultiStepLR(LRSchedule):
+    """lr = base_lr * gamma ** (number of milestones <= epoch).
+
+    The notes' example: milestones [10, 50, 200], gamma 0.7.
+    """
+
+    name = "multi_step"
+
+    def __init__(self, milestones=(10, 50, 200), gamma=0.7):
+        milestones = [_positive_int("milestones", m) for m in milestones]
+        if milestones != sorted(milestones):
+            raise ValueError(f"milestones: expected increasing epochs, got {milestones!r}")
+        self.milestones = milestones
+        self.gamma = _positive("gamma", gamma)
+
+    def __call__(self, base_lr, epoch):
+        passed = sum(1 for m in self.milestones if epoch >= m)
+        return float(base_lr * self.gamma ** passed)
+
+    def get_config(self):
+        return {"name": self.name, "milestones": list(self.milestones), "gamma": self.gamma}
+
+
+class ExponentialLR(LRSchedule):
+    """lr = base_lr * gamma ** epoch."""
+
+    name = "exponential"
+
+    def __init__(self, gamma=0.95):
+        self.gamma = _positive("gamma", gamma)
+
+    def __call__(self, base_lr, epoch):
+        return float(base_lr * self.gamma ** epoch)
+
+    def get_config(self):
+        return {"name": self.name, "gamma": self.gamma}
+
+
+class PolynomialLR(LRSchedule):
+    """lr = (base_lr - end_lr) * (1 - epoch / total_epochs) ** power + end_lr,
+    held at end_lr after total_epochs."""
+
+    name = "polynomial"
+
+    def __init__(self, total_epochs=100, power=1.0, end_lr=0.0):
+        self.total_epochs = _positive_int("total_epochs", total_epochs)
+        self.power = _positive("power", power)
+        self.end_lr = float(end_lr)
+
+    def __call__(self, base_lr, epoch):
+        progress = min(epoch, self.total_epochs) / self.total_epochs
+        return float((base_lr - self.end_lr) * (1.0 - progress) ** self.power + self.end_lr)
+
+    def get_config(self):
+        return {"name": self.name, "total_epochs": self.total_epochs,
+                "power": self.power, "end_lr": self.end_lr}
+
+
+class CosineLR(LRSchedule):
+    """lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / total_epochs)) / 2,
+    held at min_lr after total_epochs (SGDR without restarts)."""
+
+    name = "cosine"
+
+    def __init__(self, total_epochs=100, min_lr=0.0):
+        self.total_epochs = _positive_int("total_epochs", total_epochs)
+        self.min_lr = float(min_lr)
+
+    def __call__(self, base_lr, epoch):
+        progress = min(epoch, self.total_epochs) / self.total_epochs
+        return float(self.min_lr + (base_lr - self.min_lr) * (1 + math.cos(math.pi * progress)) / 2)
+
+    def get_config(self):
+        return {"name": self.name, "total_epochs": self.total_epochs, "min_lr": self.min_lr}
+
+
+SCHEDULES = {cls.name: cls for cls in
+             (ConstantLR, StepLR, MultiStepLR, ExponentialLR, PolynomialLR, CosineLR)}
+
+
+def make_schedule(spec):
+    """Build a schedule from None (constant), a name, a config dict or a schedule."""
+    if spec is None:
+        return ConstantLR()
+    if isinstance(spec, LRSchedule):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if isinstance(spec, dict):
+        options = dict(spec)
+        name = str(options.pop("name", "")).lower().replace("-", "_")
+        if name not in SCHEDULES:
+            raise ValueError(f"lr_schedule: expected one of {sorted(SCHEDULES)}, got {spec!r}")
+        return SCHEDULES[name](**options)
+    raise ValueError(f"lr_schedule: expected a schedule, a name or a dict, got {spec!r}")
+
+
+def _positive(field, value):
+    if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+        raise ValueError(f"{field}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def _positive_int(field, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{field}: expected a positive integer, got {value!r}")
+    return value
