@@ -1,0 +1,302 @@
+"""DataReader: the textbook's DataReader_2_0 with Python names.
+
+A reader owns train, validation and test arrays (rows are samples) and the
+preprocessing the textbook applies to them, in its order: ``read_data``,
+``normalize_x``, ``normalize_y``, ``shuffle``, ``generate_validation_set``.
+
+Normalization statistics are fitted on train + test jointly by default, as the
+textbook does: if the training houses span 150-220 m² and the test houses
+160-230 m², fitting on train alone maps 230 m² outside [0, 1], and the net has
+never seen such inputs. ``fit_on="train"`` fits on the training rows (train +
+validation) only, for users who must not look at the test set.
+
+Mini-batches come from ``batches(batch_size, rng)``: one permutation per epoch
+copied into a buffer allocated once per reader, then consecutive slices of it.
+No copy of the data set is made per batch, and the same ``rng`` state gives
+the same batch sequence, so runs compared side by side see identical batches.
+"""
+import numpy as np
+
+from framework.enums import NetType
+
+from . import arrays as arr
+from . import labels as lab
+
+_FIT_ON = ("all", "train")
+
+
+class DataReader:
+    """Base class: subclasses implement ``_load()`` returning the raw arrays."""
+
+    class_names = None
+
+    def __init__(self, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        self.x_train = self.y_train = self.x_test = self.y_test = None
+        self.x_val = self.y_val = None
+        self.y_train_raw = self.y_val_raw = self.y_test_raw = None
+        self.net_type = None
+        self.x_min = self.x_range = None
+        self.y_min = self.y_range = None
+        self._num_category = None
+        self._buffers = None
+
+    # ----------------------------------------------------------- loading
+    def _load(self):
+        """Return (x_train, y_train, x_test, y_test) as arrays."""
+        raise NotImplementedError
+
+    def read_data(self):
+        """Load (or reload) every set; returns ``self`` for chaining."""
+        self._set_arrays(*self._load())
+        return self
+
+    def _set_arrays(self, x_train, y_train, x_test, y_test):
+        sets = arr.check_sets(self.dtype, x_train=x_train, y_train=y_train,
+                              x_test=x_test, y_test=y_test)
+        self.__dict__.update(sets)
+        self.y_train_raw, self.y_test_raw = self.y_train.copy(), self.y_test.copy()
+        self.x_val = self.y_val = self.y_val_raw = None
+        self.net_type = self._num_category = None
+        self.x_min = self.x_range = self.y_min = self.y_range = None
+        self._buffers = None
+
+    def _require_data(self):
+        if self.x_train is None:
+            raise RuntimeError(f"{type(self).__name__}: call read_data() first")
+
+    # ----------------------------------------------------- normalization
+    def _fit_rows(self, arrays, fit_on):
+        if fit_on not in _FIT_ON:
+            raise ValueError(f"fit_on: expected one of {_FIT_ON}, got {fit_on!r}")
+        train, val, test = arrays
+        parts = [train] + ([val] if val is not None else [])
+        if fit_on == "all":
+            parts.append(test)
+        return parts
+
+    def normalize_x(self, fit_on="all", per_feature=True):
+        """Min-max scale every set to [0, 1] with one set of statistics.
+
+        ``per_feature`` fits a min and range per input column (the textbook's
+        NormalizeX); ``False`` uses one global min and range, which keeps the
+        relative intensities of image pixels. A constant column gets range 1,
+        so it maps to 0 instead of dividing by zero. Call it once: the raw x
+        is not kept, and ``transform_x`` uses the latest statistics.
+        """
+        self._require_data()
+        parts = self._fit_rows((self.x_train, self.x_val, self.x_test), fit_on)
+        self.x_min, self.x_range = arr.fit_min_max(parts, per_feature)
+        self.x_train = self.transform_x(self.x_train)
+        self.x_test = self.transform_x(self.x_test)
+        if self.x_val is not None:
+            self.x_val = self.transform_x(self.x_val)
+        self._buffers = None
+
+    def transform_x(self, x):
+        """Scale new inputs (e.g. to predict) with the fitted x statistics."""
+        if self.x_min is None:
+            raise RuntimeError("transform_x: call normalize_x() first")
+        x = np.asarray(x, dtype=self.dtype)
+        flat = x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
+        flat = flat - self.x_min.astype(self.dtype)
+        flat /= self.x_range.astype(self.dtype)
+        return flat.reshape(x.shape)
+
+    def normalize_y(self, net_type, fit_on="all", num_category=None):
+        """Prepare targets for ``net_type``.
+
+        FITTING: min-max per column (kept for ``de_normalize_y``); BINARY: a
+        0/1 column; MULTIPLE_CLASSIFIER: one-hot rows, with ``num_category``
+        taken from the labels (max + 1) unless given. Always works from the
+        raw labels, so calling it again is safe.
+        """
+        self._require_data()
+        net_type = NetType.parse(net_type, "net_type")
+        raws = (self.y_train_raw, self.y_val_raw, self.y_test_raw)
+        names = ("y_train", "y_val", "y_test")
+        if net_type == NetType.FITTING:
+            fwd = [None if r is None else self._y_forward(r.astype(np.float64))
+                   for r in raws]
+            self.y_min, self.y_range = arr.fit_min_max(self._fit_rows(fwd, fit_on))
+            out = [None if f is None else
+                   ((f - self.y_min) / self.y_range).astype(self.dtype) for f in fwd]
+            self._num_category = self.y_train_raw.shape[1]
+        else:
+            ints = [None if r is None else lab.as_class_labels(r, n)
+                    for r, n in zip(raws, names)]
+            if net_type == NetType.BINARY_CLASSIFIER:
+                count = 2
+            else:
+                count = num_category or self._known_categories(ints)
+            for labels, name in zip(ints, names):
+                if labels is not None:
+                    lab.check_label_range(labels, count, name)
+            if net_type == NetType.BINARY_CLASSIFIER:
+                out = [None if i is None else i.reshape(-1, 1).astype(self.dtype)
+                       for i in ints]
+            else:
+                out = [None if i is None else lab.one_hot(i, count, self.dtype)
+                       for i in ints]
+            self._num_category = count
+        self.y_train, self.y_val, self.y_test = out
+        self.net_type = net_type
+        self._buffers = None
+
+    def _known_categories(self, ints):
+        if self.class_names is not None:
+            return len(self.class_names)
+        return int(max(i.max() for i in ints if i is not None and i.size)) + 1
+
+    def _y_forward(self, y):
+        """Hook applied before min-max fitting (e.g. log price); identity here."""
+        return y
+
+    def _y_inverse(self, y):
+        return y
+
+    def de_normalize_y(self, y):
+        """Map net outputs back to original units (float64).
+
+        FITTING inverts the min-max scaling (and any ``_y_forward`` hook);
+        for classifiers it returns the predicted class labels as (N, 1) ints.
+        """
+        y = np.asarray(y, dtype=np.float64)
+        if self.net_type == NetType.FITTING:
+            return self._y_inverse(y * self.y_range + self.y_min)
+        if self.net_type == NetType.BINARY_CLASSIFIER:
+            return (y >= 0.5).astype(np.int64).reshape(-1, 1)
+        if self.net_type == NetType.MULTIPLE_CLASSIFIER:
+            return np.argmax(y, axis=1).reshape(-1, 1)
+        raise RuntimeError("de_normalize_y: call normalize_y() first")
+
+    # ----------------------------------------------- splitting, ordering
+    def _is_classification(self):
+        if self.net_type is not None:
+            return self.net_type != NetType.FITTING
+        return self.y_train_raw.dtype.kind in "iub"
+
+    def generate_validation_set(self, k=10, seed=0, stratify=None):
+        """Move 1/k of the training rows (chosen by ``seed``) to validation.
+
+        Stratified by class for classification (``stratify=None`` decides from
+        ``net_type``, or from integer labels before ``normalize_y``), so a rare
+        class is represented in proportion. Train and validation stay disjoint.
+        """
+        self._require_data()
+        if self.x_val is not None:
+            raise RuntimeError("generate_validation_set: a validation set already "
+                               "exists; call read_data() again to re-split")
+        if not isinstance(k, (int, np.integer)) or k < 2:
+            raise ValueError(f"generate_validation_set: k must be an int >= 2, got {k!r}")
+        if stratify is None:
+            stratify = self._is_classification()
+        strata = lab.as_class_labels(self.y_train_raw, "y_train") if stratify else None
+        train, val = lab.validation_indices(self.num_train, k,
+                                            np.random.default_rng(seed), strata)
+        self.x_val, self.x_train = self.x_train[val], self.x_train[train]
+        self.y_val, self.y_train = self.y_train[val], self.y_train[train]
+        self.y_val_raw, self.y_train_raw = self.y_train_raw[val], self.y_train_raw[train]
+        self._buffers = None
+
+    def shuffle(self, rng=None):
+        """Reorder the training rows (x, y and raw labels together)."""
+        self._require_data()
+        rng = np.random.default_rng() if rng is None else rng
+        perm = rng.permutation(self.num_train)
+        self.x_train, self.y_train = self.x_train[perm], self.y_train[perm]
+        self.y_train_raw = self.y_train_raw[perm]
+        self._buffers = None
+
+    def astype(self, dtype):
+        """Convert every float set to ``dtype`` once (no-op if already so)."""
+        self.dtype = np.dtype(dtype)
+        for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+            value = getattr(self, name)
+            if value is not None and (value.dtype.kind == "f" or name[0] == "x"):
+                setattr(self, name, value.astype(self.dtype, copy=False))
+        self._buffers = None
+        return self
+
+    def batches(self, batch_size, rng=None):
+        """Yield (x, y) mini-batches covering the training set once.
+
+        With ``rng`` the rows are permuted by ``rng.permutation`` into two
+        buffers owned by the reader; without it they come in stored order.
+        Batches are views: the next epoch overwrites them, so copy a batch
+        you want to keep, and do not interleave two epochs of one reader.
+        """
+        self._require_data()
+        if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        n = self.num_train
+        if n == 0:
+            raise ValueError("batches: the training set is empty")
+        x, y = self.x_train, self.y_train
+        buffers = self._buffers
+        if rng is not None and (buffers is None or any(
+                b.shape != a.shape or b.dtype != a.dtype for b, a in zip(buffers, (x, y)))):
+            buffers = self._buffers = (np.empty_like(x), np.empty_like(y))
+        return arr.iter_batches(x, y, int(batch_size), rng, buffers)
+
+    # ------------------------------------------------------------ access
+    def get_validation_set(self):
+        return None if self.x_val is None else (self.x_val, self.y_val)
+
+    def get_test_set(self):
+        self._require_data()
+        return self.x_test, self.y_test
+
+    def get_train_set(self):
+        self._require_data()
+        return self.x_train, self.y_train
+
+    @property
+    def num_train(self):
+        return 0 if self.x_train is None else self.x_train.shape[0]
+
+    @property
+    def num_validation(self):
+        return 0 if self.x_val is None else self.x_val.shape[0]
+
+    @property
+    def num_test(self):
+        return 0 if self.x_test is None else self.x_test.shape[0]
+
+    @property
+    def num_feature(self):
+        """Input width: the product of a row's shape (784 for 1x28x28 images)."""
+        self._require_data()
+        return int(np.prod(self.x_train.shape[1:]))
+
+    @property
+    def num_category(self):
+        """Classes for classifiers; target columns for fitting."""
+        if self._num_category is not None:
+            return self._num_category
+        if self.class_names is not None:
+            return len(self.class_names)
+        return 0 if self.y_train is None else self.y_train.shape[1]
+
+    @property
+    def num_output(self):
+        """Width of y as the net sees it (one-hot width, 1, or target columns)."""
+        self._require_data()
+        return self.y_train.shape[1]
+
+
+class ArrayDataReader(DataReader):
+    """Wrap arrays a user already has; checked and converted at construction.
+
+    x is 2-D (N, features) or N-D for images; y is (N,), (N, 1) or (N, C).
+    Float arrays are copied into ``dtype``; integer labels stay integers until
+    ``normalize_y``. ``read_data()`` restores the arrays as given.
+    """
+
+    def __init__(self, x_train, y_train, x_test, y_test, dtype=np.float32):
+        super().__init__(dtype)
+        self._arrays = tuple(np.array(a) for a in (x_train, y_train, x_test, y_test))
+        self.read_data()
+
+    def _load(self):
+        return self._arrays

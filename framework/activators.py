@@ -1,0 +1,213 @@
+"""Element-wise activation functions, written for in-place use.
+
+Every activator has
+  ``forward(z, out)``              writes a = f(z) into ``out`` and returns it;
+  ``backward(z, a, delta, out)``   writes delta * f'(z) into ``out`` and returns it;
+  ``get_config()``                 ``{"name": ..., <params>}`` for ``make_activator``.
+
+``out`` may be the very array ``delta`` (each element is read before it is
+written), never ``z`` or ``a``. The layers keep both ``z`` and ``a`` so each
+derivative uses whichever is cheaper and more accurate. Work arrays come from
+a small per-instance cache, so steady-state calls allocate nothing.
+
+Sigmoid and softplus go through ``logaddexp`` so |z| ~ 1000 neither overflows
+nor warns.
+"""
+import math
+
+import numpy as np
+
+
+class Activator:
+    """Base: identity, plus the scratch-array cache used by subclasses."""
+
+    name = "identity"
+    _MAX_SCRATCH = 6
+
+    def forward(self, z, out):
+        if out is not z:
+            np.copyto(out, z)
+        return out
+
+    def backward(self, z, a, delta, out):
+        if out is not delta:
+            np.copyto(out, delta)
+        return out
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def _scratch(self, like, dtype=None, shape=None):
+        """A work array shaped like ``like``; reused across calls of one shape."""
+        cache = self.__dict__.setdefault("_scratch_cache", {})
+        key = (shape or like.shape, np.dtype(dtype or like.dtype))
+        array = cache.get(key)
+        if array is None:
+            if len(cache) >= self._MAX_SCRATCH:
+                del cache[next(iter(cache))]
+            array = cache[key] = np.zeros(key[0], key[1])
+        return array
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash(type(self))
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({params})"
+
+
+class Identity(Activator):
+    """a = z;  f' = 1"""
+
+
+def stable_sigmoid(z, out):
+    """out = 1 / (1 + exp(-z)) computed as exp(-log(1 + exp(-z))): no overflow."""
+    np.logaddexp(0.0, np.negative(z, out=out), out=out)
+    np.negative(out, out=out)
+    return np.exp(out, out=out)
+
+
+class Sigmoid(Activator):
+    """a = 1 / (1 + exp(-z));  f' = a (1 - a)"""
+
+    name = "sigmoid"
+
+    def forward(self, z, out):
+        return stable_sigmoid(z, out)
+
+    def backward(self, z, a, delta, out):
+        s = self._scratch(a)
+        np.subtract(1.0, a, out=s)
+        s *= a
+        return np.multiply(delta, s, out=out)
+
+
+class Tanh(Activator):
+    """a = tanh(z);  f' = 1 - a^2"""
+
+    name = "tanh"
+
+    def forward(self, z, out):
+        return np.tanh(z, out=out)
+
+    def backward(self, z, a, delta, out):
+        s = self._scratch(a)
+        np.multiply(a, a, out=s)
+        np.subtract(1.0, s, out=s)
+        return np.multiply(delta, s, out=out)
+
+
+class Relu(Activator):
+    """a = max(z, 0);  f' = 1 where z > 0 else 0"""
+
+    name = "relu"
+
+    def forward(self, z, out):
+        return np.maximum(z, 0, out=out)
+
+    def backward(self, z, a, delta, out):
+        mask = self._scratch(z, bool)
+        np.greater(z, 0, out=mask)
+        return np.multiply(delta, mask, out=out)
+
+
+class LeakyRelu(Activator):
+    """a = z where z > 0 else alpha z;  f' = 1 where z > 0 else alpha"""
+
+    name = "leaky_relu"
+
+    def __init__(self, alpha=0.01):
+        self.alpha = _number("LeakyRelu alpha", alpha, minimum=0.0)
+
+    def forward(self, z, out):
+        mask = self._scratch(z, bool)
+        np.greater(z, 0, out=mask)
+        np.multiply(z, self.alpha, out=out)
+        np.copyto(out, z, where=mask)
+        return out
+
+    def backward(self, z, a, delta, out):
+        mask = self._scratch(z, bool)
+        np.less_equal(z, 0, out=mask)
+        if out is not delta:
+            np.copyto(out, delta)
+        return np.multiply(out, self.alpha, out=out, where=mask)
+
+    def get_config(self):
+        return {"name": self.name, "alpha": self.alpha}
+
+
+class Elu(Activator):
+    """a = z where z > 0 else alpha (exp(z) - 1);  f' = 1 where z > 0 else a + alpha"""
+
+    name = "elu"
+
+    def __init__(self, alpha=1.0):
+        self.alpha = _number("Elu alpha", alpha, minimum=0.0)
+
+    def forward(self, z, out):
+        mask = self._scratch(z, bool)
+        np.greater(z, 0, out=mask)
+        np.minimum(z, 0, out=out)          # exp only of non-positive values: no overflow
+        np.expm1(out, out=out)
+        out *= self.alpha
+        np.copyto(out, z, where=mask)
+        return out
+
+    def backward(self, z, a, delta, out):
+        mask, s = self._scratch(z, bool), self._scratch(a)
+        np.greater(z, 0, out=mask)
+        np.add(a, self.alpha, out=s)
+        np.copyto(s, 1, where=mask)
+        return np.multiply(delta, s, out=out)
+
+    def get_config(self):
+        return {"name": self.name, "alpha": self.alpha}
+
+
+class Softplus(Activator):
+    """a = log(1 + exp(z));  f' = sigmoid(z)"""
+
+    name = "softplus"
+
+    def forward(self, z, out):
+        return np.logaddexp(0.0, z, out=out)
+
+    def backward(self, z, a, delta, out):
+        s = stable_sigmoid(z, self._scratch(a))
+        return np.multiply(delta, s, out=out)
+
+
+ACTIVATORS = {cls.name: cls for cls in (Identity, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus)}
+
+
+def make_activator(config_or_name):
+    """An activator from an instance, a name (``"relu"``) or a ``get_config()`` dict."""
+    return _make(config_or_name, ACTIVATORS, Activator, "activator")
+
+
+def _make(spec, table, base, what):
+    if isinstance(spec, base):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValueError(f"{what}: expected a name or a config dict, got {spec!r}")
+    options = dict(spec)
+    key = str(options.pop("name")).strip().lower().replace("-", "_").replace(" ", "_")
+    if key not in table:
+        raise ValueError(f"{what}: expected one of {sorted(table)}, got {spec['name']!r}")
+    try:
+        return table[key](**options)
+    except TypeError as error:
+        raise ValueError(f"{what} {key!r}: bad options {options!r} ({error})") from None
+
+
+def _number(field, value, minimum=None):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not math.isfinite(value) or (minimum is not None and value < minimum):
+        raise ValueError(f"{field}: expected a finite number >= {minimum}, got {value!r}")
+    return float(value)

@@ -1,0 +1,225 @@
+"""The training loop behind ``NeuralNet.train``.
+
+One step: NAG look-ahead, forward(train=True), the fused loss delta, backward,
+``update(lr)`` on every WeightsBias. The step is a closure over prebuilt
+lists so the per-batch Python overhead is a handful of calls per layer.
+
+Reported losses include the weight penalty (sum of ``wb.regular_loss()``), as
+the textbook's do. The train loss/accuracy of a record are sample-weighted
+means over every batch since the previous checkpoint, each batch measured on
+its forward pass before its update.
+"""
+import math
+
+import numpy as np
+
+from .enums import NetType, OptimizerName, RegularMethod
+from .history import Record, TrainingHistory
+from .layers.classification import ClassificationLayer
+from .losses import LossFunction
+from .stopping import MAX_EPOCH_REASON, StopRules, diverged_reason
+
+
+def train(net, reader, checkpoint=0.1, need_test=True, restore_best=True, verbose=True,
+          callback=None):
+    """Train ``net`` from epoch ``net.epoch`` to ``params.max_epoch``; return the history.
+
+    ``callback(net, record)`` runs after each checkpoint; a truthy return stops.
+    """
+    params = net.params
+    interval = _checkpoint_interval(checkpoint, reader, net)
+    _prepare(net, reader)
+    validation = reader.get_validation_set()
+    history = TrainingHistory()
+    rules = StopRules(params)
+    start_state = net.get_state()
+    step = make_step(net)
+    meter = _Meter()
+    per_epoch = math.ceil(reader.num_train / params.batch_size)
+    reason = None
+
+    def checkpoint_now(lr):
+        record = _record(net, meter, lr, validation, per_epoch)
+        if history.add(record):
+            history.best_weights = net.get_state()
+        if verbose:
+            print(_format(record))
+        why = rules.check(record)
+        if why is None and callback is not None and callback(net, record):
+            why = "stopped by callback"
+        return why
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(net.epoch, params.max_epoch):
+            lr = params.learning_rate_at(epoch)
+            for x, y in reader.batches(params.batch_size, net.streams.shuffle):
+                loss, accuracy = step(x, y, lr)
+                net.iteration += 1
+                meter.add(loss, accuracy, x.shape[0])
+                if not math.isfinite(loss):
+                    reason = diverged_reason("train", loss)
+                    history.add(_record(net, meter, lr, None, per_epoch))
+                    break
+                if net.iteration % interval == 0:
+                    reason = checkpoint_now(lr)
+                    if reason:
+                        break
+            if reason:
+                break
+            net.epoch += 1
+        else:
+            if meter.count:
+                reason = checkpoint_now(params.learning_rate_at(net.epoch - 1))
+    history.stop_reason = reason or MAX_EPOCH_REASON
+    _finish(net, history, restore_best, start_state, verbose)
+    if need_test:
+        _run_test(net, reader, history, verbose)
+    return history
+
+
+def make_step(net):
+    """Build ``step(x, y, lr) -> (loss incl. penalty, accuracy)`` for one mini-batch."""
+    params = net.params
+    layers = net.layers
+    wbs = net.weights()
+    fused = params.net_type is not NetType.FITTING
+    backward = [layer.backward for layer in reversed(layers[:-1] if fused else layers)]
+    forward = [layer.forward for layer in layers]
+    look_ahead = [wb.pre_update for wb in wbs] \
+        if params.optimizer_name is OptimizerName.NAG else []
+    penalties = [wb.regular_loss for wb in wbs] \
+        if params.regular_name in (RegularMethod.L1, RegularMethod.L2) else []
+    updates = [wb.update for wb in wbs]
+    loss_fn = LossFunction(params.net_type)
+    loss_of, delta_of, accuracy_of = loss_fn.loss, loss_fn.delta, loss_fn.accuracy
+    delta_buffers = {}      # (rows, width) -> reused output of the fused delta
+
+    def step(x, y, lr):
+        for pre in look_ahead:
+            pre()
+        a = z = x
+        for f in forward:
+            z = a
+            a = f(a, True)
+        loss = float(loss_of(a, y))
+        for penalty in penalties:
+            loss += float(penalty())
+        accuracy = float(accuracy_of(a, y))
+        out = delta_buffers.get(a.shape)
+        if out is None:
+            out = delta_buffers[a.shape] = np.empty_like(a)
+        delta = delta_of(z, a, y, out=out)
+        for b in backward:
+            delta = b(delta)
+        for update in updates:
+            update(lr)
+        return loss, accuracy
+
+    return step
+
+
+def evaluate(net, x, y, penalty=True):
+    """(loss, accuracy) of inference-mode outputs on (x, y), in chunks."""
+    a = net.predict(x)
+    loss_fn = LossFunction(net.params.net_type)
+    loss = float(loss_fn.loss(a, y))
+    if penalty:
+        loss += sum(float(wb.regular_loss()) for wb in net.weights())
+    return loss, float(loss_fn.accuracy(a, y))
+
+
+class _Meter:
+    """Sample-weighted running sums of loss and accuracy since the last checkpoint."""
+
+    def __init__(self):
+        self.loss = self.accuracy = 0.0
+        self.count = 0
+
+    def add(self, loss, accuracy, m):
+        self.loss += loss * m
+        self.accuracy += accuracy * m
+        self.count += m
+
+    def pop(self):
+        means = self.loss / self.count, self.accuracy / self.count
+        self.__init__()
+        return means
+
+
+def _record(net, meter, lr, validation, per_epoch):
+    train_loss, train_accuracy = meter.pop()
+    val_loss = val_accuracy = None
+    if validation is not None:
+        val_loss, val_accuracy = evaluate(net, *validation)
+    return Record(epoch=net.iteration / per_epoch, iteration=net.iteration,
+                  learning_rate=lr, train_loss=train_loss, train_accuracy=train_accuracy,
+                  val_loss=val_loss, val_accuracy=val_accuracy)
+
+
+def _checkpoint_interval(checkpoint, reader, net):
+    if isinstance(checkpoint, bool) or not isinstance(checkpoint, (int, float)) \
+            or not math.isfinite(checkpoint) or checkpoint <= 0:
+        raise ValueError(f"checkpoint: expected a positive number of epochs, got {checkpoint!r}")
+    per_epoch = math.ceil(reader.num_train / net.params.batch_size)
+    return max(1, int(round(checkpoint * per_epoch)))
+
+
+def _prepare(net, reader):
+    """Check the net and the data agree before the first step."""
+    params = net.params
+    if not net.layers:
+        raise ValueError("train: the net has no layers")
+    is_classifier = isinstance(net.layers[-1], ClassificationLayer)
+    if params.net_type is not NetType.FITTING and not is_classifier:
+        raise ValueError(f"train: net_type {params.net_type.value} expects a "
+                         f"ClassificationLayer last, received {type(net.layers[-1]).__name__}")
+    reader.astype(params.dtype)
+    if reader.num_train == 0:
+        raise ValueError("train: expected at least one training sample, received 0")
+    _check_set(net, reader.x_train, reader.y_train, "training set")
+    if reader.get_validation_set() is not None:
+        _check_set(net, *reader.get_validation_set(), "validation set")
+
+
+def _check_set(net, x, y, what):
+    net.check_input(x, what)
+    expected = (x.shape[0], net.output_size)
+    if y is None or y.ndim != 2 or y.shape != expected:
+        hint = " (call normalize_y(net_type) to one-hot class labels)" \
+            if net.params.net_type is NetType.MULTIPLE_CLASSIFIER else ""
+        raise ValueError(f"{what}: expected labels of shape {expected} to match the net's "
+                         f"output width {net.output_size}, received "
+                         f"{None if y is None else y.shape}{hint}")
+    if y.dtype != net.params.dtype:
+        raise ValueError(f"{what}: expected labels of dtype {net.params.dtype}, "
+                         f"received {y.dtype}{'' if y.dtype.kind == 'f' else ' (normalize_y first)'}")
+
+
+def _finish(net, history, restore_best, start_state, verbose):
+    diverged = history.stop_reason.startswith("diverged")
+    if diverged and verbose:
+        print(f"warning: {history.stop_reason}")
+    if not restore_best:
+        return
+    if history.best_weights is not None:
+        net.set_state(history.best_weights)
+    elif diverged:
+        net.set_state(start_state)
+
+
+def _run_test(net, reader, history, verbose):
+    x, y = reader.get_test_set()
+    if x is None or len(x) == 0:
+        return
+    history.test_loss, history.test_accuracy = net.test(reader)
+    if verbose:
+        print(f"test: loss {history.test_loss:.6g}, accuracy {history.test_accuracy:.4f}")
+
+
+def _format(record):
+    text = (f"epoch {record.epoch:7.2f}  iter {record.iteration:6d}  "
+            f"lr {record.learning_rate:.3g}  loss {record.train_loss:.6f}  "
+            f"acc {record.train_accuracy:.4f}")
+    if record.val_loss is not None:
+        text += f"  val_loss {record.val_loss:.6f}  val_acc {record.val_accuracy:.4f}"
+    return text

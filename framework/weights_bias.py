@@ -1,0 +1,109 @@
+"""WeightsBias: one layer's trainable W and B, their gradients and optimizers.
+
+Mirrors the textbook's WeightsBias_2_1 minus its file caching of initial
+weights (initial weights come from a seeded ``RandomStreams.init`` instead).
+It is the single owner of the update path: the layer's backward pass fills
+``dW`` / ``dB``; ``update`` adds the L1/L2 gradient to ``dW`` (never ``dB``)
+and then lets one optimizer per array step in place. Arrays are allocated
+once and only ever written in place, so references held by a layer stay valid.
+"""
+import numpy as np
+
+from .enums import InitMethod, OptimizerName, RegularMethod
+from .initializers import initialize
+from .optimizers import make_optimizer
+from .regularizers import make_regularizer
+
+
+class WeightsBias:
+    def __init__(self, input_size, output_size, init_method, optimizer_name, dtype,
+                 regular_name=RegularMethod.NOTHING, regular_value=0.0, init_scale=1.0,
+                 optimizer_options=None):
+        for field, value in (("input_size", input_size), ("output_size", output_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"WeightsBias {field}: expected a positive integer, got {value!r}")
+        self.input_size, self.output_size = int(input_size), int(output_size)
+        self.init_method = InitMethod.parse(init_method, "init_method")
+        self.optimizer_name = OptimizerName.parse(optimizer_name, "optimizer_name")
+        self.dtype = np.dtype(dtype)
+        self.init_scale = float(init_scale)
+        self.regularizer = make_regularizer(regular_name, regular_value)
+        self.optimizer_options = dict(optimizer_options or {})
+        w_shape, b_shape = (self.input_size, self.output_size), (1, self.output_size)
+        self.W = np.zeros(w_shape, self.dtype)
+        self.B = np.zeros(b_shape, self.dtype)
+        self.dW = np.zeros(w_shape, self.dtype)
+        self.dB = np.zeros(b_shape, self.dtype)
+        self.optimizer_W = make_optimizer(self.optimizer_name, w_shape, self.dtype,
+                                          **self.optimizer_options)
+        self.optimizer_B = make_optimizer(self.optimizer_name, b_shape, self.dtype,
+                                          **self.optimizer_options)
+        self._ones_weights = False
+
+    @classmethod
+    def for_batch_norm(cls, size, optimizer_name, dtype, optimizer_options=None):
+        """gamma as W = ones (1, size), beta as B = zeros (1, size), no penalty."""
+        wb = cls(1, size, InitMethod.ZERO, optimizer_name, dtype,
+                 optimizer_options=optimizer_options)
+        wb._ones_weights = True
+        wb.W.fill(1)
+        return wb
+
+    def initialize(self, rng):
+        """W by ``init_method`` drawn from ``rng`` (batch-norm gamma: ones), B zeros."""
+        if self._ones_weights:
+            self.W.fill(1)
+        else:
+            np.copyto(self.W, initialize(self.init_method, self.W.shape, rng, self.dtype,
+                                         self.init_scale))
+        self.B.fill(0)
+
+    def pre_update(self):
+        """Before the forward pass: NAG moves W and B to the look-ahead point."""
+        self.optimizer_W.look_ahead(self.W)
+        self.optimizer_B.look_ahead(self.B)
+
+    def update(self, learning_rate):
+        """Add the regularization gradient to dW, then step W and B in place."""
+        self.regularizer.add_gradient(self.W, self.dW)
+        self.optimizer_W.step(self.W, self.dW, learning_rate)
+        self.optimizer_B.step(self.B, self.dB, learning_rate)
+
+    def regular_loss(self):
+        """L1: lam * sum|W|;  L2: lam/2 * sum(W**2);  otherwise 0."""
+        return self.regularizer.penalty(self.W)
+
+    def arrays(self):
+        """Copies of the parameters, ``{"W": ..., "B": ...}`` (safe to keep)."""
+        return {"W": self.W.copy(), "B": self.B.copy()}
+
+    def set_arrays(self, arrays):
+        """Copy ``{"W", "B"}`` into the existing arrays; shapes must match."""
+        _check_keys("parameters", arrays, {"W", "B"})
+        for key, target in (("W", self.W), ("B", self.B)):
+            value = np.asarray(arrays[key])
+            if value.shape != target.shape:
+                raise ValueError(f"{key}: expected shape {target.shape}, got {value.shape}")
+            np.copyto(target, value, casting="same_kind")
+
+    def optimizer_state(self):
+        """Copies of both optimizers' state, keyed ``"W/<name>"`` and ``"B/<name>"``."""
+        state = {f"W/{k}": v for k, v in self.optimizer_W.state().items()}
+        state.update({f"B/{k}": v for k, v in self.optimizer_B.state().items()})
+        return state
+
+    def set_optimizer_state(self, state):
+        expected = set(self.optimizer_state())
+        _check_keys("optimizer state", state, expected)
+        for prefix, optimizer in (("W/", self.optimizer_W), ("B/", self.optimizer_B)):
+            optimizer.set_state({k[len(prefix):]: v for k, v in state.items()
+                                 if k.startswith(prefix)})
+
+    def __repr__(self):
+        return (f"WeightsBias({self.input_size}, {self.output_size}, "
+                f"{self.init_method.value}, {self.optimizer_name.value}, {self.dtype.name})")
+
+
+def _check_keys(what, given, expected):
+    if set(given) != set(expected):
+        raise ValueError(f"{what}: expected keys {sorted(expected)}, got {sorted(given)}")
