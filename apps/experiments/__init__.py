@@ -1,0 +1,1 @@
+"""Experiment apps reproducing the notes' figures; run ``python -m apps.experiments.<name>``."""

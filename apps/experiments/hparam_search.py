@@ -1,0 +1,134 @@
+"""Experiment 8: random log-scale search over learning rate and weight decay.
+
+    python -m apps.experiments.hparam_search [--trials 16 --trials2 10] [--epochs 20]
+
+The notes' recipe (section 5): sample hyper-parameters at random on a log
+scale, judge them on *validation* data, narrow the ranges around the best
+and sample again, and only then touch the test set -- once. Every trial of
+a round is a variant of one ``compare`` sweep, so all trials start from the
+same weights and batches (repeat k uses seed + k) and are averaged over the
+repeats. The sampling has its own seeded generator, so the whole search is
+reproducible. The final test evaluation retrains the chosen configuration
+with the same seeds (which reproduces its validation numbers exactly) and
+evaluates the test set once per repeat.
+"""
+import math
+import sys
+
+import numpy as np
+
+from framework.compare_report import mean_std
+
+from . import common
+
+LR_RANGE = (-4.0, 0.0)        # log10 learning rate
+WD_RANGE = (-8.0, -1.0)       # log10 weight decay (L2 lambda)
+
+
+def sample(rng, n, lr_range, wd_range):
+    """``n`` (lr, wd) pairs, log-uniform in the given log10 ranges."""
+    return [(float(10 ** rng.uniform(*lr_range)), float(10 ** rng.uniform(*wd_range)))
+            for _ in range(n)]
+
+
+def narrow(scored, top, margin=0.25):
+    """log10 ranges spanning the ``top`` best trials, widened by ``margin`` decades."""
+    best = sorted(scored, key=lambda t: -t["score"])[:top]
+    lrs = [math.log10(t["lr"]) for t in best]
+    wds = [math.log10(t["wd"]) for t in best]
+    return (min(lrs) - margin, max(lrs) + margin), (min(wds) - margin, max(wds) + margin)
+
+
+def run_round(args, base, name, pairs):
+    """One sweep; each trial scored by its final validation accuracy (mean over repeats).
+
+    Accuracy, not loss: the recorded validation loss includes the L2 penalty,
+    which would favour small weight decays for the wrong reason.
+    """
+    variants = {f"lr={lr:.3g},wd={wd:.3g}": {"learning_rate": lr, "regular_name": "l2",
+                                             "regular_value": wd} for lr, wd in pairs}
+    sweep = common.sweep(args, name, base, variants=variants)
+    scored = []
+    for row, (lr, wd) in zip(sweep.rows, pairs):
+        mean, std = row["final_val_accuracy"]
+        scored.append({"variant": row["variant"], "lr": lr, "wd": wd, "round": name,
+                       "score": -1.0 if mean is None else mean, "std": std or 0.0})
+    return scored
+
+
+def plot(trials, box, chosen):
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+    fig = Figure(figsize=(11, 4.2), dpi=72)
+    ax = fig.add_subplot(1, 2, 1)
+    scores = sorted(max(t["score"], 0) for t in trials)
+    low, high = scores[len(scores) // 4], scores[-1]     # spread the colours over the top 3/4
+    for marker, name in (("o", "round1"), ("^", "round2")):
+        pts = [t for t in trials if t["round"].endswith(name)]
+        sc = ax.scatter([t["lr"] for t in pts], [t["wd"] for t in pts], marker=marker,
+                        c=[max(t["score"], 0) for t in pts], cmap="viridis", vmin=low, vmax=high,
+                        label=name.replace("round", "round "), edgecolors="k", linewidths=0.3)
+    (l0, l1), (w0, w1) = box
+    ax.add_patch(Rectangle((10 ** l0, 10 ** w0), 10 ** l1 - 10 ** l0, 10 ** w1 - 10 ** w0,
+                           fill=False, linestyle="--", color="gray"))
+    ax.scatter([chosen["lr"]], [chosen["wd"]], marker="*", s=250, color="red", label="chosen")
+    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="weight decay",
+           title="trials (colour = final val acc)")
+    fig.colorbar(sc, ax=ax)
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(1, 2, 2)
+    ax.errorbar([t["lr"] for t in trials], [t["score"] for t in trials],
+                yerr=[t["std"] for t in trials], fmt="o", markersize=4, capsize=2)
+    ax.set(xscale="log", xlabel="learning rate", ylabel="final val accuracy", ylim=(0, 1),
+           title="validation accuracy vs learning rate")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def report(trials, box, chosen, final_row, test):
+    lines = ["| rank | round | learning rate | weight decay | final val acc (mean ± std) |",
+             "|---|---|---|---|---|"]
+    for i, t in enumerate(sorted(trials, key=lambda t: -t["score"])[:10]):
+        lines.append(f"| {i + 1} | {t['round'][-1]} | {t['lr']:.3g} | {t['wd']:.3g} | "
+                     f"{common.fmt([t['score'], t['std']])} |")
+    (l0, l1), (w0, w1) = box
+    lines += ["", f"Round 2 range: lr 10^[{l0:.2f}, {l1:.2f}], wd 10^[{w0:.2f}, {w1:.2f}].",
+              f"Chosen on validation only: lr {chosen['lr']:.3g}, wd {chosen['wd']:.3g}.",
+              f"Retrained with the same seeds: final val acc "
+              f"{common.fmt(final_row['final_val_accuracy'])} (the search's: "
+              f"{common.fmt([chosen['score'], chosen['std']])}).",
+              f"Test set, used once at the end: accuracy {common.fmt(test)}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = common.make_parser(__doc__.splitlines()[0], epochs=20, repeats=2, train_size=1000)
+    parser.add_argument("--trials", type=int, default=16, help="round-1 trials")
+    parser.add_argument("--trials2", type=int, default=10, help="round-2 trials")
+    parser.add_argument("--top", type=int, default=4, help="best trials that set round 2")
+    parser.add_argument("--search-seed", type=int, default=0)
+    args = common.parse(parser, argv, quick={"epochs": 2, "repeats": 1, "train_size": 200,
+                                             "trials": 4, "trials2": 3, "top": 2})
+    base = {"data": common.data_spec(args, val_size=1000 if not args.quick else 200),
+            "net": common.mlp([100] * 4),
+            "params": common.params(args, learning_rate=0.01, batch_size=100,
+                                    init_method="msra", optimizer_name="sgd"),
+            "train": {"checkpoint": 1.0}}
+    rng = np.random.default_rng(args.search_seed)
+    trials = run_round(args, base, "hparam_round1", sample(rng, args.trials, LR_RANGE, WD_RANGE))
+    box = narrow(trials, args.top)
+    trials += run_round(args, base, "hparam_round2", sample(rng, args.trials2, *box))
+    chosen = max(trials, key=lambda t: t["score"])
+    final = common.sweep(args, "hparam_final", {**base, "evaluate_test": True},
+                         variants={"chosen": {"learning_rate": chosen["lr"], "regular_name": "l2",
+                                              "regular_value": chosen["wd"]}})
+    test = mean_std([r["test"]["accuracy"] for r in final.results
+                               if r["status"] == "ok"])
+    common.save_figure(plot(trials, box, chosen), args, "hparam_search.png")
+    common.write_text(args, "hparam_search.md", report(trials, box, chosen, final.rows[0], test))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
