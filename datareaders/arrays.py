@@ -55,16 +55,29 @@ def fit_min_max(parts, per_feature=True):
 
 
 def iter_batches(x, y, batch_size, rng, buffers):
-    """Yield consecutive slices of (x, y), permuted by ``rng`` into ``buffers``.
+    """Yield consecutive mini-batches of (x, y), permuted by ``rng`` if given.
 
-    ``buffers`` is a (x_buffer, y_buffer) pair of x's and y's shape, or None
-    to slice x and y in their stored order. ``mode="clip"`` keeps ``np.take``
-    from buffering (the indices are a permutation, always in range).
+    Without ``rng`` the batches are slices of x and y in their stored order.
+    With it, one permutation is drawn per epoch and each batch's rows are
+    gathered into ``buffers``, a (x_buffer, y_buffer) pair of ``batch_size``
+    rows (the last batch is a view of their first rows). Gathering one batch
+    at a time keeps the batch in cache for the step that reads it and costs
+    no second copy of the training set (60,000 MNIST rows are 188 MB).
+    ``mode="clip"`` keeps ``np.take`` from buffering (the indices are a
+    permutation, always in range).
     """
-    if rng is not None:
-        perm = rng.permutation(x.shape[0])
-        np.take(x, perm, axis=0, out=buffers[0], mode="clip")
-        np.take(y, perm, axis=0, out=buffers[1], mode="clip")
-        x, y = buffers
-    for start in range(0, x.shape[0], batch_size):
-        yield x[start:start + batch_size], y[start:start + batch_size]
+    n = x.shape[0]
+    if rng is None:
+        for start in range(0, n, batch_size):
+            yield x[start:start + batch_size], y[start:start + batch_size]
+        return
+    perm = rng.permutation(n)
+    bx, by = buffers
+    take = np.take
+    for start in range(0, n, batch_size):
+        rows = perm[start:start + batch_size]
+        k = rows.shape[0]
+        out_x, out_y = bx[:k], by[:k]           # views of the buffers, even when full
+        take(x, rows, axis=0, out=out_x, mode="clip")
+        take(y, rows, axis=0, out=out_y, mode="clip")
+        yield out_x, out_y

@@ -10,10 +10,11 @@ textbook does: if the training houses span 150-220 m² and the test houses
 never seen such inputs. ``fit_on="train"`` fits on the training rows (train +
 validation) only, for users who must not look at the test set.
 
-Mini-batches come from ``batches(batch_size, rng)``: one permutation per epoch
-copied into a buffer allocated once per reader, then consecutive slices of it.
-No copy of the data set is made per batch, and the same ``rng`` state gives
-the same batch sequence, so runs compared side by side see identical batches.
+Mini-batches come from ``batches(batch_size, rng)``: one permutation per epoch,
+each batch's rows gathered into one batch-sized buffer owned by the reader.
+Nothing is allocated per batch, the training set is never copied whole, and
+the same ``rng`` state gives the same batch sequence, so runs compared side
+by side see identical batches.
 """
 import numpy as np
 
@@ -211,20 +212,26 @@ class DataReader:
     def astype(self, dtype):
         """Convert every float set to ``dtype`` once (no-op if already so)."""
         self.dtype = np.dtype(dtype)
+        changed = False
         for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
             value = getattr(self, name)
-            if value is not None and (value.dtype.kind == "f" or name[0] == "x"):
-                setattr(self, name, value.astype(self.dtype, copy=False))
-        self._buffers = None
+            if value is not None and (value.dtype.kind == "f" or name[0] == "x") \
+                    and value.dtype != self.dtype:
+                setattr(self, name, value.astype(self.dtype))
+                changed = True
+        if changed:   # keep the batch buffers otherwise: re-touching them costs page faults
+            self._buffers = None
         return self
 
     def batches(self, batch_size, rng=None):
         """Yield (x, y) mini-batches covering the training set once.
 
-        With ``rng`` the rows are permuted by ``rng.permutation`` into two
-        buffers owned by the reader; without it they come in stored order.
-        Batches are views: the next epoch overwrites them, so copy a batch
-        you want to keep, and do not interleave two epochs of one reader.
+        With ``rng`` the rows are permuted by ``rng.permutation`` and each
+        batch is gathered into two buffers of ``batch_size`` rows owned by
+        the reader (allocated once, reused every epoch); without it batches
+        are slices of the training arrays in stored order. Either way a
+        batch is a view: the next batch may overwrite it, so copy a batch you
+        want to keep, and do not interleave two epochs of one reader.
         """
         self._require_data()
         if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
@@ -233,10 +240,13 @@ class DataReader:
         if n == 0:
             raise ValueError("batches: the training set is empty")
         x, y = self.x_train, self.y_train
+        rows = min(int(batch_size), n)
         buffers = self._buffers
         if rng is not None and (buffers is None or any(
-                b.shape != a.shape or b.dtype != a.dtype for b, a in zip(buffers, (x, y)))):
-            buffers = self._buffers = (np.empty_like(x), np.empty_like(y))
+                b.shape != (rows,) + a.shape[1:] or b.dtype != a.dtype
+                for b, a in zip(buffers, (x, y)))):
+            buffers = self._buffers = tuple(np.empty((rows,) + a.shape[1:], a.dtype)
+                                            for a in (x, y))
         return arr.iter_batches(x, y, int(batch_size), rng, buffers)
 
     # ------------------------------------------------------------ access

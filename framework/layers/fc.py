@@ -5,6 +5,38 @@ from ..hyper_parameters import HyperParameters
 from ..weights_bias import WeightsBias
 from .base import Layer, check_input, check_positive_int
 
+_matmul, _dot, _add = np.matmul, np.dot, np.add
+
+
+def _product(a, b, out):
+    """``out = a @ b``. ``np.dot`` calls the same BLAS GEMM as ``np.matmul`` (same
+    bits) with ~0.5 us less dispatch per call, which matters for the small
+    layers; it only accepts an exact-dtype C-contiguous ``out``, so anything
+    else (a float64 batch into a float32 layer) goes through ``matmul``."""
+    try:
+        return _dot(a, b, out)
+    except ValueError:
+        return _matmul(a, b, out=out)
+
+
+_ONES = {}      # (rows, dtype) -> a read-only (1, rows) row of ones, shared by all layers
+
+
+def _column_sums(delta, out):
+    """``out[0] = delta.sum(axis=0)`` as ``ones @ delta``: one BLAS call (~1 us)
+    instead of a NumPy reduction (~2.5 us) on a mini-batch-sized delta."""
+    key = (delta.shape[0], delta.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 16:
+            _ONES.clear()
+        ones = _ONES[key] = np.ones((1, delta.shape[0]), delta.dtype)
+        ones.flags.writeable = False
+    try:
+        return _dot(ones, delta, out)
+    except ValueError:
+        return _add.reduce(delta, axis=0, keepdims=True, out=out)
+
 
 class FcLayer(Layer):
     """``FcLayer(input_size, output_size, params)``; W is (in, out), B is (1, out).
@@ -14,7 +46,8 @@ class FcLayer(Layer):
     net's layers all train the same way and a file's hyper-parameters are
     enough to rebuild them.
 
-    backward: dW = x.T @ delta, dB = sum(delta, axis 0), dx = delta @ W.T.
+    backward: dW = x.T @ delta, dB = sum(delta, axis 0) (as ones @ delta),
+    dx = delta @ W.T (skipped for the first layer: ``need_input_grad`` is False).
     Regularization is added later by WeightsBias.update, never here.
     """
 
@@ -37,21 +70,24 @@ class FcLayer(Layer):
         self.wb.initialize(streams.init)
 
     def forward(self, x, train):
-        check_input("FcLayer", x, self.input_size)
+        if x.ndim != 2 or x.shape[1] != self.input_size:
+            check_input("FcLayer", x, self.input_size)
         self.x = x          # a reference: backward needs it, copying would cost
-        out = self._buffer("out", x.shape[0], self.output_size, self.dtype)
-        np.matmul(x, self.wb.W, out=out)
-        np.add(out, self.wb.B, out=out)
+        wb = self.wb
+        out = self._cache.get("out", x.shape[0], self.output_size, self.dtype)
+        _product(x, wb.W, out)
+        _add(out, wb.B, out=out)
         return out
 
     def backward(self, delta):
+        # x.T of a C-contiguous batch is F-contiguous: BLAS reads it in place
         x, wb = self.x, self.wb
-        np.matmul(x.T, delta, out=wb.dW)
-        np.sum(delta, axis=0, keepdims=True, out=wb.dB)
-        if not self.need_input_grad:
+        _product(x.T, delta, wb.dW)
+        _column_sums(delta, wb.dB)
+        if not self.need_input_grad:      # the first layer: nobody needs d(input)
             return None
-        dx = self._buffer("dx", delta.shape[0], self.input_size, self.dtype)
-        return np.matmul(delta, wb.W.T, out=dx)
+        dx = self._cache.get("dx", delta.shape[0], self.input_size, self.dtype)
+        return _product(delta, wb.W.T, dx)
 
     def weights(self):
         return [self.wb]

@@ -1,0 +1,65 @@
+"""Shared pieces of the training benchmarks: the nets, the data, the FLOP count.
+
+Net A is the textbook's MNIST net (784-128-64-32-16-10, ReLU, softmax,
+batch 64); net B is a wide one (784-512-512-10, batch 128). Every contender
+trains with plain SGD (lr 0.1, no momentum, no weight decay) in float32 on
+the 60,000 MNIST training images, read with ``MnistImageDataReader`` from
+``--data-dir`` / ``$MINIFRAMEWORK_DATA``; without the files, 60,000 rows of
+uniform noise with random labels stand in (time per epoch does not depend on
+the values, only on the shapes).
+"""
+import os
+
+import numpy as np
+
+NETS = {
+    "A": {"sizes": (784, 128, 64, 32, 16, 10), "batch": 64},
+    "B": {"sizes": (784, 512, 512, 10), "batch": 128},
+}
+LEARNING_RATE = 0.1
+NUM_TRAIN = 60000
+
+
+def gemm_flops_per_epoch(sizes, n=NUM_TRAIN):
+    """Matrix-product FLOPs of one epoch: forward and dW for every layer, dx for
+    all but the first (nobody needs the gradient with respect to the data)."""
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    per_sample = 2 * sum(2 * i * o for i, o in layers) + sum(2 * i * o for i, o in layers[1:])
+    return per_sample * n
+
+
+def load_reader(data_dir=None, seed=0):
+    """(reader with one-hot float32 y, int labels of the training rows, description)."""
+    data_dir = data_dir or os.environ.get("MINIFRAMEWORK_DATA")
+    if data_dir and os.path.isdir(os.path.join(data_dir, "mnist")):
+        from datareaders import MnistImageDataReader
+        reader = MnistImageDataReader(data_dir=data_dir)   # float32 pixels in [0, 1]
+        reader.read_data()
+        source = f"MNIST ({reader.num_train:,} train rows, float32)"
+    else:
+        from datareaders.base import ArrayDataReader
+        rng = np.random.default_rng(seed)
+        reader = ArrayDataReader(rng.random((NUM_TRAIN, 784), dtype=np.float32),
+                                 rng.integers(0, 10, NUM_TRAIN),
+                                 rng.random((10000, 784), dtype=np.float32),
+                                 rng.integers(0, 10, 10000))
+        source = f"random ({NUM_TRAIN:,} rows, float32; no MNIST files found)"
+    labels = np.asarray(reader.y_train_raw).reshape(-1).astype(np.int64)
+    reader.normalize_y("multiple_classifier", num_category=10)
+    return reader, labels, source
+
+
+def build_ours(sizes, batch, epochs=1, seed=0):
+    """The framework's net: FcLayer + ReLU blocks, softmax output, SGD."""
+    import framework as fw
+    params = fw.HyperParameters(learning_rate=LEARNING_RATE, max_epoch=epochs,
+                                batch_size=batch, net_type="multiple_classifier",
+                                init_method="msra", optimizer_name="sgd", seed=seed,
+                                dtype=np.float32)
+    net = fw.NeuralNet(params, "bench")
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        net.add_layer(fw.FcLayer(n_in, n_out, params), f"fc{i + 1}")
+        if i < len(sizes) - 2:
+            net.add_layer(fw.ActivationLayer("relu"), f"relu{i + 1}")
+    net.add_layer(fw.ClassificationLayer("softmax"), "softmax")
+    return net

@@ -1,0 +1,114 @@
+"""How many BLAS threads training uses.
+
+NumPy's matrix products run in the BLAS library it ships with (OpenBLAS),
+which starts one thread per core. For the small products of a mini-batch
+step that is rarely worth it: the threads synchronize on every call, and on a
+shared two-core machine a second thread that has to wait for a busy core makes
+the same run 1.5-2.5x slower from one process to the next, while one thread is
+steady (see docs/performance.md). So ``NeuralNet.train`` runs with **one BLAS
+thread by default** and puts the previous setting back when it returns.
+
+    import framework as fw
+    fw.threads.set_num_threads(2)        # every later train() uses 2 threads
+    fw.threads.set_num_threads(None)     # train() leaves BLAS alone (e.g. an outer
+                                         # threadpoolctl.threadpool_limits rules)
+    with fw.threads.blas_threads(2):     # a block: train() inside uses 2 threads,
+        net.train(reader)                # and so does any other NumPy work
+
+The setting is resolved in this order: ``set_num_threads`` / ``blas_threads``;
+the environment variable ``MINIFRAMEWORK_NUM_THREADS`` (an integer, or
+``none`` to leave BLAS alone); if ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``
+or ``MKL_NUM_THREADS`` is set, BLAS is left as that variable configured it;
+otherwise 1. A thread count of 0 means all cores.
+
+threadpoolctl is imported on first use (not by ``import framework``), and its
+library scan is done once per process; ``train`` changes the limit once per
+call, never per step. Results are bit-identical for a fixed seed and thread
+count; a different thread count may change the last bits (BLAS splits the
+sums differently).
+"""
+import contextlib
+import os
+
+_UNSET = object()
+_setting = _UNSET          # set_num_threads value: an int >= 0, None, or _UNSET
+_controller = None
+
+
+def _check(n):
+    if n is None:
+        return None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"num_threads: expected a non-negative integer or None, got {n!r}")
+    return n
+
+
+def set_num_threads(n):
+    """Use ``n`` BLAS threads in every later ``train`` (0 = all cores, None = leave BLAS alone)."""
+    global _setting
+    _setting = _check(n)
+
+
+def get_num_threads():
+    """The thread count ``train`` will apply, or None if it leaves BLAS alone."""
+    if _setting is not _UNSET:
+        return _setting
+    env = os.environ.get("MINIFRAMEWORK_NUM_THREADS", "").strip().lower()
+    if env:
+        if env == "none":
+            return None
+        try:
+            return _check(int(env))
+        except ValueError:
+            raise ValueError(f"MINIFRAMEWORK_NUM_THREADS: expected an integer >= 0 or "
+                             f"'none', got {env!r}") from None
+    if any(os.environ.get(name) for name in
+           ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return None
+    return 1
+
+
+def current_blas_threads():
+    """What the BLAS libraries NumPy uses are set to now (the largest, if several)."""
+    info = [lib["num_threads"] for lib in _get_controller().info()
+            if lib.get("user_api") == "blas"]
+    return max(info) if info else None
+
+
+def limit(n=_UNSET):
+    """A context manager applying ``n`` (default: ``get_num_threads()``) BLAS threads.
+
+    Restores the previous count on exit. With None it does nothing.
+    """
+    n = get_num_threads() if n is _UNSET else _check(n)
+    if n is None:
+        return contextlib.nullcontext()
+    controller = _get_controller()
+    if n == 0:
+        n = os.cpu_count() or 1
+    return controller.limit(limits=n, user_api="blas")
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """Within the block, ``train`` and all other NumPy BLAS work use ``n`` threads."""
+    global _setting
+    saved = _setting
+    _setting = _check(n)
+    try:
+        with limit(n):
+            yield
+    finally:
+        _setting = saved
+
+
+def _get_controller():
+    global _controller
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:                                  # pragma: no cover
+            raise ImportError("setting BLAS threads needs threadpoolctl: "
+                              "pip install threadpoolctl (or set_num_threads(None))") from None
+        _controller = ThreadpoolController()
+    return _controller
