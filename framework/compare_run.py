@@ -19,6 +19,7 @@ import os
 import time
 import traceback
 
+from . import threads
 from .compare_data import RecordingReader, load_reader
 from .compare_net import build_net, expand_net, fingerprint
 from .hyper_parameters import HyperParameters
@@ -54,9 +55,8 @@ def run_one(spec):
 
 def run_safe(spec):
     """``run_one`` with one BLAS thread; an exception becomes a failed result."""
-    from threadpoolctl import threadpool_limits
     try:
-        with threadpool_limits(limits=int(spec.get("blas_threads", 1))):
+        with threads.blas_threads(int(spec.get("blas_threads", 1))):
             result = run_one(spec)
     except Exception as error:  # a sweep reports a failed run and goes on
         result = {"status": "failed", "error": f"{type(error).__name__}: {error}",

@@ -72,6 +72,7 @@ class NeuralNet:
             layer.need_input_grad = False
         out = getattr(layer, "output_size", None)
         width = (expected if width is None else width) if out is None else out
+        layer.attach(self.params)
         layer.initialize(self.streams)
         if first:
             self.input_size = expected

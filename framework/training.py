@@ -4,10 +4,18 @@ One step: NAG look-ahead, forward(train=True), the fused loss delta, backward,
 ``update(lr)`` on every WeightsBias. The step is a closure over prebuilt
 lists so the per-batch Python overhead is a handful of calls per layer.
 
-Reported losses include the weight penalty (sum of ``wb.regular_loss()``), as
-the textbook's do. The train loss/accuracy of a record are sample-weighted
-means over every batch since the previous checkpoint, each batch measured on
-its forward pass before its update.
+The train loss of a record includes the weight penalty (sum of
+``wb.regular_loss()``): it is what the optimizer minimises, as in the
+textbook. The validation loss is the data loss alone, so checkpoints and runs
+with different penalties are judged on the same scale. The train
+loss/accuracy of a record are sample-weighted means over every batch since
+the previous checkpoint, each batch measured on its forward pass before its
+update.
+
+Checkpoints are aligned with epochs: ``checkpoint`` <= 1 gives about
+``1 / checkpoint`` evenly spaced records per epoch, the last at its end;
+``checkpoint`` > 1 records at the end of every ``round(checkpoint)``-th epoch
+(and of the last one), so no record averages a stray handful of batches.
 """
 import math
 
@@ -35,15 +43,15 @@ def train(net, reader, checkpoint=0.1, need_test=True, restore_best=True, verbos
 
 def _train(net, reader, checkpoint, need_test, restore_best, verbose, callback):
     params = net.params
-    interval = _checkpoint_interval(checkpoint, reader, net)
     _prepare(net, reader)
+    per_epoch = math.ceil(reader.num_train / params.batch_size)
+    in_epoch, every_epochs = _checkpoint_plan(checkpoint, per_epoch)
     validation = reader.get_validation_set()
     history = TrainingHistory()
     rules = StopRules(params)
     start_state = net.get_state()
     step = make_step(net)
     meter = _Meter()
-    per_epoch = math.ceil(reader.num_train / params.batch_size)
     reason = None
 
     def checkpoint_now(lr):
@@ -61,7 +69,9 @@ def _train(net, reader, checkpoint, need_test, restore_best, verbose, callback):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(net.epoch, params.max_epoch):
             lr = params.learning_rate_at(epoch)
-            for x, y in reader.batches(params.batch_size, net.streams.shuffle):
+            due = in_epoch if (epoch + 1) % every_epochs == 0 else ()
+            batches = reader.batches(params.batch_size, net.streams.shuffle)
+            for i, (x, y) in enumerate(batches, 1):
                 loss, correct = step(x, y, lr)
                 net.iteration += 1
                 add(loss, correct, x.shape[0])
@@ -69,7 +79,7 @@ def _train(net, reader, checkpoint, need_test, restore_best, verbose, callback):
                     reason = diverged_reason("train", loss)
                     history.add(_record(net, meter, lr, None, per_epoch))
                     break
-                if net.iteration % interval == 0:
+                if i in due:
                     reason = checkpoint_now(lr)
                     if reason:
                         break
@@ -209,18 +219,21 @@ def _record(net, meter, lr, validation, per_epoch):
     train_loss, train_accuracy = meter.pop()
     val_loss = val_accuracy = None
     if validation is not None:
-        val_loss, val_accuracy = evaluate(net, *validation)
+        val_loss, val_accuracy = evaluate(net, *validation, penalty=False)
     return Record(epoch=net.iteration / per_epoch, iteration=net.iteration,
                   learning_rate=lr, train_loss=train_loss, train_accuracy=train_accuracy,
                   val_loss=val_loss, val_accuracy=val_accuracy)
 
 
-def _checkpoint_interval(checkpoint, reader, net):
+def _checkpoint_plan(checkpoint, per_epoch):
+    """(iterations within an epoch that end a record, record every n-th epoch)."""
     if isinstance(checkpoint, bool) or not isinstance(checkpoint, (int, float)) \
             or not math.isfinite(checkpoint) or checkpoint <= 0:
         raise ValueError(f"checkpoint: expected a positive number of epochs, got {checkpoint!r}")
-    per_epoch = math.ceil(reader.num_train / net.params.batch_size)
-    return max(1, int(round(checkpoint * per_epoch)))
+    if checkpoint > 1:
+        return frozenset({per_epoch}), max(1, math.floor(checkpoint + 0.5))
+    records = min(per_epoch, max(1, math.floor(1 / checkpoint + 0.5)))
+    return frozenset(math.ceil(k * per_epoch / records) for k in range(1, records + 1)), 1
 
 
 def _prepare(net, reader):

@@ -153,6 +153,17 @@ def test_batch_norm_validation_and_defaults():
     assert layer.wb.regular_loss() == 0.0
 
 
+def test_batch_norm_without_params_adopts_the_nets_dtype_and_optimizer():
+    from framework import HyperParameters, NeuralNet
+    from framework.optimizers import Adam
+    net_params = HyperParameters(0.01, 1, 8, optimizer_name="adam", dtype=np.float64)
+    net = NeuralNet(net_params, "bn")
+    layer = BatchNormLayer(3)
+    net.add_layer(layer, "bn1")
+    assert layer.wb.W.dtype == np.float64 and layer.running_mean.dtype == np.float64
+    assert isinstance(layer.wb.optimizer_W, Adam)
+
+
 # --- dropout ---
 
 def test_dropout_keeps_the_mean_and_scales_by_inverse_keep_ratio():

@@ -92,7 +92,8 @@ def test_checkpoint_is_epochs_between_records(build_net, spiral_reader):
     reader = spiral_reader(n_train=160, validation=False)        # 5 batches of 32
     net = build_net([2, 8, 3], _params(max_epoch=3))
     history = net.train(reader, checkpoint=0.4, need_test=False, verbose=False)
-    assert [r.iteration for r in history.records] == [2, 4, 6, 8, 10, 12, 14, 15]
+    # 1/0.4 -> 3 records per 5-iteration epoch, evenly spaced, the last at its end
+    assert [r.iteration for r in history.records] == [2, 4, 5, 7, 9, 10, 12, 14, 15]
     assert history.stop_reason == "max_epoch reached"
     net = build_net([2, 8, 3], _params(max_epoch=5))
     history = net.train(reader, checkpoint=2, need_test=False, verbose=False)
@@ -235,3 +236,18 @@ def test_classifier_needs_a_classification_layer(build_net, spiral_reader):
     net.add_layer(fw.FcLayer(2, 3, params), "fc")
     with pytest.raises(ValueError, match="ClassificationLayer"):
         net.train(spiral_reader(), verbose=False)
+
+
+def test_validation_loss_is_the_data_loss_without_the_penalty(build_net, spiral_reader):
+    """The penalty is a training device: the validation loss (which picks the
+    best checkpoint) must not grow with lambda, only the train loss includes it."""
+    reader = spiral_reader()
+    params = _params(max_epoch=1, regular_name="l2", regular_value=0.5, dtype=np.float64)
+    net = build_net([2, 16, 3], params)
+    history = net.train(reader, checkpoint=1, need_test=False, restore_best=False,
+                        verbose=False)
+    x_val, y_val = reader.get_validation_set()
+    data_loss, _ = fw.training.evaluate(net, x_val, y_val, penalty=False)
+    with_penalty, _ = fw.training.evaluate(net, x_val, y_val, penalty=True)
+    assert with_penalty > data_loss + 1e-3
+    assert history.records[-1].val_loss == pytest.approx(data_loss, rel=1e-12)

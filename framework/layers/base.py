@@ -60,6 +60,10 @@ class Layer:
     def __init__(self):
         self._cache = BufferCache()
 
+    def attach(self, params):
+        """Called by ``NeuralNet.add_layer`` with the net's HyperParameters, before
+        ``initialize``: a layer built without them may adopt the net's."""
+
     def initialize(self, streams):
         """Create weights from ``streams.init``; keep ``streams.noise`` if needed."""
 

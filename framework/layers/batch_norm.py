@@ -28,8 +28,9 @@ class BatchNormLayer(Layer):
     """``BatchNormLayer(size, momentum=0.9, eps=1e-5, params=None)``.
 
     ``params`` (a HyperParameters, optional) supplies the dtype, optimizer and
-    optimizer options for gamma/beta; without it they use float32 and plain
-    SGD, as the textbook's batch-norm layer does.
+    optimizer options for gamma/beta. Without it the layer takes the net's
+    when it is added to one (``attach``); standing alone it uses float32 and
+    plain SGD, as the textbook's batch-norm layer does.
     """
 
     def __init__(self, size, momentum=0.9, eps=1e-5, params=None):
@@ -47,6 +48,15 @@ class BatchNormLayer(Layer):
             raise ValueError(f"BatchNormLayer params: expected HyperParameters or None, "
                              f"got {params!r}")
         self.momentum, self.eps = float(momentum), float(eps)
+        self._own_params = params is not None
+        self._configure(params)
+
+    def attach(self, params):
+        """Adopt the net's dtype and optimizer unless given params of its own."""
+        if not self._own_params:
+            self._configure(params)
+
+    def _configure(self, params):
         if params is None:
             self.dtype, optimizer, options = np.dtype(np.float32), OptimizerName.SGD, {}
         else:
