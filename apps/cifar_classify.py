@@ -1,0 +1,40 @@
+"""Classify CIFAR-10 images with an MLP (the textbook's ch14 Cifar10 app).
+
+Images are flattened to 3,072 inputs in [0, 1]. The default net is
+3072-512-256-10 with ReLU, batch norm off, MSRA init, SGD with momentum on a
+cosine schedule. Real CIFAR-10 is the binary version (``cifar-10-batches-bin``
+under ``<data>/cifar10/``); ``--download`` fetches the checked archive.
+
+    python apps/cifar_classify.py --download
+    python apps/cifar_classify.py --load weights/cifar10.h5
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cli  # noqa: E402
+
+cli.add_repo_to_path()
+
+APP = "cifar_classify"
+DEFAULTS = cli.AppDefaults(
+    hidden=(512, 256), epochs=20, batch_size=128, lr=0.01, optimizer="momentum",
+    init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last",
+    save="weights/cifar10.h5")
+
+
+def _reader(args):
+    from datareaders.cifar import CifarImageReader
+    return CifarImageReader(args.data_dir, download=args.download, progress=not args.quiet)
+
+
+def main(argv):
+    from classify import run_classifier
+    return run_classifier(
+        APP, argv, "Train (or --load and evaluate) an MLP on CIFAR-10 (binary version).",
+        {"cifar10": _reader}, DEFAULTS,
+        epilog="Data files: <data>/cifar10/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin.")
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run_app(APP, main))
