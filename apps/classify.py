@@ -40,7 +40,6 @@ def run_classifier(app, argv, description, datasets, defaults, epilog=None):
         f"{reader.num_feature} features, {len(class_names)} classes")
 
     history = train_seconds = None
-    weights = None
     if net is None:
         reader.generate_validation_set(k=VALIDATION_FOLDS, seed=VALIDATION_SEED)
         params = cli.make_params(args, NetType.MULTIPLE_CLASSIFIER)
@@ -49,10 +48,7 @@ def run_classifier(app, argv, description, datasets, defaults, epilog=None):
                             classifier="softmax")
         log(net.summary())
         history, train_seconds = cli.train(net, reader, args, log)
-        weights = cli.weights_path(args)
-        if weights is not None:
-            cli.save_net(net, weights, {"dataset": dataset}, app)
-            log(f"saved {weights}")
+        weights = cli.save_trained(net, args, {"dataset": dataset}, app, log)
     else:
         weights = args.load
 
@@ -77,10 +73,7 @@ def run_classifier(app, argv, description, datasets, defaults, epilog=None):
     plot_confusion_matrix(counts, class_names, path,
                           f"{dataset}: test accuracy {100 * accuracy:.2f}%")
     plots.append(path)
-    if history is not None and len(history):
-        path = cli.plot_file(args, f"{app}_{dataset}_history.png")
-        history.plot(path)
-        plots.append(path)
+    cli.plot_history(history, args, f"{app}_{dataset}_history.png", plots)
     log("plots: " + ", ".join(str(p) for p in plots))
 
     extra = {"dataset": dataset}

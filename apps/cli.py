@@ -316,8 +316,13 @@ def train(net, reader, args, log, stop_if=None):
 
 
 # ------------------------------------------------------------ files, output
-def weights_path(args):
-    return None if args.no_save or not args.save else Path(args.save)
+def save_trained(net, args, data_options, app, log):
+    """Save the trained net where --save says (unless --no-save); return the path or None."""
+    path = None if args.no_save or not args.save else Path(args.save)
+    if path is not None:
+        save_net(net, path, data_options, app)
+        log(f"saved {path}")
+    return path
 
 
 def meta_path(weights):
@@ -357,6 +362,13 @@ def plot_file(args, name):
     folder = Path(args.plot_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name
+
+
+def plot_history(history, args, name, plots):
+    """Write the training-history PNG (if the app trained) and add it to ``plots``."""
+    if history is not None and len(history):
+        plots.append(plot_file(args, name))
+        history.plot(plots[-1])
 
 
 def result_line(args, app, metrics, train_seconds, total_seconds, weights, plots,

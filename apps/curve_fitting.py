@@ -142,10 +142,7 @@ def main(argv):
         if loss_reached_at is not None:
             log(f"the validation loss first reached 0.001 (the textbook's stop-loss) at "
                 f"epoch {loss_reached_at:g}")
-        weights = cli.weights_path(args)
-        if weights is not None:
-            cli.save_net(net, weights, options, APP)
-            log(f"saved {weights}")
+        weights = cli.save_trained(net, args, options, APP, log)
     else:
         weights = args.load
 
@@ -168,9 +165,7 @@ def main(argv):
                       x_test * x_scale[1] + x_scale[0], reader.y_test_raw,
                       x_curve * x_scale[1] + x_scale[0], y_curve, plots[0],
                       f"test R² {metrics['r2']:.4f}, loss {metrics['test_loss']:.2e}")
-    if history is not None and len(history):
-        plots.append(cli.plot_file(args, f"{APP}_history.png"))
-        history.plot(plots[-1])
+    cli.plot_history(history, args, f"{APP}_history.png", plots)
     log("plots: " + ", ".join(str(p) for p in plots))
 
     extra = dict(options)

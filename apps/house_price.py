@@ -147,10 +147,7 @@ def main(argv):
         reader.generate_validation_set(k=VALIDATION_FOLDS, seed=VALIDATION_SEED)
         params = cli.make_params(args, NetType.FITTING)
         net, history, train_seconds, collapsed = train_guarded(params, reader, args, log)
-        weights = cli.weights_path(args)
-        if weights is not None:
-            cli.save_net(net, weights, options, APP)
-            log(f"saved {weights}")
+        weights = cli.save_trained(net, args, options, APP, log)
     else:
         weights = args.load
 
@@ -171,9 +168,7 @@ def main(argv):
     plot_predicted_vs_actual(actual, predicted, plots[0],
                              f"test set: R² {metrics['r2']:.3f}, "
                              f"RMSE ${metrics['rmse']:,.0f}")
-    if history is not None and len(history):
-        plots.append(cli.plot_file(args, f"{APP}_history.png"))
-        history.plot(plots[-1])
+    cli.plot_history(history, args, f"{APP}_history.png", plots)
     log("plots: " + ", ".join(str(p) for p in plots))
 
     extra = {"seed": net.params.seed, **options}

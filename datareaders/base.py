@@ -227,8 +227,10 @@ class DataReader:
         """Yield (x, y) mini-batches covering the training set once.
 
         With ``rng`` the rows are permuted by ``rng.permutation`` and each
-        batch is gathered into two buffers of ``batch_size`` rows owned by
-        the reader (allocated once, reused every epoch); without it batches
+        batch is gathered into buffers of two batches owned by the reader
+        (allocated once, reused every epoch; while BLAS runs one thread the
+        next batch is gathered on a background thread, see
+        ``arrays.iter_batches``); without it batches
         are slices of the training arrays in stored order. Either way a
         batch is a view: the next batch may overwrite it, so copy a batch you
         want to keep, and do not interleave two epochs of one reader.
@@ -243,9 +245,9 @@ class DataReader:
         rows = min(int(batch_size), n)
         buffers = self._buffers
         if rng is not None and (buffers is None or any(
-                b.shape != (rows,) + a.shape[1:] or b.dtype != a.dtype
+                b.shape != (2 * rows,) + a.shape[1:] or b.dtype != a.dtype
                 for b, a in zip(buffers, (x, y)))):
-            buffers = self._buffers = tuple(np.empty((rows,) + a.shape[1:], a.dtype)
+            buffers = self._buffers = tuple(np.empty((2 * rows,) + a.shape[1:], a.dtype)
                                             for a in (x, y))
         return arr.iter_batches(x, y, int(batch_size), rng, buffers)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .enums import OptimizerName
 
-_multiply, _subtract = np.multiply, np.subtract
+_multiply, _subtract, _add = np.multiply, np.subtract, np.add
 
 
 class Optimizer:
@@ -58,6 +58,11 @@ class Optimizer:
     def step(self, theta, grad, lr):
         raise NotImplementedError
 
+    def step_discarding_grad(self, theta, grad, lr):
+        """``step``, allowed to overwrite ``grad`` (its owner refills it before the
+        next step): WeightsBias uses it so SGD needs no scratch pass."""
+        self.step(theta, grad, lr)
+
     def state(self):
         """A copy of the saved state: ``{name: array}`` plus ``"t"`` if counted."""
         state = {key: value.copy() for key, value in self._state.items()}
@@ -95,6 +100,12 @@ class SGD(Optimizer):
         s = self._scratch[0]
         _multiply(grad, lr, out=s)          # lr is a Python float: stays float32
         _subtract(theta, s, out=theta)
+
+    def step_discarding_grad(self, theta, grad, lr):
+        # (-lr) * g == -(lr * g) and t + (-v) == t - v exactly: same bits as step,
+        # one pass over a cache-hot grad instead of a write and a read of scratch
+        _multiply(grad, -lr, out=grad)
+        _add(theta, grad, out=theta)
 
 
 class Momentum(Optimizer):

@@ -82,11 +82,44 @@ def limit(n=_UNSET):
     """
     n = get_num_threads() if n is _UNSET else _check(n)
     if n is None:
-        return contextlib.nullcontext()
+        return _applying(None, contextlib.nullcontext())
     controller = _get_controller()
     if n == 0:
         n = os.cpu_count() or 1
-    return controller.limit(limits=n, user_api="blas")
+    return _applying(n, controller.limit(limits=n, user_api="blas"))
+
+
+_applied = []       # thread counts of the enclosing limit() blocks, innermost last
+
+
+@contextlib.contextmanager
+def _applying(n, context):
+    with context:
+        _applied.append(n)
+        try:
+            yield context
+        finally:
+            _applied.pop()
+
+
+def known_blas_threads():
+    """BLAS threads in effect as far as known without asking BLAS (cheap), else None.
+
+    Inside ``train`` / ``limit`` / ``blas_threads``: the count they applied;
+    otherwise (or when they leave BLAS alone) ``OPENBLAS_NUM_THREADS`` or
+    ``OMP_NUM_THREADS`` if set to an integer. Used by the batch reader to
+    prefetch only while BLAS leaves the other cores free.
+    """
+    if _applied and _applied[-1] is not None:
+        return _applied[-1]
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            try:
+                return int(value.split(",")[0])
+            except ValueError:
+                return None
+    return None
 
 
 @contextlib.contextmanager

@@ -4,7 +4,8 @@ Mirrors the textbook's WeightsBias_2_1 minus its file caching of initial
 weights (initial weights come from a seeded ``RandomStreams.init`` instead).
 It is the single owner of the update path: the layer's backward pass fills
 ``dW`` / ``dB``; ``update`` adds the L1/L2 gradient to ``dW`` (never ``dB``)
-and then lets one optimizer per array step in place. Arrays are allocated
+and then lets one optimizer per array step in place (which may use ``dW`` / ``dB``
+as scratch: after ``update`` they no longer hold the gradient). Arrays are allocated
 once and only ever written in place, so references held by a layer stay valid.
 """
 import numpy as np
@@ -67,8 +68,8 @@ class WeightsBias:
         """Add the regularization gradient to dW, then step W and B in place."""
         if self.regularizer.lam:
             self.regularizer.add_gradient(self.W, self.dW)
-        self.optimizer_W.step(self.W, self.dW, learning_rate)
-        self.optimizer_B.step(self.B, self.dB, learning_rate)
+        self.optimizer_W.step_discarding_grad(self.W, self.dW, learning_rate)
+        self.optimizer_B.step_discarding_grad(self.B, self.dB, learning_rate)
 
     def regular_loss(self):
         """L1: lam * sum|W|;  L2: lam/2 * sum(W**2);  otherwise 0."""

@@ -1,4 +1,6 @@
 """DataReader / ArrayDataReader: checks, normalization, one-hot, split, batches."""
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -231,8 +233,9 @@ def test_batches_are_views_of_one_buffer():
     rng = np.random.default_rng(0)
     first = [x for x, _ in r.batches(16, rng)]
     base = first[0].base
-    # one batch-sized buffer (the training set is never copied whole)
-    assert all(x.base is base for x in first) and base.shape == (16, 3)
+    # one buffer of two batches (the second half takes prefetched batches);
+    # the training set is never copied whole
+    assert all(x.base is base for x in first) and base.shape == (32, 3)
     second = [x for x, _ in r.batches(16, rng)]
     assert second[0].base is base  # no reallocation from one epoch to the next
     ordered = np.concatenate([x for x, _ in r.batches(50, None)])
@@ -280,3 +283,28 @@ def test_reader_needs_read_data_first():
     with pytest.raises(RuntimeError, match="read_data"):
         r.batches(4, None)
     assert r.get_validation_set() is None and r.num_train == 0
+
+
+@pytest.mark.parametrize("blas_threads", [1, 2])
+def test_prefetched_batches_equal_in_line_batches(monkeypatch, blas_threads):
+    """With one BLAS thread the next batch is gathered on a background thread:
+    same batches, same order; an epoch cut short leaves no gather running."""
+    from datareaders import arrays
+    from framework import threads
+    r = classification_reader(n=103)
+    r.normalize_y("multiple")
+    monkeypatch.setattr(arrays, "PREFETCH_BYTES", 1 << 40)
+    expected = collect(r, 10, np.random.default_rng(7))
+    monkeypatch.setattr(arrays, "PREFETCH_BYTES", 0)
+    with threads.limit(blas_threads):
+        assert arrays._prefetch_pays() == (blas_threads == 1 and len(os.sched_getaffinity(0)) > 1)
+        got = collect(r, 10, np.random.default_rng(7))
+        for i, (x, _) in enumerate(r.batches(10, np.random.default_rng(1))):
+            if i == 2:
+                break
+        again = collect(r, 10, np.random.default_rng(7))
+    for batches in (got, again):
+        assert len(batches) == len(expected)
+        for (xa, ya), (xb, yb) in zip(batches, expected):
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
