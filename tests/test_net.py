@@ -5,8 +5,7 @@ import pytest
 import framework as fw
 from framework.losses import LossFunction
 from framework.training import make_step
-
-EPS = 1e-6
+from gradcheck import numerical_gradient
 
 
 def _total_loss(net, x, y):
@@ -14,20 +13,6 @@ def _total_loss(net, x, y):
     a = net.forward(x, train=True)
     penalty = sum(wb.regular_loss() for wb in net.weights())
     return LossFunction(net.params.net_type).loss(a, y) + penalty
-
-
-def _numerical(f, array):
-    grad = np.zeros_like(array)
-    flat, gflat = array.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        saved = flat[i]
-        flat[i] = saved + EPS
-        plus = f()
-        flat[i] = saved - EPS
-        minus = f()
-        flat[i] = saved
-        gflat[i] = (plus - minus) / (2 * EPS)
-    return grad
 
 
 def _relative_error(a, b):
@@ -65,7 +50,7 @@ def test_whole_net_gradient_matches_central_differences(build_net, net_type, act
     else:
         y = rng.uniform(-1, 1, (10, 2))
     arrays = [a for wb in net.weights() for a in (wb.W, wb.B)]
-    numerical = [_numerical(lambda: _total_loss(net, x, y), a) for a in arrays]
+    numerical = [numerical_gradient(lambda: _total_loss(net, x, y), a) for a in arrays]
     before = [a.copy() for a in arrays]
     loss, _ = make_step(net)(x, y, 1.0)
     assert loss == pytest.approx(_total_loss_at(net, before, arrays, x, y), rel=1e-12)
