@@ -197,3 +197,20 @@ def test_options_are_used():
         make_optimizer("adam", (1,), np.float64, beta2=1.0)
     with pytest.raises(ValueError, match="optimizer_name"):
         make_optimizer("adamw", (1,), np.float64)
+
+
+@pytest.mark.parametrize("name", [o.value for o in OptimizerName])
+def test_step_discarding_grad_follows_the_same_trajectory_bit_for_bit(name):
+    """WeightsBias.update uses step_discarding_grad (SGD's one-pass form), so it
+    must reproduce the golden-tested ``step`` exactly, in float32 too."""
+    for dtype in (np.float32, np.float64):
+        plain, discarding = (make_optimizer(name, (3,), dtype) for _ in range(2))
+        theta_a = np.array([1.0, -2.0, 0.5], dtype)
+        theta_b = theta_a.copy()
+        for _ in range(STEPS):
+            plain.look_ahead(theta_a)
+            discarding.look_ahead(theta_b)
+            g = (2 * theta_a + 1).astype(dtype)
+            plain.step(theta_a, g.copy(), LR)
+            discarding.step_discarding_grad(theta_b, g.copy(), LR)
+            assert np.array_equal(theta_a, theta_b)
