@@ -117,15 +117,25 @@ class Relu(Activator):
 
     name = "relu"
 
+    _zeros = _mask = None       # the last scratch arrays, reused while the shape holds
+
     def forward(self, z, out):
         # against an array of zeros rather than the scalar 0: the same result,
         # but NumPy's same-shape loop is 2-4x faster than its broadcast one
-        return _maximum(z, self._scratch(z, (_ZEROS, z.dtype)), out=out)
+        return _maximum(z, self._zeros_like(z), out=out)
 
     def backward(self, z, a, delta, out):
-        mask = self._scratch(z, bool)
-        _greater(z, 0, out=mask)
+        mask = self._mask
+        if mask is None or mask.shape != z.shape:
+            mask = self._mask = self._scratch(z, bool)
+        _greater(z, self._zeros_like(z), out=mask)     # zeros, not 0: as in forward
         return _multiply(delta, mask, out=out)
+
+    def _zeros_like(self, z):
+        zeros = self._zeros
+        if zeros is None or zeros.shape != z.shape or zeros.dtype != z.dtype:
+            zeros = self._zeros = self._scratch(z, (_ZEROS, z.dtype))
+        return zeros
 
 
 class LeakyRelu(Activator):

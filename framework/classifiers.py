@@ -30,9 +30,12 @@ class Softmax(Classifier):
     """
 
     name = "softmax"
+    _column = None      # the last (rows, 1) work column, reused while rows and dtype hold
 
     def forward(self, z, out):
-        column = self._scratch(z, shape=(z.shape[0], 1))
+        column = self._column
+        if column is None or column.shape[0] != z.shape[0] or column.dtype != z.dtype:
+            column = self._column = self._scratch(z, shape=(z.shape[0], 1))
         np.maximum.reduce(z, axis=1, keepdims=True, out=column)
         np.subtract(z, column, out=out)
         np.exp(out, out=out)

@@ -170,8 +170,9 @@ def _batch_metrics(net_type):
         if buffers is None:
             loss_fn.loss(a, y)                      # validates the shapes once
             rows = a.shape[0]
-            buffers = work[a.shape] = (np.empty_like(a), a.dtype.type(_CLIP),
-                                       a.dtype.type(1.0 - _CLIP), np.empty(rows, np.intp),
+            # the clip bounds as full arrays: NumPy's same-shape loop beats the scalar one
+            buffers = work[a.shape] = (np.empty_like(a), np.full_like(a, _CLIP),
+                                       np.full_like(a, 1.0 - _CLIP), np.empty(rows, np.intp),
                                        np.empty(rows, np.intp), np.empty(rows, bool))
         p, low, high, predicted, expected, hit = buffers
         maximum(a, low, out=p)

@@ -17,6 +17,7 @@ class ClassificationLayer(ActivationLayer):
         Layer.__init__(self)
         self.function = make_classifier(classifier)
         self.z = self.a = None
+        self._out = self._dz = None
 
     @property
     def classifier(self):
