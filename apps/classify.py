@@ -26,10 +26,9 @@ def run_classifier(app, argv, description, datasets, defaults, epilog=None):
     log = cli.make_log(args)
     dataset = getattr(args, "dataset", next(iter(datasets)))
 
-    net = None
-    if args.load:
-        net, options = cli.load_net(args.load, app, log)
-        dataset = (options or {}).get("dataset", dataset)
+    options = {"dataset": dataset}
+    net = cli.load_if_asked(args, app, log, options)
+    dataset = options["dataset"]
     if dataset not in datasets:
         raise ValueError(f"unknown dataset {dataset!r}")
     reader = datasets[dataset](args)
@@ -48,7 +47,7 @@ def run_classifier(app, argv, description, datasets, defaults, epilog=None):
                             classifier="softmax")
         log(net.summary())
         history, train_seconds = cli.train(net, reader, args, log)
-        weights = cli.save_trained(net, args, {"dataset": dataset}, app, log)
+        weights = cli.save_trained(net, args, options, app, log)
     else:
         weights = args.load
 

@@ -358,6 +358,16 @@ def load_net(path, app, log):
     return net, options
 
 
+def load_if_asked(args, app, log, options):
+    """With --load: the saved net, its sidecar's data options merged into ``options``
+    (so the test data is prepared as in training); otherwise None."""
+    if not args.load:
+        return None
+    net, saved = load_net(args.load, app, log)
+    options.update(saved or {})
+    return net
+
+
 def plot_file(args, name):
     folder = Path(args.plot_dir)
     folder.mkdir(parents=True, exist_ok=True)

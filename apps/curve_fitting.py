@@ -118,10 +118,7 @@ def main(argv):
 
     options = {"source": args.source, "data_seed": args.data_seed,
                "center_x": args.x_range == "-1,1"}
-    net = None
-    if args.load:
-        net, saved = cli.load_net(args.load, APP, log)
-        options.update(saved or {})
+    net = cli.load_if_asked(args, APP, log, options)
     reader = make_reader(args, options)
     reader.read_data()
     reader.normalize_x()

@@ -129,10 +129,7 @@ def main(argv):
 
     options = {"source": args.source, "split_seed": args.split_seed,
                "log_price": args.price_scale == "log"}
-    net = None
-    if args.load:
-        net, saved = cli.load_net(args.load, APP, log)
-        options.update(saved or {})
+    net = cli.load_if_asked(args, APP, log, options)
     reader = make_reader(args, options)
     reader.read_data()
     reader.normalize_x()
