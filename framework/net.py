@@ -12,24 +12,10 @@ import numpy as np
 from . import threads  # noqa: F401  (makes ``framework.threads`` available)
 from .hyper_parameters import HyperParameters
 from .random_streams import RandomStreams
+from .validation import all_finite
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 PREDICT_CHUNK = 4096
-
-
-def all_finite(x):
-    """True if ``x`` holds no NaN or inf, without an (N, F) bool temporary.
-
-    One streaming sum decides it: NaN or inf anywhere makes the sum NaN or
-    inf. A finite sum therefore proves every value finite; a non-finite one
-    (possibly a finite overflow) falls back to the exact check.
-    """
-    if x.size == 0:
-        return True
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(x, axis=None)):
-            return True
-    return bool(np.isfinite(x).all())
 
 
 def param_name(index, key):
