@@ -218,24 +218,9 @@ def build_mlp(params, name, num_input, hidden, num_output, activation="relu",
               batch_norm=False, dropout=0.0, classifier=None):
     """The textbook's stack: (FC [+BN] + activation [+dropout]) per hidden layer,
     then an output FC and, for classifiers, a softmax/logistic layer."""
-    from framework import (ActivationLayer, BatchNormLayer, ClassificationLayer,
-                           DropoutLayer, FcLayer, NeuralNet)
-    net = NeuralNet(params, name)
-    width = num_input
-    for i, size in enumerate(hidden, start=1):
-        net.add_layer(FcLayer(width, size, params), f"fc{i}")
-        if batch_norm:
-            # params: gamma/beta use the net's optimizer (and a saved file reloads;
-            # without it the layer uses SGD but is rebuilt with the net's optimizer)
-            net.add_layer(BatchNormLayer(size, params=params), f"bn{i}")
-        net.add_layer(ActivationLayer(activation), f"{activation}{i}")
-        if dropout > 0:
-            net.add_layer(DropoutLayer(size, dropout), f"drop{i}")
-        width = size
-    net.add_layer(FcLayer(width, num_output, params), f"fc{len(hidden) + 1}")
-    if classifier is not None:
-        net.add_layer(ClassificationLayer(classifier), classifier)
-    return net
+    from framework import NeuralNet, mlp_specs
+    specs = mlp_specs(hidden, num_output, activation, batch_norm, dropout, classifier)
+    return NeuralNet.from_specs(params, specs, num_input, name)
 
 
 # ------------------------------------------------------------------ training

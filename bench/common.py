@@ -56,10 +56,5 @@ def build_ours(sizes, batch, epochs=1, seed=0):
                                 batch_size=batch, net_type="multiple_classifier",
                                 init_method="msra", optimizer_name="sgd", seed=seed,
                                 dtype=np.float32)
-    net = fw.NeuralNet(params, "bench")
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        net.add_layer(fw.FcLayer(n_in, n_out, params), f"fc{i + 1}")
-        if i < len(sizes) - 2:
-            net.add_layer(fw.ActivationLayer("relu"), f"relu{i + 1}")
-    net.add_layer(fw.ClassificationLayer("softmax"), "softmax")
-    return net
+    specs = fw.mlp_specs(sizes[1:-1], sizes[-1], "relu", classifier="softmax")
+    return fw.NeuralNet.from_specs(params, specs, sizes[0], "bench")

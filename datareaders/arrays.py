@@ -15,7 +15,11 @@ def check_sets(dtype, **sets):
 
     x becomes ``dtype``; y stays integer if it holds integer labels (they
     become float in ``normalize_y``) and becomes ``dtype`` if it is float;
-    a 1-D y becomes a column. Every error names the array at fault.
+    a 1-D y becomes a column. x may be (N, features) or N-D, e.g. (N, C, H, W)
+    images. Every set comes back C-contiguous (a transposed or Fortran-order
+    input is copied once here): ``np.take`` copies a non-contiguous source
+    whole on every call, which would copy the training set for every batch.
+    Every error names the array at fault.
     """
     for name, value in sets.items():
         value = np.asarray(value)
@@ -26,6 +30,7 @@ def check_sets(dtype, **sets):
                              f"got shape {value.shape}")
         if value.dtype.kind == "f" or name.startswith("x"):
             value = value.astype(dtype, copy=False)
+        value = np.ascontiguousarray(value)
         if value.dtype.kind == "f" and not all_finite(value):
             row = int(np.argwhere(~np.isfinite(value))[0][0])
             raise ValueError(f"{name} contains NaN or inf (first at row {row})")
@@ -71,8 +76,17 @@ def iter_batches(x, y, batch_size, rng, buffers):
     (``np.take`` releases the GIL while it copies). Same permutation, same
     batches; the batch handed out before is overwritten only once the caller
     asks for the next one, as without prefetching.
+
+    x may have any number of dimensions (rows are ``x[i]``); batches keep
+    the row shape, e.g. (b, C, H, W). x and y should be C-contiguous (as
+    ``check_sets`` makes them): ``np.take`` would otherwise make a whole
+    contiguous copy of its source for every batch, so a non-contiguous
+    array is made contiguous once per call here instead.
     """
+    x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
     n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"batches: x has {n} rows but y has {y.shape[0]}")
     if rng is None:
         for start in range(0, n, batch_size):
             yield x[start:start + batch_size], y[start:start + batch_size]

@@ -99,7 +99,11 @@ class DataReader:
         if self.x_min is None:
             raise RuntimeError("transform_x: call normalize_x() first")
         x = np.asarray(x, dtype=self.dtype)
-        flat = x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
+        width = int(np.prod(x.shape[1:]))
+        if self.x_min.ndim and width != self.x_min.size:
+            raise ValueError(f"transform_x: rows of shape {x.shape[1:]} have {width} "
+                             f"values, but normalize_x fitted {self.x_min.size} features")
+        flat = x.reshape(x.shape[0], width)
         flat = flat - self.x_min.astype(self.dtype)
         flat /= self.x_range.astype(self.dtype)
         return flat.reshape(x.shape)
@@ -241,6 +245,11 @@ class DataReader:
         n = self.num_train
         if n == 0:
             raise ValueError("batches: the training set is empty")
+        if not (self.x_train.flags.c_contiguous and self.y_train.flags.c_contiguous):
+            # set from outside (e.g. a transposed view): copy once and keep it,
+            # so no epoch pays a whole-set copy in the gather
+            self.x_train = np.ascontiguousarray(self.x_train)
+            self.y_train = np.ascontiguousarray(self.y_train)
         x, y = self.x_train, self.y_train
         rows = min(int(batch_size), n)
         buffers = self._buffers
@@ -311,4 +320,9 @@ class ArrayDataReader(DataReader):
         self.read_data()
 
     def _load(self):
-        return self._arrays
+        # copy what check_sets would keep as it is (already ``dtype``, or integer
+        # labels), so editing x_train or y_train in place cannot change what a
+        # later read_data() restores; other arrays are converted into new ones
+        return tuple(a.copy() if a.dtype == self.dtype or
+                     (name == "y" and a.dtype.kind != "f") else a
+                     for a, name in zip(self._arrays, "xyxy"))

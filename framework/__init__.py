@@ -6,8 +6,10 @@ functions that use them, so ``import framework`` stays fast.
 """
 __version__ = "0.1.0"
 
-from .activators import Elu, Identity, LeakyRelu, Relu, Sigmoid, Softplus, Tanh
-from .classifiers import Logistic, Softmax
+from .activators import (Activator, Elu, Identity, LeakyRelu, Relu, Sigmoid, Softplus, Tanh,
+                         register_activator)
+from .buffers import BufferCache
+from .classifiers import Classifier, Logistic, Softmax, register_classifier
 from .enums import InitMethod, NetType, OptimizerName, RegularMethod, StopCondition
 from .errors import WeightsFileError
 from .history import Record, TrainingHistory
@@ -15,15 +17,18 @@ from .hyper_parameters import HyperParameters, Stopper
 from .layers.activation import ActivationLayer
 from .layers.base import Layer
 from .layers.batch_norm import BatchNormLayer
+from .layers.builder import layers_from_specs, mlp_specs
 from .layers.classification import ClassificationLayer
 from .layers.dropout import DropoutLayer
 from .layers.fc import FcLayer
+from .layers.registry import register_layer
 from .losses import LossFunction
 from .net import NeuralNet
+from .optimizers import Optimizer, register_optimizer
 from .plotting import plot_history
 from .random_streams import RandomStreams
-from .schedules import (ConstantLR, CosineLR, ExponentialLR, MultiStepLR, PolynomialLR,
-                        StepLR, make_schedule)
+from .schedules import (ConstantLR, CosineLR, ExponentialLR, LRSchedule, MultiStepLR,
+                        PolynomialLR, StepLR, make_schedule, register_schedule)
 from .weights_bias import WeightsBias
 
 __all__ = [
@@ -40,4 +45,8 @@ __all__ = [
     "Logistic", "Softmax",
     # the net and its training
     "NeuralNet", "TrainingHistory", "Record", "WeightsFileError", "plot_history",
+    # extending: registries, the builder, base classes
+    "register_layer", "register_activator", "register_classifier", "register_optimizer",
+    "register_schedule", "layers_from_specs", "mlp_specs", "Activator", "Classifier",
+    "Optimizer", "LRSchedule", "BufferCache",
 ]

@@ -8,7 +8,9 @@ Every activator has
 ``out`` may be the very array ``delta`` (each element is read before it is
 written), never ``z`` or ``a``. The layers keep both ``z`` and ``a`` so each
 derivative uses whichever is cheaper and more accurate. Work arrays come from
-a small per-instance cache, so steady-state calls allocate nothing.
+the owning layer's buffer cache (``buffers``, set by the layer), so
+steady-state calls allocate nothing. A new activator joins with
+``@register_activator`` and is then usable by name in specs and files.
 
 Sigmoid and softplus go through ``logaddexp`` so |z| ~ 1000 neither overflows
 nor warns.
@@ -17,16 +19,28 @@ import math
 
 import numpy as np
 
+from .buffers import BufferCache
+from .registry import Registry, make_from_spec
+
+ACTIVATORS = Registry("activator")
+
+
+def register_activator(cls):
+    """Class decorator: make an ``Activator`` subclass buildable by its ``name``."""
+    if not (isinstance(cls, type) and issubclass(cls, Activator)) or not cls.name:
+        raise TypeError(f"register_activator: expected an Activator subclass with a "
+                        f"name, got {cls!r}")
+    return ACTIVATORS.register(cls, [cls.name])
+
 
 _maximum, _greater, _multiply = np.maximum, np.greater, np.multiply
-_ZEROS = "zeros"        # scratch dtype key ("zeros", dtype): an all-zero array, never written
 
 
 class Activator:
     """Base: identity, plus the scratch-array cache used by subclasses."""
 
     name = "identity"
-    _MAX_SCRATCH = 6
+    buffers = None      # the owning layer's BufferCache (a private one when standalone)
 
     def forward(self, z, out):
         if out is not z:
@@ -41,24 +55,17 @@ class Activator:
     def get_config(self):
         return {"name": self.name}
 
-    def _scratch(self, like, dtype=None, shape=None):
-        """A work array shaped like ``like``; reused across calls of one shape.
+    def _scratch(self, name, like, dtype=None, shape=None):
+        """Work array ``name`` shaped like ``like`` (or ``shape``), from the layer's cache.
 
-        The key holds ``dtype`` as given (each call site passes the same
-        object every time), so a hit costs one dict lookup, no conversion.
+        Transient: valid only within one call, so layers sharing an activator
+        instance may share its arrays. The ``"zeros"`` array is never written.
         """
-        try:
-            cache = self._scratch_cache
-        except AttributeError:
-            cache = self._scratch_cache = {}
-        key = (shape or like.shape, like.dtype if dtype is None else dtype)
-        array = cache.get(key)
-        if array is None:
-            if len(cache) >= self._MAX_SCRATCH:
-                del cache[next(iter(cache))]
-            kind = like.dtype if dtype is None else dtype[1] if type(dtype) is tuple else dtype
-            array = cache[key] = np.zeros(key[0], kind)
-        return array
+        cache = self.buffers
+        if cache is None:
+            cache = self.buffers = BufferCache()
+        return cache.get(name, like.shape if shape is None else shape,
+                         like.dtype if dtype is None else dtype)
 
     def __eq__(self, other):
         return type(self) is type(other) and self.get_config() == other.get_config()
@@ -71,6 +78,7 @@ class Activator:
         return f"{type(self).__name__}({params})"
 
 
+@register_activator
 class Identity(Activator):
     """a = z;  f' = 1"""
 
@@ -82,6 +90,7 @@ def stable_sigmoid(z, out):
     return np.exp(out, out=out)
 
 
+@register_activator
 class Sigmoid(Activator):
     """a = 1 / (1 + exp(-z));  f' = a (1 - a)"""
 
@@ -91,12 +100,13 @@ class Sigmoid(Activator):
         return stable_sigmoid(z, out)
 
     def backward(self, z, a, delta, out):
-        s = self._scratch(a)
+        s = self._scratch("sigmoid", a)
         np.subtract(1.0, a, out=s)
         s *= a
         return np.multiply(delta, s, out=out)
 
 
+@register_activator
 class Tanh(Activator):
     """a = tanh(z);  f' = 1 - a^2"""
 
@@ -106,12 +116,13 @@ class Tanh(Activator):
         return np.tanh(z, out=out)
 
     def backward(self, z, a, delta, out):
-        s = self._scratch(a)
+        s = self._scratch("tanh", a)
         np.multiply(a, a, out=s)
         np.subtract(1.0, s, out=s)
         return np.multiply(delta, s, out=out)
 
 
+@register_activator
 class Relu(Activator):
     """a = max(z, 0);  f' = 1 where z > 0 else 0"""
 
@@ -127,17 +138,18 @@ class Relu(Activator):
     def backward(self, z, a, delta, out):
         mask = self._mask
         if mask is None or mask.shape != z.shape:
-            mask = self._mask = self._scratch(z, bool)
+            mask = self._mask = self._scratch("relu_mask", z, bool)
         _greater(z, self._zeros_like(z), out=mask)     # zeros, not 0: as in forward
         return _multiply(delta, mask, out=out)
 
     def _zeros_like(self, z):
         zeros = self._zeros
         if zeros is None or zeros.shape != z.shape or zeros.dtype != z.dtype:
-            zeros = self._zeros = self._scratch(z, (_ZEROS, z.dtype))
+            zeros = self._zeros = self._scratch("zeros", z)
         return zeros
 
 
+@register_activator
 class LeakyRelu(Activator):
     """a = z where z > 0 else alpha z;  f' = 1 where z > 0 else alpha"""
 
@@ -147,14 +159,14 @@ class LeakyRelu(Activator):
         self.alpha = _number("LeakyRelu alpha", alpha, minimum=0.0)
 
     def forward(self, z, out):
-        mask = self._scratch(z, bool)
+        mask = self._scratch("mask", z, bool)
         np.greater(z, 0, out=mask)
         np.multiply(z, self.alpha, out=out)
         np.copyto(out, z, where=mask)
         return out
 
     def backward(self, z, a, delta, out):
-        mask = self._scratch(z, bool)
+        mask = self._scratch("mask", z, bool)
         np.less_equal(z, 0, out=mask)
         if out is not delta:
             np.copyto(out, delta)
@@ -164,6 +176,7 @@ class LeakyRelu(Activator):
         return {"name": self.name, "alpha": self.alpha}
 
 
+@register_activator
 class Elu(Activator):
     """a = z where z > 0 else alpha (exp(z) - 1);  f' = 1 where z > 0 else a + alpha"""
 
@@ -173,7 +186,7 @@ class Elu(Activator):
         self.alpha = _number("Elu alpha", alpha, minimum=0.0)
 
     def forward(self, z, out):
-        mask = self._scratch(z, bool)
+        mask = self._scratch("mask", z, bool)
         np.greater(z, 0, out=mask)
         np.minimum(z, 0, out=out)          # exp only of non-positive values: no overflow
         np.expm1(out, out=out)
@@ -182,7 +195,7 @@ class Elu(Activator):
         return out
 
     def backward(self, z, a, delta, out):
-        mask, s = self._scratch(z, bool), self._scratch(a)
+        mask, s = self._scratch("mask", z, bool), self._scratch("elu", a)
         np.greater(z, 0, out=mask)
         np.add(a, self.alpha, out=s)
         np.copyto(s, 1, where=mask)
@@ -192,6 +205,7 @@ class Elu(Activator):
         return {"name": self.name, "alpha": self.alpha}
 
 
+@register_activator
 class Softplus(Activator):
     """a = log(1 + exp(z));  f' = sigmoid(z)"""
 
@@ -201,33 +215,13 @@ class Softplus(Activator):
         return np.logaddexp(0.0, z, out=out)
 
     def backward(self, z, a, delta, out):
-        s = stable_sigmoid(z, self._scratch(a))
+        s = stable_sigmoid(z, self._scratch("softplus", a))
         return np.multiply(delta, s, out=out)
-
-
-ACTIVATORS = {cls.name: cls for cls in (Identity, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus)}
 
 
 def make_activator(config_or_name):
     """An activator from an instance, a name (``"relu"``) or a ``get_config()`` dict."""
-    return _make(config_or_name, ACTIVATORS, Activator, "activator")
-
-
-def _make(spec, table, base, what):
-    if isinstance(spec, base):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise ValueError(f"{what}: expected a name or a config dict, got {spec!r}")
-    options = dict(spec)
-    key = str(options.pop("name")).strip().lower().replace("-", "_").replace(" ", "_")
-    if key not in table:
-        raise ValueError(f"{what}: expected one of {sorted(table)}, got {spec['name']!r}")
-    try:
-        return table[key](**options)
-    except TypeError as error:
-        raise ValueError(f"{what} {key!r}: bad options {options!r} ({error})") from None
+    return make_from_spec(config_or_name, ACTIVATORS, Activator)
 
 
 def _number(field, value, minimum=None):

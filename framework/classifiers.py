@@ -6,36 +6,54 @@ product, so a ClassificationLayer can be gradient-checked on its own; in
 training the net normally skips it and starts from ``LossFunction.delta``,
 whose fused ``(a - y) / m`` is the same number computed without the
 cancellation-prone product.
+
+Softmax normalises over axis 1, the class axis of ``(N, K)`` outputs, and,
+as in PyTorch, the channel axis of ``(N, K, H, W)`` ones. A new classifier
+joins with ``@register_classifier``.
 """
 import numpy as np
 
-from .activators import Activator, Sigmoid, _make
+from .activators import Activator, Sigmoid
+from .registry import Registry, make_from_spec
+
+CLASSIFIERS = Registry("classifier")
+
+
+def register_classifier(cls):
+    """Class decorator: make a ``Classifier`` subclass buildable by its ``name``."""
+    if not (isinstance(cls, type) and issubclass(cls, Classifier)) or not cls.name:
+        raise TypeError(f"register_classifier: expected a Classifier subclass with a "
+                        f"name, got {cls!r}")
+    return CLASSIFIERS.register(cls, [cls.name])
 
 
 class Classifier(Activator):
     """Base class of output functions (for ``isinstance`` checks)."""
 
 
+@register_classifier
 class Logistic(Sigmoid, Classifier):
     """Binary: a = sigmoid(z) (stable);  backward = delta * a (1 - a)"""
 
     name = "logistic"
 
 
+@register_classifier
 class Softmax(Classifier):
-    """Multi-class, row-wise: a = exp(z - max z) / sum(exp(z - max z)).
+    """Multi-class, over axis 1: a = exp(z - max z) / sum(exp(z - max z)).
 
-    Subtracting the row maximum changes nothing mathematically and keeps exp
+    Subtracting the maximum changes nothing mathematically and keeps exp
     from overflowing. backward: a * (delta - sum(delta * a, axis=1)).
     """
 
     name = "softmax"
-    _column = None      # the last (rows, 1) work column, reused while rows and dtype hold
+    _column = None      # the last (rows, 1, ...) work column, reused while its shape holds
 
     def forward(self, z, out):
         column = self._column
-        if column is None or column.shape[0] != z.shape[0] or column.dtype != z.dtype:
-            column = self._column = self._scratch(z, shape=(z.shape[0], 1))
+        if column is None or column.shape[0] != z.shape[0] or column.dtype != z.dtype \
+                or column.ndim != z.ndim or column.shape[2:] != z.shape[2:]:
+            column = self._column = self._scratch("column", z, shape=_column_shape(z))
         np.maximum.reduce(z, axis=1, keepdims=True, out=column)
         np.subtract(z, column, out=out)
         np.exp(out, out=out)
@@ -44,20 +62,19 @@ class Softmax(Classifier):
         return out
 
     def backward(self, z, a, delta, out):
-        s, column = self._scratch(a), self._scratch_column(a)
+        s = self._scratch("softmax", a)
+        column = self._scratch("column_back", a, shape=_column_shape(a))
         np.multiply(delta, a, out=s)
         np.sum(s, axis=1, keepdims=True, out=column)
         np.subtract(delta, column, out=out)
         out *= a
         return out
 
-    def _scratch_column(self, like):
-        return self._scratch(like, shape=(like.shape[0], 1))
 
-
-CLASSIFIERS = {cls.name: cls for cls in (Logistic, Softmax)}
+def _column_shape(z):
+    return (z.shape[0], 1) + z.shape[2:]
 
 
 def make_classifier(config_or_name):
     """A classifier from an instance, a name (``"softmax"``) or a ``get_config()`` dict."""
-    return _make(config_or_name, CLASSIFIERS, Classifier, "classifier")
+    return make_from_spec(config_or_name, CLASSIFIERS, Classifier)

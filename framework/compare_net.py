@@ -1,12 +1,12 @@
 """Build a NeuralNet from a JSON-able description, for comparison runs.
 
 A run has to be rebuilt in another process (a local worker or a Dask worker)
-from plain data, so the architecture is a list of small dicts rather than
-layer objects::
+from plain data, so the architecture is a list of layer specs (see
+``framework.layers.builder``) rather than layer objects::
 
-    [{"type": "fc", "size": 100}, {"type": "batch_norm"},
-     {"type": "activation", "name": "relu"}, {"type": "dropout", "ratio": 0.5},
-     {"type": "fc", "size": 10}, {"type": "classification", "name": "softmax"}]
+    [{"type": "fc", "size": 100}, {"type": "batch_norm"}, {"type": "relu"},
+     {"type": "dropout", "ratio": 0.5}, {"type": "fc", "size": 10},
+     {"type": "softmax"}]
 
 ``expand_net`` turns the compact form ``{"hidden": [100, 100], "activation":
 "relu", "batch_norm": False, "dropout": 0.0}`` into that list (ending with the
@@ -20,82 +20,27 @@ import numpy as np
 
 from .enums import NetType
 
-_ACTIVATORS = {"identity": "Identity", "sigmoid": "Sigmoid", "tanh": "Tanh",
-               "relu": "Relu", "leaky_relu": "LeakyRelu", "elu": "Elu",
-               "softplus": "Softplus"}
-_CLASSIFIERS = {"softmax": "Softmax", "logistic": "Logistic"}
+_CLASSIFIER = {NetType.MULTIPLE_CLASSIFIER: "softmax", NetType.BINARY_CLASSIFIER: "logistic"}
 
 
 def expand_net(net, net_type, num_category):
-    """The layer list for the compact description ``net`` (see module doc)."""
+    """The layer specs for the compact description ``net`` (see module doc)."""
+    from .layers.builder import mlp_specs
     unknown = set(net) - {"hidden", "activation", "batch_norm", "dropout"}
     if unknown:
         raise ValueError(f"net: unknown key(s) {sorted(unknown)}; "
                          "expected hidden, activation, batch_norm, dropout")
-    layers = []
-    for size in net.get("hidden", []):
-        layers.append({"type": "fc", "size": int(size)})
-        if net.get("batch_norm"):
-            layers.append({"type": "batch_norm"})
-        layers.append({"type": "activation", "name": net.get("activation", "relu")})
-        if net.get("dropout"):
-            layers.append({"type": "dropout", "ratio": float(net["dropout"])})
-    return layers + output_layers(net_type, num_category)
-
-
-def output_layers(net_type, num_category):
-    """The last fc layer and the classifier (if any) that ``net_type`` needs."""
     net_type = NetType.parse(net_type, "net_type")
-    if net_type is NetType.MULTIPLE_CLASSIFIER:
-        return [{"type": "fc", "size": int(num_category)},
-                {"type": "classification", "name": "softmax"}]
-    if net_type is NetType.BINARY_CLASSIFIER:
-        return [{"type": "fc", "size": 1}, {"type": "classification", "name": "logistic"}]
-    return [{"type": "fc", "size": int(num_category)}]
+    width = 1 if net_type is NetType.BINARY_CLASSIFIER else int(num_category)
+    return mlp_specs(net.get("hidden", []), width, net.get("activation", "relu"),
+                     bool(net.get("batch_norm")), float(net.get("dropout") or 0.0),
+                     _CLASSIFIER.get(net_type))
 
 
-def build_net(params, layer_specs, input_size, name="net"):
-    """A NeuralNet with ``layer_specs`` added in order, named ``<index>_<type>``."""
+def build_net(params, layer_specs, input_shape, name="net"):
+    """A NeuralNet with ``layer_specs`` built by ``layers_from_specs``."""
     from .net import NeuralNet
-    net = NeuralNet(params, name)
-    width = int(input_size)
-    for index, spec in enumerate(layer_specs):
-        layer, width = _make_layer(spec, width, params)
-        net.add_layer(layer, f"{index:02d}_{spec['type']}")
-    return net
-
-
-def _make_layer(spec, width, params):
-    """(layer, output width) for one layer dict."""
-    from . import activators, classifiers
-    from .layers.activation import ActivationLayer
-    from .layers.batch_norm import BatchNormLayer
-    from .layers.classification import ClassificationLayer
-    from .layers.dropout import DropoutLayer
-    from .layers.fc import FcLayer
-    kind = spec.get("type")
-    options = {k: v for k, v in spec.items() if k not in ("type", "size", "name")}
-    if kind == "fc":
-        return FcLayer(width, int(spec["size"]), params), int(spec["size"])
-    if kind == "activation":
-        cls = getattr(activators, _lookup(_ACTIVATORS, spec.get("name"), "activation"))
-        return ActivationLayer(cls(**options)), width
-    if kind == "classification":
-        cls = getattr(classifiers, _lookup(_CLASSIFIERS, spec.get("name"), "classification"))
-        return ClassificationLayer(cls()), width
-    if kind == "batch_norm":
-        return BatchNormLayer(width, params=params, **options), width
-    if kind == "dropout":
-        return DropoutLayer(width, **options), width
-    raise ValueError(f"layer type: expected fc, activation, classification, batch_norm "
-                     f"or dropout, got {kind!r} in {spec!r}")
-
-
-def _lookup(table, name, what):
-    key = str(name).strip().lower().replace("-", "_")
-    if key not in table:
-        raise ValueError(f"{what}: expected one of {sorted(table)}, got {name!r}")
-    return table[key]
+    return NeuralNet.from_specs(params, layer_specs, input_shape, name)
 
 
 def fingerprint(net):

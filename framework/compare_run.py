@@ -34,7 +34,7 @@ def run_one(spec):
     reader = load_reader(spec["data"], params.net_type, params.dtype)
     layers = spec.get("layers") or expand_net(spec.get("net", {}), params.net_type,
                                               reader.num_output)
-    net = build_net(params, layers, reader.num_feature, name=_net_name(spec))
+    net = build_net(params, layers, reader.x_train.shape[1:], name=_net_name(spec))
     initial = fingerprint(net)
     recorder = RecordingReader(reader, RECORDED_BATCHES)
     train = {"checkpoint": 1.0, "restore_best": True, **spec.get("train", {})}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .enums import InitMethod, NetType, OptimizerName, RegularMethod, StopCondition
+from .optimizers import parse_optimizer_name
 from .schedules import make_schedule
 
 
@@ -52,7 +53,7 @@ class HyperParameters:
         self.batch_size = _positive_int("batch_size", self.batch_size)
         self.net_type = NetType.parse(self.net_type, "net_type")
         self.init_method = InitMethod.parse(self.init_method, "init_method")
-        self.optimizer_name = OptimizerName.parse(self.optimizer_name, "optimizer_name")
+        self.optimizer_name = parse_optimizer_name(self.optimizer_name)
         self.stopper = _parse_stopper(self.stopper)
         self.regular_name = RegularMethod.parse(self.regular_name, "regular_name")
         self.regular_value = _finite_number("regular_value", self.regular_value, minimum=0.0)
@@ -82,7 +83,7 @@ class HyperParameters:
             "learning_rate": self.learning_rate, "max_epoch": self.max_epoch,
             "batch_size": self.batch_size, "net_type": self.net_type.value,
             "init_method": self.init_method.value,
-            "optimizer_name": self.optimizer_name.value,
+            "optimizer_name": str(self.optimizer_name),
             "stopper": self.stopper.to_dict(),
             "regular_name": self.regular_name.value, "regular_value": self.regular_value,
             "lr_schedule": self.lr_schedule.get_config(), "seed": self.seed,

@@ -42,10 +42,10 @@ _RULES = {
 }
 
 
-def init_std(method, shape, scale=1.0):
+def init_std(method, shape, scale=1.0, fans=None):
     """The theoretical standard deviation of ``initialize(method, shape, ...)``."""
     method = InitMethod.parse(method, "init_method")
-    fan_in, fan_out = _check_shape(shape)
+    fan_in, fan_out = _check_shape(shape) if fans is None else _check_shape(fans)
     if method is InitMethod.ZERO:
         return 0.0
     _, fan_mode, gain = _RULES[method]
@@ -53,19 +53,28 @@ def init_std(method, shape, scale=1.0):
     return float(scale) * math.sqrt(gain / fan)
 
 
-def initialize(method, shape, rng, dtype=np.float32, scale=1.0):
-    """Return a new ``shape = (fan_in, fan_out)`` array of initial weights.
+def initialize(method, shape, rng, dtype=np.float32, scale=1.0, fans=None):
+    """Return a new array of initial weights of ``shape``.
 
-    ``scale`` multiplies the standard deviation (and so the uniform limit).
+    ``fans = (fan_in, fan_out)`` defaults to ``shape`` itself, the (in, out)
+    matrix of a fully connected layer; a convolution kernel of shape
+    ``(F, C, kh, kw)`` passes ``fans = (C*kh*kw, F*kh*kw)``, the inputs that
+    feed one output and the outputs one input feeds, as PyTorch and Keras
+    count them. ``scale`` multiplies the standard deviation (and so the
+    uniform limit).
     """
     method = InitMethod.parse(method, "init_method")
-    shape = _check_shape(shape)
+    if fans is None:
+        shape = _check_shape(shape)
+    else:
+        _check_shape(fans)
+        shape = tuple(int(n) for n in shape)
     if not (isinstance(scale, (int, float, np.number)) and math.isfinite(scale) and scale >= 0):
         raise ValueError(f"init scale: expected a finite number >= 0, got {scale!r}")
     if method is InitMethod.ZERO:
         return np.zeros(shape, dtype=dtype)
     distribution = _RULES[method][0]
-    std = init_std(method, shape, scale)
+    std = init_std(method, shape, scale, fans)
     if distribution == "normal":
         values = rng.normal(0.0, std, size=shape)
     else:

@@ -48,7 +48,8 @@ class LossFunction:
 
     def accuracy(self, a, y):
         """FITTING: R^2 = 1 - SS_res / SS_tot; BINARY: a > 0.5 matches y;
-        MULTIPLE: argmax matches. Returns a Python float.
+        MULTIPLE: argmax over axis 1 (the class axis) matches, averaged over
+        samples (and positions, for (N, K, H, W) outputs). Returns a Python float.
 
         R^2 of a constant target (SS_tot = 0) is 1.0 for a perfect fit, else 0.0.
         """
@@ -69,7 +70,7 @@ class LossFunction:
 
 def _check(a, y):
     a, y = np.asarray(a), np.asarray(y)
-    if a.shape != y.shape or a.ndim != 2 or a.shape[0] == 0:
+    if a.shape != y.shape or a.ndim < 2 or a.shape[0] == 0:
         raise ValueError(f"loss: output shape {a.shape} and label shape {y.shape} "
-                         f"must be equal, 2-D and non-empty")
+                         f"must be equal, at least 2-D (samples first) and non-empty")
     return a, y

@@ -1,10 +1,14 @@
 """NeuralNet: an ordered list of named layers, trained and saved as one unit.
 
 Mirrors the textbook's NeuralNet_4_0. The net owns the random streams (one
-seed drives initial weights, batch order and dropout noise), checks widths as
+seed drives initial weights, batch order and dropout noise), checks shapes as
 layers are added so a mistake fails at ``add_layer`` rather than deep inside a
 matrix product, and counts completed epochs so training can resume.
+
+Shapes are per sample: ``input_shape`` is ``(784,)`` for MNIST vectors and
+``(1, 28, 28)`` for MNIST images; every layer's output shape is recorded.
 """
+import math
 import re
 
 import numpy as np
@@ -15,7 +19,8 @@ from .random_streams import RandomStreams
 from .validation import all_finite
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
-PREDICT_CHUNK = 4096
+PREDICT_CHUNK = 4096        # most samples per inference pass
+PREDICT_VALUES = 2 ** 21    # ... and at most about this many values in its widest layer
 
 
 def param_name(index, key):
@@ -36,35 +41,60 @@ class NeuralNet:
         self.iteration = 0      # completed mini-batch steps
         self._layers = []
         self._names = []
-        self._widths = []       # output width after each layer
+        self._shapes = []       # per-sample output shape after each layer (None: unknown)
         self._wbs = []
-        self.input_size = None
+        self.input_shape = None
+
+    @classmethod
+    def from_specs(cls, params, specs, input_shape, name="net"):
+        """A net with the layers ``specs`` describe (see ``layers_from_specs``)."""
+        net = cls(params, name)
+        net.add_specs(specs, input_shape)
+        return net
 
     # ----- building -------------------------------------------------------
+    def add_specs(self, specs, input_shape=None):
+        """Append the layers ``specs`` describe, made for this net's current output."""
+        from .layers.builder import layers_from_specs
+        shape = self.output_shape if self._layers else input_shape
+        for name, layer in layers_from_specs(specs, shape, self.params):
+            self.add_layer(layer, name)
+        if input_shape is not None and self.input_shape is None and self._layers:
+            self.input_shape = tuple(input_shape) if not isinstance(input_shape, int) \
+                else (input_shape,)
+
     def add_layer(self, layer, name):
-        """Append ``layer`` as ``name``, check its input width, create its weights."""
+        """Append ``layer`` as ``name``: check its input shape, record its output
+        shape, create its weights."""
+        from .layers.base import Layer
+        if not isinstance(layer, Layer):
+            what = f"the class {layer.__name__}" if isinstance(layer, type) else repr(layer)
+            raise ValueError(f"add_layer({name!r}): expected a Layer instance, got {what}")
         self._check_name(name)
         if any(layer is other for other in self._layers):
             raise ValueError(f"add_layer({name!r}): this layer object is already in the net")
-        width = self.output_size
-        expected = getattr(layer, "input_size", None)
-        if expected is not None and width is not None and expected != width:
+        shape = self.output_shape
+        declared = layer.input_shape
+        if declared is not None and shape is not None and tuple(declared) != shape:
             raise ValueError(
                 f"add_layer({name!r}): layer {name!r} ({type(layer).__name__}) expects "
-                f"input_size {expected}, but the previous layer {self._names[-1]!r} "
-                f"outputs {width}")
+                f"input shape {tuple(declared)}, but the previous layer "
+                f"{self._names[-1]!r} outputs {shape}{_flatten_hint(declared, shape)}")
         first = not self._layers
+        if shape is not None and declared is None:
+            try:
+                layer.build(shape)
+            except ValueError as error:
+                raise ValueError(f"add_layer({name!r}): {error}") from None
+        out = layer.output_shape
         if first:
             layer.need_input_grad = False
-        out = getattr(layer, "output_size", None)
-        width = (expected if width is None else width) if out is None else out
+            self.input_shape = None if declared is None else tuple(declared)
         layer.attach(self.params)
         layer.initialize(self.streams)
-        if first:
-            self.input_size = expected
         self._layers.append(layer)
         self._names.append(name)
-        self._widths.append(width)
+        self._shapes.append(None if out is None else tuple(out))
         self._wbs.extend(layer.weights())
 
     def _check_name(self, name):
@@ -84,8 +114,27 @@ class NeuralNet:
         return list(self._names)
 
     @property
+    def output_shape(self):
+        """Per-sample output shape of the last layer (the input's if it keeps shapes)."""
+        for shape in reversed(self._shapes):
+            if shape is not None:
+                return shape
+        return self.input_shape
+
+    @property
+    def layer_shapes(self):
+        """Per-sample output shape after each layer, in order."""
+        return list(self._shapes)
+
+    @property
+    def input_size(self):
+        """Values per input sample (784 for MNIST), None if not fixed."""
+        return None if self.input_shape is None else math.prod(self.input_shape)
+
+    @property
     def output_size(self):
-        return self._widths[-1] if self._widths else self.input_size
+        shape = self.output_shape
+        return None if shape is None else math.prod(shape)
 
     def get_layer(self, name):
         try:
@@ -105,30 +154,52 @@ class NeuralNet:
         return x
 
     def predict(self, x):
-        """Inference-mode outputs for a validated 2-D array, in chunks to bound memory."""
-        out = np.empty((x.shape[0], self.output_size), dtype=self.params.dtype)
-        for start in range(0, x.shape[0], PREDICT_CHUNK):
-            stop = start + PREDICT_CHUNK
-            out[start:stop] = self.forward(x[start:stop], train=False)
+        """Inference-mode outputs for a validated batch, in chunks to bound memory."""
+        out, chunk_rows = None, self._predict_chunk()
+        for start in range(0, x.shape[0], chunk_rows):
+            stop = start + chunk_rows
+            chunk = self.forward(x[start:stop], train=False)
+            if out is None:
+                out = np.empty((x.shape[0],) + chunk.shape[1:], dtype=self.params.dtype)
+            out[start:stop] = chunk
         return out
+
+    def _predict_chunk(self):
+        """Samples per inference pass: 4096 for vector nets, fewer for wide feature
+        maps, whose im2col columns would otherwise take gigabytes."""
+        widest = max([math.prod(shape) for shape in self._shapes + [self.input_shape]
+                      if shape is not None] or [1])
+        return max(1, min(PREDICT_CHUNK, PREDICT_VALUES // widest))
 
     def inference(self, x):
         """Predictions for ``x`` (rows are samples) as a new array."""
         return self.predict(self.check_input(x, "inference"))
 
     def check_input(self, x, where):
-        """Validate features: 2-D, right width, non-empty, finite; cast to params.dtype."""
+        """Validate features: a batch of ``input_shape`` samples, non-empty, finite,
+        real; cast to params.dtype."""
         if not self._layers:
             raise ValueError(f"{where}: the net has no layers")
         x = np.asarray(x)
-        if x.ndim != 2:
-            raise ValueError(f"{where}: expected a 2-D array (samples, {self.input_size} "
-                             f"features), received shape {x.shape}")
-        if self.input_size is not None and x.shape[1] != self.input_size:
-            raise ValueError(f"{where}: expected {self.input_size} features, "
-                             f"received {x.shape[1]} (shape {x.shape})")
+        shape = self.input_shape
+        if shape is None:
+            if x.ndim < 2:
+                raise ValueError(f"{where}: expected a batch of samples (at least 2-D), "
+                                 f"received shape {x.shape}")
+        elif len(shape) == 1 and x.ndim == 2 and x.shape[1] != shape[0]:
+            raise ValueError(f"{where}: expected {shape[0]} features, received {x.shape[1]} "
+                             f"(shape {x.shape})")
+        elif len(shape) == 1 and x.ndim != 2:
+            raise ValueError(f"{where}: expected a 2-D array (samples, {shape[0]} features), "
+                             f"received shape {x.shape}{_reshape_hint(x.shape, shape)}")
+        elif x.ndim != len(shape) + 1 or x.shape[1:] != shape:
+            raise ValueError(f"{where}: expected an array of shape (samples, "
+                             f"{', '.join(map(str, shape))}), received shape {x.shape}"
+                             f"{_reshape_hint(x.shape, shape)}")
         if x.shape[0] == 0:
             raise ValueError(f"{where}: expected at least one sample, received 0")
+        if x.dtype.kind not in "fiub":
+            raise ValueError(f"{where}: expected real numbers, received dtype {x.dtype}")
         x = x.astype(self.params.dtype, copy=False)
         if not all_finite(x):
             raise ValueError(f"{where}: expected finite values, received NaN or inf")
@@ -201,16 +272,16 @@ class NeuralNet:
         return sum(wb.W.size + wb.B.size for layer in layers for wb in layer.weights())
 
     def summary(self):
-        """A table: name, class, output width, parameter count; then the total."""
-        rows = [("#", "name", "class", "output", "params")]
+        """A table: name, class, output shape, parameter count; then the total."""
+        rows = [("#", "name", "class", "output shape", "params")]
         for i, (name, layer) in enumerate(zip(self._names, self._layers)):
-            rows.append((str(i), name, type(layer).__name__, str(self._widths[i]),
+            rows.append((str(i), name, type(layer).__name__, _shape_text(self._shapes[i]),
                          f"{self.parameter_count(i):,}"))
         widths = [max(len(row[c]) for row in rows) for c in range(5)]
-        lines = [f"NeuralNet {self.name!r}: input {self.input_size}, "
+        lines = [f"NeuralNet {self.name!r}: input {_shape_text(self.input_shape)}, "
                  f"{self.params.net_type.value}"]
         for j, row in enumerate(rows):
-            lines.append("  ".join(cell.rjust(w) if c in (0, 3, 4) else cell.ljust(w)
+            lines.append("  ".join(cell.rjust(w) if c in (0, 4) else cell.ljust(w)
                                    for c, (cell, w) in enumerate(zip(row, widths))).rstrip())
             if j == 0:
                 lines.append("-" * (sum(widths) + 8))
@@ -220,3 +291,21 @@ class NeuralNet:
 
     def __repr__(self):
         return f"NeuralNet({self.name!r}, layers={self._names})"
+
+
+def _shape_text(shape):
+    """``(16, 14, 14)`` -> "16x14x14"; ``(10,)`` -> "10"; None -> "any"."""
+    return "any" if shape is None else "x".join(str(n) for n in shape)
+
+
+def _flatten_hint(expected, received):
+    if len(expected) == 1 and len(received) > 1 and math.prod(received) == expected[0]:
+        return "; add a FlattenLayer (spec {'type': 'flatten'}) before it"
+    return ""
+
+
+def _reshape_hint(received, expected):
+    if len(received) > 1 and math.prod(received[1:]) == math.prod(expected):
+        return (f" (the same number of values per sample: reshape it to "
+                f"(samples, {', '.join(map(str, expected))}))")
+    return ""

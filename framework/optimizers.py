@@ -14,6 +14,30 @@ import math
 import numpy as np
 
 from .enums import OptimizerName
+from .registry import Registry, fold
+
+OPTIMIZERS = Registry("optimizer")
+
+
+def register_optimizer(cls):
+    """Class decorator: make an ``Optimizer`` subclass usable as
+    ``HyperParameters(optimizer_name=cls.name)``, saveable and loadable."""
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)) or not cls.name:
+        raise TypeError(f"register_optimizer: expected an Optimizer subclass with a name, "
+                        f"got {cls!r}")
+    return OPTIMIZERS.register(cls, [cls.name])
+
+
+def parse_optimizer_name(value):
+    """An ``OptimizerName`` for the textbook's optimizers (and their aliases), else
+    the folded name of a registered one; ValueError naming the choices otherwise."""
+    try:
+        return OptimizerName.parse(value, "optimizer_name")
+    except ValueError:
+        if isinstance(value, str) and value in OPTIMIZERS:
+            return fold(value)
+        raise ValueError(f"optimizer_name: expected one of {OPTIMIZERS.names()}, "
+                         f"got {value!r}") from None
 
 _multiply, _subtract, _add = np.multiply, np.subtract, np.add
 
@@ -30,6 +54,7 @@ class Optimizer:
     state_names = ()       # arrays saved in checkpoints, allocated as zeros
     counter = False        # True: an integer step count ``t`` is part of the state
     num_scratch = 0        # work arrays, not saved
+    uses_look_ahead = False  # True: the net calls look_ahead before each forward pass
     _DECAYS = ("mu", "rho", "beta1", "beta2")   # decay rates must lie in [0, 1)
 
     def __init__(self, shape, dtype=np.float32, **options):
@@ -90,6 +115,7 @@ class Optimizer:
         return f"{type(self).__name__}(shape={self.shape}, {options})"
 
 
+@register_optimizer
 class SGD(Optimizer):
     """theta <- theta - lr * g"""
 
@@ -108,6 +134,7 @@ class SGD(Optimizer):
         _add(theta, grad, out=theta)
 
 
+@register_optimizer
 class Momentum(Optimizer):
     """v <- mu * v - lr * g;  theta <- theta + v"""
 
@@ -124,6 +151,7 @@ class Momentum(Optimizer):
         theta += v
 
 
+@register_optimizer
 class NAG(Optimizer):
     """Nesterov accelerated gradient in the look-ahead form of Sutskever et al. (2013).
 
@@ -136,6 +164,7 @@ class NAG(Optimizer):
     """
 
     name = "nag"
+    uses_look_ahead = True
     defaults = {"mu": 0.9}
     state_names = ("v",)
     num_scratch = 2            # [saved theta, work]
@@ -162,6 +191,7 @@ class NAG(Optimizer):
         self._looked_ahead = False
 
 
+@register_optimizer
 class AdaGrad(Optimizer):
     """r <- r + g*g;  theta <- theta - lr * g / (sqrt(r) + eps)"""
 
@@ -181,6 +211,7 @@ class AdaGrad(Optimizer):
         theta -= s
 
 
+@register_optimizer
 class AdaDelta(Optimizer):
     """AdaDelta (Zeiler 2012):
 
@@ -221,6 +252,7 @@ class AdaDelta(Optimizer):
         theta += dx
 
 
+@register_optimizer
 class RMSProp(Optimizer):
     """r <- rho * r + (1 - rho) * g^2;  theta <- theta - lr * g / sqrt(r + eps)"""
 
@@ -242,6 +274,7 @@ class RMSProp(Optimizer):
         theta -= s
 
 
+@register_optimizer
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015, Algorithm 1), with bias correction:
 
@@ -276,14 +309,6 @@ class Adam(Optimizer):
         theta -= s
 
 
-OPTIMIZERS = {
-    OptimizerName.SGD: SGD, OptimizerName.MOMENTUM: Momentum, OptimizerName.NAG: NAG,
-    OptimizerName.ADAGRAD: AdaGrad, OptimizerName.ADADELTA: AdaDelta,
-    OptimizerName.RMSPROP: RMSProp, OptimizerName.ADAM: Adam,
-}
-
-
 def make_optimizer(name, shape, dtype=np.float32, **options):
-    """Build the optimizer named by an ``OptimizerName`` or its string."""
-    cls = OPTIMIZERS[OptimizerName.parse(name, "optimizer_name")]
-    return cls(shape, dtype, **options)
+    """Build the optimizer named by an ``OptimizerName`` or a registered name."""
+    return OPTIMIZERS.get(str(parse_optimizer_name(name)))(shape, dtype, **options)

@@ -2,9 +2,22 @@
 
 Each schedule is a small object with ``__call__(base_lr, epoch) -> float``
 (epochs count from 0) and ``get_config()`` so it can be saved as JSON and
-rebuilt by ``make_schedule``.
+rebuilt by ``make_schedule``. A new schedule joins with ``@register_schedule``.
 """
 import math
+
+from .registry import Registry, fold
+
+SCHEDULES = Registry("lr_schedule")
+
+
+def register_schedule(cls):
+    """Class decorator: make an ``LRSchedule`` subclass buildable by its ``name``."""
+    if not (isinstance(cls, type) and issubclass(cls, LRSchedule)) or not cls.name \
+            or cls.name == "base":
+        raise TypeError(f"register_schedule: expected an LRSchedule subclass with a "
+                        f"name, got {cls!r}")
+    return SCHEDULES.register(cls, [cls.name])
 
 
 class LRSchedule:
@@ -23,6 +36,7 @@ class LRSchedule:
         return f"{type(self).__name__}({options})"
 
 
+@register_schedule
 class ConstantLR(LRSchedule):
     """lr = base_lr."""
 
@@ -32,6 +46,7 @@ class ConstantLR(LRSchedule):
         return float(base_lr)
 
 
+@register_schedule
 class StepLR(LRSchedule):
     """lr = base_lr * gamma ** floor(epoch / step_size)."""
 
@@ -48,6 +63,7 @@ class StepLR(LRSchedule):
         return {"name": self.name, "step_size": self.step_size, "gamma": self.gamma}
 
 
+@register_schedule
 class MultiStepLR(LRSchedule):
     """lr = base_lr * gamma ** (number of milestones <= epoch).
 
@@ -71,6 +87,7 @@ class MultiStepLR(LRSchedule):
         return {"name": self.name, "milestones": list(self.milestones), "gamma": self.gamma}
 
 
+@register_schedule
 class ExponentialLR(LRSchedule):
     """lr = base_lr * gamma ** epoch."""
 
@@ -86,6 +103,7 @@ class ExponentialLR(LRSchedule):
         return {"name": self.name, "gamma": self.gamma}
 
 
+@register_schedule
 class PolynomialLR(LRSchedule):
     """lr = (base_lr - end_lr) * (1 - epoch / total_epochs) ** power + end_lr,
     held at end_lr after total_epochs."""
@@ -106,6 +124,7 @@ class PolynomialLR(LRSchedule):
                 "power": self.power, "end_lr": self.end_lr}
 
 
+@register_schedule
 class CosineLR(LRSchedule):
     """lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / total_epochs)) / 2,
     held at min_lr after total_epochs (SGDR without restarts)."""
@@ -124,10 +143,6 @@ class CosineLR(LRSchedule):
         return {"name": self.name, "total_epochs": self.total_epochs, "min_lr": self.min_lr}
 
 
-SCHEDULES = {cls.name: cls for cls in
-             (ConstantLR, StepLR, MultiStepLR, ExponentialLR, PolynomialLR, CosineLR)}
-
-
 def make_schedule(spec):
     """Build a schedule from None (constant), a name, a config dict or a schedule."""
     if spec is None:
@@ -138,10 +153,10 @@ def make_schedule(spec):
         spec = {"name": spec}
     if isinstance(spec, dict):
         options = dict(spec)
-        name = str(options.pop("name", "")).lower().replace("-", "_")
+        name = fold(options.pop("name", ""))
         if name not in SCHEDULES:
-            raise ValueError(f"lr_schedule: expected one of {sorted(SCHEDULES)}, got {spec!r}")
-        return SCHEDULES[name](**options)
+            raise ValueError(f"lr_schedule: expected one of {SCHEDULES.names()}, got {spec!r}")
+        return SCHEDULES.get(name)(**options)
     raise ValueError(f"lr_schedule: expected a schedule, a name or a dict, got {spec!r}")
 
 

@@ -58,6 +58,7 @@ def _write_root(handle, net):
     attrs["net_name"] = net.name
     attrs["hyper_parameters"] = json.dumps(net.params.to_dict())
     attrs["layer_names"] = json.dumps(net.layer_names)
+    attrs["input_shape"] = json.dumps(None if net.input_shape is None else list(net.input_shape))
     attrs["epoch"] = net.epoch
     attrs["iteration"] = net.iteration
 
@@ -111,16 +112,19 @@ def _reading(path):
 def load_net(path):
     """Rebuild the saved net: layers from their configs, weights, optimizer, RNG, counters."""
     from .hyper_parameters import HyperParameters
-    from .layers.registry import layer_from_config
     from .net import NeuralNet
     with _reading(path) as handle:
         names = _check_root(handle, path)
         params = HyperParameters.from_dict(_json_attr(handle, "hyper_parameters", path))
         net = NeuralNet(params, str(handle.attrs.get("net_name", "net")))
-        for name in names:
-            attrs = handle["layers"][name].attrs
-            config = _json_attr(handle["layers"][name], "config", path)
-            net.add_layer(layer_from_config(str(attrs["class"]), config, params), name)
+        specs = [{"type": str(handle["layers"][name].attrs["class"]), "name": name,
+                  "config": _json_attr(handle["layers"][name], "config", path)}
+                 for name in names]
+        try:
+            net.add_specs(specs, _input_shape(handle, path))
+        except ValueError as error:
+            raise WeightsFileError(path, f"the saved architecture cannot be rebuilt: "
+                                         f"{error}") from None
         values = _read_layers(handle, net, path)
         state = _read_optimizer(handle, net, path) if "optimizer" in handle else None
         for index, value in enumerate(values):
@@ -154,6 +158,17 @@ def load_weights(net, path):
         values = _read_layers(handle, net, path)
     for index, value in enumerate(values):
         net.set_layer_arrays(index, value)
+
+
+def _input_shape(handle, path):
+    """The saved per-sample input shape (files before it was saved: None)."""
+    if "input_shape" not in handle.attrs:
+        return None
+    shape = _json_attr(handle, "input_shape", path)
+    if shape is not None and not (isinstance(shape, list) and shape and all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+        raise WeightsFileError(path, f"input_shape {shape!r} is not a list of positive ints")
+    return shape
 
 
 def _check_root(handle, path):

@@ -22,7 +22,8 @@ import math
 import numpy as np
 
 from . import threads
-from .enums import NetType, OptimizerName, RegularMethod
+from .buffers import BufferCache
+from .enums import NetType, RegularMethod
 from .history import Record, TrainingHistory
 from .layers.classification import ClassificationLayer
 from .losses import _CLIP, LossFunction
@@ -110,14 +111,14 @@ def make_step(net):
     fused = params.net_type is not NetType.FITTING
     backward = [layer.backward for layer in reversed(layers[:-1] if fused else layers)]
     forward = [layer.forward for layer in layers]
-    look_ahead = [wb.pre_update for wb in wbs] \
-        if params.optimizer_name is OptimizerName.NAG else []
+    look_ahead = [wb.pre_update for wb in wbs if wb.look_ahead_needed]
     penalties = [wb.regular_loss for wb in wbs] \
         if params.regular_name in (RegularMethod.L1, RegularMethod.L2) else []
     updates = [wb.update for wb in wbs]
-    metrics = _batch_metrics(params.net_type)
-    delta_buffers = {}      # (rows, width) -> reused output of the fused delta
+    buffers = BufferCache()     # the fused delta and the metrics' work arrays
+    metrics = _batch_metrics(params.net_type, buffers)
     subtract, multiply = np.subtract, np.multiply
+    last = {"shape": None, "delta": None}
 
     def step(x, y, lr):
         for pre in look_ahead:
@@ -128,11 +129,12 @@ def make_step(net):
         loss, correct = metrics(a, y)
         for penalty in penalties:
             loss += float(penalty())
-        out = delta_buffers.get(a.shape)
-        if out is None:
+        out = last["delta"]
+        if a.shape != last["shape"]:
             if a.shape != y.shape:
                 LossFunction(params.net_type).delta(a, a, y)   # raises the shape error
-            out = delta_buffers[a.shape] = np.empty_like(a)
+            out = last["delta"] = buffers.get("delta", a.shape, a.dtype)
+            last["shape"] = a.shape
         # the fused d(mean loss)/dz = (a - y) / m of LossFunction.delta, inline
         subtract(a, y, out=out)
         delta = multiply(out, 1.0 / a.shape[0], out=out)
@@ -145,36 +147,43 @@ def make_step(net):
     return step
 
 
-def _batch_metrics(net_type):
+def _batch_metrics(net_type, buffers=None):
     """``metrics(a, y) -> (mean loss, accuracy * rows)`` for one training batch.
 
     The multi-class form is ``LossFunction.loss`` / ``.accuracy`` on work
-    arrays kept between calls: probabilities clipped to [1e-12, 1 - 1e-12],
-    logged and dotted with y in the net's dtype (float64 in ``loss``; for a
-    float32 net the train loss differs from it by ~1e-7 relative), and the
-    correct rows counted instead of averaged. Other net types call
-    LossFunction.
+    arrays from ``buffers`` (a BufferCache): probabilities clipped to [1e-12,
+    1 - 1e-12], logged and dotted with y in the net's dtype (float64 in
+    ``loss``; for a float32 net the train loss differs from it by ~1e-7
+    relative), and the correct rows counted instead of averaged. Other net
+    types call LossFunction.
     """
     loss_fn = LossFunction(net_type)
+    buffers = BufferCache() if buffers is None else buffers
     if net_type is not NetType.MULTIPLE_CLASSIFIER:
         def metrics(a, y):
             return float(loss_fn.loss(a, y)), float(loss_fn.accuracy(a, y)) * a.shape[0]
         return metrics
 
-    work = {}
     maximum, minimum, log, vdot, equal = np.maximum, np.minimum, np.log, np.vdot, np.equal
     count_nonzero = np.count_nonzero
+    last = {"shape": None, "work": None}
+
+    def work_arrays(a, y):
+        loss_fn.loss(a, y)                          # validates the shapes once
+        labels = (a.shape[0],) + a.shape[2:]        # one class decision per sample (and pixel)
+        low = buffers.get("clip_low", a.shape, a.dtype)
+        high = buffers.get("clip_high", a.shape, a.dtype)
+        # the clip bounds as full arrays: NumPy's same-shape loop beats the scalar one
+        low.fill(_CLIP)
+        high.fill(1.0 - _CLIP)
+        return (buffers.get("log_p", a.shape, a.dtype), low, high,
+                buffers.get("predicted", labels, np.intp),
+                buffers.get("expected", labels, np.intp), buffers.get("hit", labels, bool))
 
     def metrics(a, y):
-        buffers = work.get(a.shape)
-        if buffers is None:
-            loss_fn.loss(a, y)                      # validates the shapes once
-            rows = a.shape[0]
-            # the clip bounds as full arrays: NumPy's same-shape loop beats the scalar one
-            buffers = work[a.shape] = (np.empty_like(a), np.full_like(a, _CLIP),
-                                       np.full_like(a, 1.0 - _CLIP), np.empty(rows, np.intp),
-                                       np.empty(rows, np.intp), np.empty(rows, bool))
-        p, low, high, predicted, expected, hit = buffers
+        if a.shape != last["shape"]:
+            last["work"], last["shape"] = work_arrays(a, y), a.shape
+        p, low, high, predicted, expected, hit = last["work"]
         maximum(a, low, out=p)
         minimum(p, high, out=p)
         log(p, out=p)
@@ -182,7 +191,8 @@ def _batch_metrics(net_type):
         a.argmax(axis=1, out=predicted)
         y.argmax(axis=1, out=expected)
         equal(predicted, expected, out=hit)
-        return loss, int(count_nonzero(hit))
+        hits = int(count_nonzero(hit))
+        return loss, hits if hit.ndim == 1 else hits * a.shape[0] / hit.size
 
     return metrics
 
@@ -256,12 +266,12 @@ def _prepare(net, reader):
 
 def _check_set(net, x, y, what):
     net.check_input(x, what)
-    expected = (x.shape[0], net.output_size)
-    if y is None or y.ndim != 2 or y.shape != expected:
+    expected = (x.shape[0],) + net.output_shape
+    if y is None or y.shape != expected:
         hint = " (call normalize_y(net_type) to one-hot class labels)" \
             if net.params.net_type is NetType.MULTIPLE_CLASSIFIER else ""
         raise ValueError(f"{what}: expected labels of shape {expected} to match the net's "
-                         f"output width {net.output_size}, received "
+                         f"output shape {net.output_shape}, received "
                          f"{None if y is None else y.shape}{hint}")
     if y.dtype != net.params.dtype:
         raise ValueError(f"{what}: expected labels of dtype {net.params.dtype}, "

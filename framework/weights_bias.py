@@ -10,27 +10,37 @@ once and only ever written in place, so references held by a layer stay valid.
 """
 import numpy as np
 
-from .enums import InitMethod, OptimizerName, RegularMethod
+from .enums import InitMethod, RegularMethod
 from .initializers import initialize
-from .optimizers import make_optimizer
+from .optimizers import make_optimizer, parse_optimizer_name
 from .regularizers import make_regularizer
 
 
 class WeightsBias:
+    """``WeightsBias(input_size, output_size, init_method, optimizer_name, dtype, ...)``.
+
+    By default W is the (input_size, output_size) matrix of a fully connected
+    layer and B its (1, output_size) row. ``w_shape`` / ``b_shape`` give
+    other layouts (a convolution kernel ``(F, C, kh, kw)`` with one bias per
+    filter, ``(F,)``); ``input_size`` and ``output_size`` are then the fans
+    the initializer uses (``C*kh*kw`` and ``F*kh*kw``).
+    """
+
     def __init__(self, input_size, output_size, init_method, optimizer_name, dtype,
                  regular_name=RegularMethod.NOTHING, regular_value=0.0, init_scale=1.0,
-                 optimizer_options=None):
+                 optimizer_options=None, *, w_shape=None, b_shape=None):
         for field, value in (("input_size", input_size), ("output_size", output_size)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"WeightsBias {field}: expected a positive integer, got {value!r}")
         self.input_size, self.output_size = int(input_size), int(output_size)
         self.init_method = InitMethod.parse(init_method, "init_method")
-        self.optimizer_name = OptimizerName.parse(optimizer_name, "optimizer_name")
+        self.optimizer_name = parse_optimizer_name(optimizer_name)
         self.dtype = np.dtype(dtype)
         self.init_scale = float(init_scale)
         self.regularizer = make_regularizer(regular_name, regular_value)
         self.optimizer_options = dict(optimizer_options or {})
-        w_shape, b_shape = (self.input_size, self.output_size), (1, self.output_size)
+        w_shape = (self.input_size, self.output_size) if w_shape is None else tuple(w_shape)
+        b_shape = (1, self.output_size) if b_shape is None else tuple(b_shape)
         self.W = np.zeros(w_shape, self.dtype)
         self.B = np.zeros(b_shape, self.dtype)
         self.dW = np.zeros(w_shape, self.dtype)
@@ -42,10 +52,27 @@ class WeightsBias:
         self._ones_weights = False
 
     @classmethod
-    def for_batch_norm(cls, size, optimizer_name, dtype, optimizer_options=None):
-        """gamma as W = ones (1, size), beta as B = zeros (1, size), no penalty."""
+    def from_params(cls, params, input_size, output_size, w_shape=None, b_shape=None):
+        """The one place a layer's weights read the net's HyperParameters: init
+        method and scale, optimizer and its options, dtype, L1/L2 penalty."""
+        return cls(input_size, output_size, params.init_method, params.optimizer_name,
+                   params.dtype, regular_name=params.regular_name,
+                   regular_value=params.regular_value, init_scale=params.init_scale,
+                   optimizer_options=params.optimizer_options, w_shape=w_shape,
+                   b_shape=b_shape)
+
+    @property
+    def look_ahead_needed(self):
+        """True if the optimizer wants ``pre_update`` before each forward pass (NAG)."""
+        return self.optimizer_W.uses_look_ahead
+
+    @classmethod
+    def for_batch_norm(cls, size, optimizer_name, dtype, optimizer_options=None, shape=None):
+        """gamma as W = ones, beta as B = zeros, no penalty; both ``(1, size)`` or
+        ``shape`` (``(1, C, 1, 1)`` for spatial batch norm)."""
+        shape = (1, size) if shape is None else tuple(shape)
         wb = cls(1, size, InitMethod.ZERO, optimizer_name, dtype,
-                 optimizer_options=optimizer_options)
+                 optimizer_options=optimizer_options, w_shape=shape, b_shape=shape)
         wb._ones_weights = True
         wb.W.fill(1)
         return wb
@@ -56,7 +83,8 @@ class WeightsBias:
             self.W.fill(1)
         else:
             np.copyto(self.W, initialize(self.init_method, self.W.shape, rng, self.dtype,
-                                         self.init_scale))
+                                         self.init_scale,
+                                         fans=(self.input_size, self.output_size)))
         self.B.fill(0)
 
     def pre_update(self):
@@ -102,8 +130,8 @@ class WeightsBias:
                                  if k.startswith(prefix)})
 
     def __repr__(self):
-        return (f"WeightsBias({self.input_size}, {self.output_size}, "
-                f"{self.init_method.value}, {self.optimizer_name.value}, {self.dtype.name})")
+        return (f"WeightsBias(W{self.W.shape}, B{self.B.shape}, "
+                f"{self.init_method.value}, {self.optimizer_name}, {self.dtype.name})")
 
 
 def _check_keys(what, given, expected):

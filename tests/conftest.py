@@ -42,24 +42,14 @@ def build_net():
 
     Hidden layers are Fc + (BatchNorm) + activation + (Dropout); the output
     end is Softmax/Logistic for classifiers and nothing (identity) for fitting.
+    Built from specs by the library's own builder (layers fc1, bn1, tanh1, ...).
     """
     import framework as fw
 
     def build(sizes, params, activation="tanh", dropout=None, batch_norm=False, name="net"):
-        net = fw.NeuralNet(params, name)
-        last = len(sizes) - 2
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            net.add_layer(fw.FcLayer(n_in, n_out, params), f"fc{i + 1}")
-            if i == last:
-                break
-            if batch_norm:
-                net.add_layer(fw.BatchNormLayer(n_out, params=params), f"bn{i + 1}")
-            net.add_layer(fw.ActivationLayer(activation), f"act{i + 1}")
-            if dropout:
-                net.add_layer(fw.DropoutLayer(n_out, dropout), f"drop{i + 1}")
-        if params.net_type is fw.NetType.MULTIPLE_CLASSIFIER:
-            net.add_layer(fw.ClassificationLayer("softmax"), "softmax")
-        elif params.net_type is fw.NetType.BINARY_CLASSIFIER:
-            net.add_layer(fw.ClassificationLayer("logistic"), "logistic")
-        return net
+        classifier = {fw.NetType.MULTIPLE_CLASSIFIER: "softmax",
+                      fw.NetType.BINARY_CLASSIFIER: "logistic"}.get(params.net_type)
+        specs = fw.mlp_specs(sizes[1:-1], sizes[-1], activation, batch_norm, dropout,
+                             classifier)
+        return fw.NeuralNet.from_specs(params, specs, (sizes[0],), name)
     return build

@@ -62,7 +62,7 @@ def test_batch_norm_variant_shares_the_fc_weights():
     """Where the architecture allows: the fc layers match with or without BN."""
     sweep = compare("bn", BASE, axes={"net.batch_norm": [False, True]}, repeats=1,
                     workers=0, verbose=False)
-    fc = [[h for name, h in r["init_fingerprint"]["layers"].items() if name.endswith("_fc")]
+    fc = [[h for name, h in r["init_fingerprint"]["layers"].items() if name.startswith("fc")]
           for r in sweep.results]
     assert len(fc[0]) == 3 and fc[0] == fc[1]
     assert sweep.results[0]["batch_fingerprint"] == sweep.results[1]["batch_fingerprint"]

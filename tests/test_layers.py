@@ -145,7 +145,8 @@ def test_batch_norm_uses_batch_statistics_then_running_statistics():
 
 
 def test_batch_norm_validation_and_defaults():
-    for bad in ({"size": 0}, {"size": 3, "momentum": 1.5}, {"size": 3, "eps": 0}):
+    for bad in ({"input_shape": 0}, {"input_shape": 3, "momentum": 1.5},
+                {"input_shape": 3, "eps": 0}):
         with pytest.raises(ValueError):
             BatchNormLayer(**bad)
     layer = BatchNormLayer(3)

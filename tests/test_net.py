@@ -147,9 +147,10 @@ def test_inference_in_chunks_equals_one_pass(build_net, monkeypatch):
 def test_summary_lists_layers_and_total(build_net):
     net = build_net([4, 6, 3], _params())
     text = net.summary()
-    for word in ("fc1", "act1", "fc2", "softmax", "FcLayer", "ClassificationLayer"):
+    for word in ("fc1", "tanh1", "fc2", "softmax1", "FcLayer", "ClassificationLayer"):
         assert word in text
     assert "Total trainable parameters: 51" in text      # 4*6+6 + 6*3+3
+    assert "output shape" in text and "input 4," in text
 
 
 def test_batch_size_must_be_positive():

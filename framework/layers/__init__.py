@@ -1,11 +1,17 @@
-"""Layers: one class per file, all following ``base.Layer``."""
+"""Layers: one class per file, all following ``base.Layer``, all registered.
+
+Importing this package registers the built-in layers; ``register_layer``
+adds more (see ``registry.py``), ``layers_from_specs`` builds from specs.
+"""
 from .activation import ActivationLayer
 from .base import Layer
 from .batch_norm import BatchNormLayer
+from .builder import layer_spec, layers_from_specs, mlp_specs
 from .classification import ClassificationLayer
 from .dropout import DropoutLayer
 from .fc import FcLayer
-from .registry import LAYER_CLASSES, layer_from_config
+from .registry import LAYER_CLASSES, LAYERS, layer_from_config, register_layer
 
 __all__ = ["Layer", "FcLayer", "ActivationLayer", "ClassificationLayer", "BatchNormLayer",
-           "DropoutLayer", "LAYER_CLASSES", "layer_from_config"]
+           "DropoutLayer", "LAYERS", "LAYER_CLASSES", "register_layer", "layer_from_config",
+           "layers_from_specs", "layer_spec", "mlp_specs"]

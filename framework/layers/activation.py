@@ -4,22 +4,31 @@ Both keep a reference to their input ``z`` and their own output ``a`` so the
 backward pass can use whichever gives the cheaper, more accurate derivative
 (``a`` for sigmoid/tanh, ``z`` for ReLU). After ``forward`` they are
 available as ``layer.z`` and ``layer.a``; the net reads them to compute the
-fused loss gradient at the output.
+fused loss gradient at the output. Any input shape works: the function is
+applied element by element, so the layer takes its shape from the previous
+layer.
 """
 from ..activators import make_activator
 from .base import Layer, check_input
+from .registry import register_layer
 
 
+@register_layer
 class ActivationLayer(Layer):
     """Wraps an activator given as an instance, a name or a config dict."""
 
-    def __init__(self, activator):
+    def __init__(self, activator, input_shape=None):
         super().__init__()
-        self.function = make_activator(activator)
-        self.z = self.a = None
-        self._out = self._dz = None     # the last output / gradient arrays, reused when
-        #                                 the next call has the same shape and dtype
+        self._set_function(make_activator(activator))
+        if input_shape is not None:
+            self.build(input_shape)
 
+    def _set_function(self, function):
+        self.function = function
+        function.buffers = self._cache      # its work arrays live in this layer's cache
+        self.z = self.a = None
+        self._out = self._dz = None         # the last output / gradient arrays, reused
+        #                                     while the shape and dtype hold
 
     @property
     def activator(self):
@@ -28,9 +37,8 @@ class ActivationLayer(Layer):
     def forward(self, x, train):
         out = self._out
         if out is None or out.shape != x.shape or out.dtype != x.dtype:
-            if x.ndim != 2:
-                check_input(type(self).__name__, x, None)
-            out = self._out = self._cache.get("out", x.shape[0], x.shape[1], x.dtype)
+            check_input(type(self).__name__, x, self.input_shape)
+            out = self._out = self.buffer("out", x.shape, x.dtype)
         self.z = x
         self.a = a = self.function.forward(x, out)
         return a
@@ -40,8 +48,11 @@ class ActivationLayer(Layer):
             return None
         dz = self._dz
         if dz is None or dz.shape != delta.shape or dz.dtype != delta.dtype:
-            dz = self._dz = self._cache.get("dz", delta.shape[0], delta.shape[1], delta.dtype)
+            dz = self._dz = self.buffer("dz", delta.shape, delta.dtype)
         return self.function.backward(self.z, self.a, delta, dz)
+
+    def name_hint(self):
+        return self.function.name
 
     def get_config(self):
         return {"activator": self.function.get_config()}

@@ -1,68 +1,89 @@
-"""Layer: the interface every layer implements, plus its buffer cache.
+"""Layer: the contract every layer follows, plus its buffer cache.
 
-A layer computes ``forward(x, train)`` and ``backward(delta)`` and never
-updates itself: its trainable arrays live in ``WeightsBias`` objects listed
-by ``weights()``, which the net updates. Persistent non-trainable arrays
-(batch-norm running statistics) are ``buffers()``: saved, never optimized.
+Shapes
+    A layer is described by per-sample shapes: ``input_shape`` and
+    ``output_shape`` are tuples without the batch axis, ``(784,)`` for a
+    vector and ``(C, H, W)`` for an image (channels first, as the textbook
+    and PyTorch do). A layer that fixes its input (``FcLayer(784, 128)``,
+    ``ConvLayer((1, 28, 28), ...)``) knows both shapes when it is made; an
+    element-wise one (activation, dropout) takes any shape and learns it when
+    ``NeuralNet.add_layer`` calls ``build(input_shape)``. Either way
+    ``compute_output_shape(input_shape)`` says what comes out, and
+    ``add_layer`` checks every layer's input against the previous output.
 
-Arrays returned by ``forward`` / ``backward`` belong to the layer and are
-overwritten by its next call with the same batch size; callers that keep one
-must copy it. That is what lets a training step allocate nothing: each layer
-keeps one output and one gradient array per recent batch size.
+Computing
+    ``forward(x, train)`` and ``backward(delta)`` see batches: ``x.shape ==
+    (batch,) + input_shape``. A layer never updates itself: its trainable
+    arrays live in ``WeightsBias`` objects listed by ``weights()``, which the
+    net updates; persistent non-trainable arrays (batch-norm running
+    statistics) are ``buffers()``: saved, never optimized.
+
+Buffers
+    Arrays returned by ``forward`` / ``backward`` belong to the layer and are
+    overwritten by its next call with the same shape; callers that keep one
+    must copy it. Each layer has one ``BufferCache`` (``self.buffer(name,
+    shape, dtype)``) shared by everything it computes with, its activator
+    and its penalty included: that is what lets a training step allocate
+    nothing.
+
+Building and saving
+    ``get_config()`` returns the JSON-able keyword arguments that rebuild the
+    layer (``params`` aside); ``from_config(config, input_shape, params)``
+    does the rebuilding. A class becomes buildable from specs, saveable and
+    loadable by decorating it with ``@register_layer`` (see ``registry.py``).
 """
+import inspect
+import math
+
 import numpy as np
 
-
-class BufferCache:
-    """Arrays keyed by (name, batch rows), least recently used evicted.
-
-    A training run sees few batch sizes (the batch, the last partial batch, the
-    validation set), so a handful of entries per name is enough; more would
-    only pin memory for sizes that do not come back.
-    """
-
-    def __init__(self, max_entries=3):
-        self.max_entries = max_entries
-        self._arrays = {}
-        self._hot = {}     # name -> the array returned last (the training step's fast path)
-
-    def get(self, name, rows, columns, dtype):
-        """The array for ``name`` with shape ``(rows, columns)``; new ones are zeros."""
-        array = self._hot.get(name)
-        if array is not None and array.shape[0] == rows and array.shape[1] == columns \
-                and array.dtype == dtype:
-            return array
-        array = self._hot[name] = self._get(name, rows, columns, dtype)
-        return array
-
-    def _get(self, name, rows, columns, dtype):
-        entries = self._arrays.setdefault(name, {})
-        array = entries.pop(rows, None)
-        if array is None or array.shape[1] != columns or array.dtype != dtype:
-            if len(entries) >= self.max_entries:
-                del entries[next(iter(entries))]
-            array = np.zeros((rows, columns), dtype)
-        entries[rows] = array          # re-insert: most recently used goes last
-        return array
-
-    def clear(self):
-        self._arrays.clear()
-        self._hot.clear()
+from ..buffers import BufferCache
 
 
 class Layer:
-    """Base layer: no parameters, no buffers, needs no initialization."""
+    """Base layer: no parameters, no buffers, output shape = input shape."""
 
-    input_size = None      # None: takes any width
-    output_size = None     # None: same width as its input
+    input_shape = None      # per-sample input shape (tuple), None until known
+    output_shape = None     # per-sample output shape (tuple), None until known
     need_input_grad = True  # the net sets False on the first layer to skip dx
 
     def __init__(self):
         self._cache = BufferCache()
 
+    # ----- shapes -----------------------------------------------------------
+    def compute_output_shape(self, input_shape):
+        """The per-sample output shape for ``input_shape`` (element-wise: the same)."""
+        return tuple(input_shape)
+
+    def build(self, input_shape):
+        """Fix the input shape (``add_layer`` calls this); returns the output shape.
+
+        A layer that already has an input shape refuses a different one with
+        a message naming both; subclasses that size arrays by the shape
+        extend this and call ``super().build``.
+        """
+        shape = as_shape(input_shape, f"{type(self).__name__} input_shape")
+        if self.input_shape is not None and tuple(self.input_shape) != shape:
+            raise ValueError(f"{type(self).__name__}: expects input shape "
+                             f"{tuple(self.input_shape)}, received {shape}")
+        self.input_shape = shape
+        self.output_shape = tuple(self.compute_output_shape(shape))
+        return self.output_shape
+
+    @property
+    def input_size(self):
+        """Values per input sample (the product of ``input_shape``), None if unknown."""
+        return None if self.input_shape is None else math.prod(self.input_shape)
+
+    @property
+    def output_size(self):
+        return None if self.output_shape is None else math.prod(self.output_shape)
+
+    # ----- life cycle -------------------------------------------------------
     def attach(self, params):
-        """Called by ``NeuralNet.add_layer`` with the net's HyperParameters, before
-        ``initialize``: a layer built without them may adopt the net's."""
+        """Called by ``NeuralNet.add_layer`` with the net's HyperParameters, after
+        ``build`` and before ``initialize``: a layer made without them may adopt
+        the net's."""
 
     def initialize(self, streams):
         """Create weights from ``streams.init``; keep ``streams.noise`` if needed."""
@@ -94,16 +115,62 @@ class Layer:
                                  f"{target.shape}, got {value.shape}")
             np.copyto(target, value, casting="same_kind")
 
+    def buffer(self, name, shape, dtype):
+        """This layer's reusable work array ``name`` (see ``BufferCache``)."""
+        return self._cache.get(name, shape, dtype)
+
+    # ----- description ------------------------------------------------------
     def get_config(self):
         """JSON-able constructor keyword arguments (without ``params``)."""
         return {}
 
-    def _buffer(self, name, rows, columns, dtype):
-        return self._cache.get(name, rows, columns, dtype)
+    @classmethod
+    def from_config(cls, config, input_shape=None, params=None):
+        """A new layer from ``get_config()`` output (or a spec's options).
+
+        ``input_shape`` is passed to a constructor that takes one when the
+        config does not say it; ``params`` to one that takes ``params``.
+        """
+        kwargs = dict(config)
+        accepted = inspect.signature(cls.__init__).parameters
+        if "input_shape" in accepted and kwargs.get("input_shape") is None \
+                and input_shape is not None:
+            kwargs["input_shape"] = tuple(input_shape)
+        if "params" in accepted and "params" not in kwargs:
+            kwargs["params"] = params
+        try:
+            return cls(**kwargs)
+        except TypeError as error:
+            raise ValueError(f"{cls.__name__} config {config!r} does not match its "
+                             f"constructor: {error}") from None
+
+    def name_hint(self):
+        """The stem of this layer's default name in a net (``fc`` -> fc1, fc2, ...)."""
+        from .registry import LAYERS
+        try:
+            return LAYERS.name_of(type(self))
+        except KeyError:
+            return type(self).__name__.lower()
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def as_shape(value, field):
+    """A per-sample shape as a tuple of positive ints (an int ``n`` means ``(n,)``)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        shape = tuple(value)
+    except TypeError:
+        raise ValueError(f"{field}: expected a positive integer or a tuple of them, "
+                         f"got {value!r}") from None
+    if not shape or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1
+                        for n in shape):
+        raise ValueError(f"{field}: expected a positive integer or a tuple of them, "
+                         f"got {value!r}")
+    return tuple(int(n) for n in shape)
 
 
 def check_positive_int(owner, field, value):
@@ -113,7 +180,14 @@ def check_positive_int(owner, field, value):
     return int(value)
 
 
-def check_input(owner, x, width):
-    """Cheap per-call check: 2-D input of the expected width."""
-    if x.ndim != 2 or (width is not None and x.shape[1] != width):
-        raise ValueError(f"{owner}: expected input of shape (batch, {width}), got {x.shape}")
+def check_input(owner, x, shape):
+    """Per-call check: a batch of samples of ``shape`` (None: any shape)."""
+    if shape is None:
+        if x.ndim < 2:
+            raise ValueError(f"{owner}: expected a batch (samples first, at least 2-D), "
+                             f"got shape {x.shape}")
+        return
+    shape = tuple(shape)
+    if x.shape[1:] != shape or x.ndim != len(shape) + 1:
+        raise ValueError(f"{owner}: expected input of shape (batch, "
+                         f"{', '.join(map(str, shape))}), got {x.shape}")

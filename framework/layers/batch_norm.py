@@ -1,13 +1,21 @@
 """BatchNormLayer: normalize each feature over the batch, then scale and shift.
 
-Training:  mu, var = mean and (biased) variance of x over axis 0
+Training:  mu, var = mean and (biased) variance of x over the batch
            xhat = (x - mu) / sqrt(var + eps);  y = gamma * xhat + beta
            running = momentum * running + (1 - momentum) * batch statistic
 Inference: the same with the running mean and variance, so a prediction
            never depends on what else is in the batch.
 
-Backward (exact, with m rows, dgamma = sum(delta * xhat), dbeta = sum(delta)):
+Backward (exact, with m values per statistic, dgamma = sum(delta * xhat),
+dbeta = sum(delta)):
            dx = gamma / (m * sqrt(var + eps)) * (m * delta - dbeta - xhat * dgamma)
+
+On vectors ``(N, F)`` every feature has its own statistics (m = N). On
+feature maps ``(N, C, H, W)`` every channel has one, taken over the batch and
+all positions (m = N*H*W): spatial batch norm, as in Ioffe & Szegedy's
+convolutional form and PyTorch's BatchNorm2d, so a filter's response is
+scaled alike wherever it fires. Statistics, gamma and beta are then shaped
+``(1, C, 1, 1)`` to broadcast over the map.
 
 gamma and beta are a WeightsBias (W = gamma, B = beta, never regularized) so
 the net updates them like any weights; the running statistics are buffers,
@@ -21,27 +29,29 @@ import numpy as np
 from ..enums import OptimizerName
 from ..hyper_parameters import HyperParameters
 from ..weights_bias import WeightsBias
-from .base import Layer, check_input, check_positive_int
+from .base import Layer, check_input
+from .registry import register_layer
 
 
+@register_layer
 class BatchNormLayer(Layer):
-    """``BatchNormLayer(size, momentum=0.9, eps=1e-5, params=None)``.
+    """``BatchNormLayer(input_shape=None, momentum=0.9, eps=1e-5, params=None)``.
 
+    ``input_shape``: an int (features) or a tuple; ``(C, H, W)`` is spatial.
+    None takes the previous layer's shape when the layer is added to a net.
     ``params`` (a HyperParameters, optional) supplies the dtype, optimizer and
     optimizer options for gamma/beta. Without it the layer takes the net's
     when it is added to one (``attach``); standing alone it uses float32 and
     plain SGD, as the textbook's batch-norm layer does.
     """
 
-    def __init__(self, size, momentum=0.9, eps=1e-5, params=None):
+    def __init__(self, input_shape=None, momentum=0.9, eps=1e-5, params=None):
         super().__init__()
-        self.size = check_positive_int("BatchNormLayer", "size", size)
-        self.input_size = self.output_size = self.size
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) \
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)) \
                 or not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNormLayer momentum: expected a number in [0, 1], "
                              f"got {momentum!r}")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) \
+        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) \
                 or not (eps > 0 and math.isfinite(eps)):
             raise ValueError(f"BatchNormLayer eps: expected a positive number, got {eps!r}")
         if params is not None and not isinstance(params, HyperParameters):
@@ -49,37 +59,74 @@ class BatchNormLayer(Layer):
                              f"got {params!r}")
         self.momentum, self.eps = float(momentum), float(eps)
         self._own_params = params is not None
-        self._configure(params)
+        self._params = params
+        self.wb = None
+        if input_shape is not None:
+            self.build(input_shape)
+
+    @classmethod
+    def from_config(cls, config, input_shape=None, params=None):
+        """Also reads files of format 1, whose config said ``size``."""
+        config = dict(config)
+        if "size" in config:
+            config["input_shape"] = config.pop("size")
+        return super().from_config(config, input_shape, params)
+
+    @property
+    def size(self):
+        """Features (vectors) or channels (feature maps): one statistic each."""
+        return self.input_shape[0]
+
+    @property
+    def spatial(self):
+        return self.input_shape is not None and len(self.input_shape) > 1
+
+    def build(self, input_shape):
+        shape = super().build(input_shape)
+        self._configure()
+        return shape
 
     def attach(self, params):
         """Adopt the net's dtype and optimizer unless given params of its own."""
         if not self._own_params:
-            self._configure(params)
+            self._params = params
+            self._configure()
 
-    def _configure(self, params):
+    def _configure(self):
+        params = self._params
         if params is None:
             self.dtype, optimizer, options = np.dtype(np.float32), OptimizerName.SGD, {}
         else:
             self.dtype = params.dtype
             optimizer, options = params.optimizer_name, params.optimizer_options
-        self.wb = WeightsBias.for_batch_norm(self.size, optimizer, self.dtype, options)
-        self.running_mean = np.zeros((1, self.size), self.dtype)
-        self.running_var = np.ones((1, self.size), self.dtype)
-        # per-feature (1, size) work rows: batch mean and 1/std (kept for
-        # backward, so inference never touches them), and two scratch rows
+        stat = (1, self.size) + (1,) * (len(self.input_shape) - 1)
+        # axes each statistic is taken over: the batch, and every position of a map
+        self._axes = (0,) + tuple(range(2, len(self.input_shape) + 1)) if self.spatial else 0
+        self.wb = WeightsBias.for_batch_norm(self.size, optimizer, self.dtype, options,
+                                             shape=stat)
+        self.running_mean = np.zeros(stat, self.dtype)
+        self.running_var = np.ones(stat, self.dtype)
+        # per-statistic work arrays: batch mean and 1/std (kept for backward, so
+        # inference never touches them), and two scratch rows
         self._mean, self._inv_std, self._row, self._row2 = (
-            np.zeros((1, self.size), self.dtype) for _ in range(4))
+            np.zeros(stat, self.dtype) for _ in range(4))
         self.xhat = None
 
     def initialize(self, streams):
+        self._require_shape()
         self.wb.initialize(streams.init)   # gamma ones, beta zeros: draws nothing
         self.running_mean.fill(0)
         self.running_var.fill(1)
 
+    def _require_shape(self):
+        if self.wb is None:
+            raise RuntimeError("BatchNormLayer: no input shape yet; give input_shape or "
+                               "add the layer to a net")
+
     def forward(self, x, train):
-        check_input("BatchNormLayer", x, self.size)
-        rows = x.shape[0]
-        out = self._buffer("out", rows, self.size, self.dtype)
+        self._require_shape()
+        check_input("BatchNormLayer", x, self.input_shape)
+        out = self.buffer("out", x.shape, self.dtype)
         mean, inv_std, row = self._mean, self._inv_std, self._row
         if not train:
             np.add(self.running_var, self.eps, out=self._row2)
@@ -89,11 +136,12 @@ class BatchNormLayer(Layer):
             out *= row
             out += self.wb.B
             return out
-        xhat = self.xhat = self._buffer("xhat", rows, self.size, self.dtype)
-        np.mean(x, axis=0, keepdims=True, out=mean)
+        axes = self._axes
+        xhat = self.xhat = self.buffer("xhat", x.shape, self.dtype)
+        np.mean(x, axis=axes, keepdims=True, out=mean)
         np.subtract(x, mean, out=xhat)
         np.multiply(xhat, xhat, out=out)                      # out as scratch
-        np.mean(out, axis=0, keepdims=True, out=row)          # biased batch variance
+        np.mean(out, axis=axes, keepdims=True, out=row)       # biased batch variance
         self._update_running(self.running_var, row)
         self._update_running(self.running_mean, mean)
         row += self.eps
@@ -110,29 +158,35 @@ class BatchNormLayer(Layer):
         running += self._row2
 
     def backward(self, delta):
-        xhat, wb = self.xhat, self.wb
-        rows = delta.shape[0]
-        work = self._buffer("work", rows, self.size, self.dtype)
+        xhat, wb, axes = self.xhat, self.wb, self._axes
+        m = delta.size // self.size                           # values per statistic
+        work = self.buffer("work", delta.shape, self.dtype)
         np.multiply(delta, xhat, out=work)
-        np.sum(work, axis=0, keepdims=True, out=wb.dW)        # dgamma
-        np.sum(delta, axis=0, keepdims=True, out=wb.dB)       # dbeta
+        np.sum(work, axis=axes, keepdims=True, out=wb.dW)     # dgamma
+        np.sum(delta, axis=axes, keepdims=True, out=wb.dB)    # dbeta
         if not self.need_input_grad:
             return None
-        dx = self._buffer("dx", rows, self.size, self.dtype)
+        dx = self.buffer("dx", delta.shape, self.dtype)
         np.multiply(xhat, wb.dW, out=dx)
         dx += wb.dB
-        np.multiply(delta, rows, out=work)
+        np.multiply(delta, m, out=work)
         np.subtract(work, dx, out=dx)
         np.multiply(wb.W, self._inv_std, out=self._row)
-        self._row *= 1.0 / rows
+        self._row *= 1.0 / m
         dx *= self._row
         return dx
 
     def weights(self):
+        self._require_shape()
         return [self.wb]
 
     def buffers(self):
+        self._require_shape()
         return {"running_mean": self.running_mean, "running_var": self.running_var}
 
+    def name_hint(self):
+        return "bn"
+
     def get_config(self):
-        return {"size": self.size, "momentum": self.momentum, "eps": self.eps}
+        shape = None if self.input_shape is None else list(self.input_shape)
+        return {"input_shape": shape, "momentum": self.momentum, "eps": self.eps}

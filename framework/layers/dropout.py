@@ -4,7 +4,8 @@ Training: each unit is kept with probability ``1 - ratio`` and kept units are
 scaled by ``1 / (1 - ratio)``, so the expected activation is unchanged and
 inference needs no rescaling (the textbook's non-inverted dropout had to
 shrink the weights at test time instead). Inference is the identity: the
-input array itself is returned.
+input array itself is returned. Any input shape works (every value of a
+feature map is dropped on its own).
 
 The mask is drawn from ``streams.noise`` (kept at ``initialize``), so it never
 disturbs weight initialization or batch order. Tests can fix it:
@@ -13,34 +14,52 @@ disturbs weight initialization or batch order. Tests can fix it:
 """
 import numpy as np
 
-from .base import Layer, check_input, check_positive_int
+from .base import Layer, check_input
+from .registry import register_layer
 
 
+@register_layer
 class DropoutLayer(Layer):
-    """``DropoutLayer(size, ratio=0.5)``; ``ratio`` is the drop probability, in [0, 1)."""
+    """``DropoutLayer(input_shape=None, ratio=0.5)``; ``ratio`` is the drop probability.
 
-    def __init__(self, size, ratio=0.5):
+    ``input_shape`` (an int or a tuple; None: the previous layer's) is only
+    checked; ``DropoutLayer(128, 0.5)`` is the textbook's call.
+    """
+
+    def __init__(self, input_shape=None, ratio=0.5):
         super().__init__()
-        self.size = check_positive_int("DropoutLayer", "size", size)
-        self.input_size = self.output_size = self.size
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) \
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.floating)) \
                 or not 0.0 <= ratio < 1.0:
             raise ValueError(f"DropoutLayer ratio: expected a number in [0, 1), got {ratio!r}")
         self.ratio = float(ratio)
+        if input_shape is not None:
+            self.build(input_shape)
         self.rng = None
         self.scale_mask = None     # 0 for dropped units, 1/(1-ratio) for kept ones
+
+    @classmethod
+    def from_config(cls, config, input_shape=None, params=None):
+        """Also reads files of format 1, whose config said ``size``."""
+        config = dict(config)
+        if "size" in config:
+            config["input_shape"] = config.pop("size")
+        return super().from_config(config, input_shape, params)
+
+    @property
+    def size(self):
+        return self.input_size
 
     def initialize(self, streams):
         self.rng = streams.noise
 
     def forward(self, x, train, mask=None):
-        check_input("DropoutLayer", x, self.size)
+        check_input("DropoutLayer", x, self.input_shape)
         if not train:
             self.scale_mask = None
             return x
-        rows, dtype = x.shape[0], x.dtype
-        scale_mask = self._buffer("mask", rows, self.size, dtype)
-        keep = self._buffer("keep", rows, self.size, bool)
+        shape, dtype = x.shape, x.dtype
+        scale_mask = self.buffer("mask", shape, dtype)
+        keep = self.buffer("keep", shape, bool)
         if mask is not None:
             np.copyto(keep, mask)
         else:
@@ -50,7 +69,7 @@ class DropoutLayer(Layer):
             np.greater_equal(scale_mask, self.ratio, out=keep)
         np.multiply(keep, dtype.type(1.0 / (1.0 - self.ratio)), out=scale_mask)
         self.scale_mask = scale_mask
-        out = self._buffer("out", rows, self.size, dtype)
+        out = self.buffer("out", shape, dtype)
         return np.multiply(x, scale_mask, out=out)
 
     def backward(self, delta):
@@ -58,8 +77,9 @@ class DropoutLayer(Layer):
             return None
         if self.scale_mask is None:       # the forward pass was inference: identity
             return delta
-        dx = self._buffer("dx", delta.shape[0], self.size, delta.dtype)
+        dx = self.buffer("dx", delta.shape, delta.dtype)
         return np.multiply(delta, self.scale_mask, out=dx)
 
     def get_config(self):
-        return {"size": self.size, "ratio": self.ratio}
+        shape = None if self.input_shape is None else list(self.input_shape)
+        return {"input_shape": shape, "ratio": self.ratio}
