@@ -1,12 +1,14 @@
-"""Classify CIFAR-10 images with an MLP (the textbook's ch14 Cifar10 app).
+"""Classify CIFAR-10 images with an MLP (the textbook's ch14 Cifar10 app) or a CNN.
 
-Images are flattened to 3,072 inputs in [0, 1]. The default net is
-3072-512-256-10 with ReLU, batch norm off, MSRA init, SGD with momentum on a
-cosine schedule. Real CIFAR-10 is the binary version (``cifar-10-batches-bin``
+For the MLP, images are flattened to 3,072 inputs in [0, 1]; the default net
+is 3072-512-256-10 with ReLU, batch norm off, MSRA init, SGD with momentum on
+a cosine schedule. ``--arch cnn`` trains a LeNet-like convolutional net on
+the (3, 32, 32) images instead (see apps/classify.py). Real CIFAR-10 is the binary version (``cifar-10-batches-bin``
 under ``<data>/cifar10/``); ``--download`` fetches the checked archive.
 
     python apps/cifar_classify.py --download
     python apps/cifar_classify.py --load weights/cifar10.h5
+    python apps/cifar_classify.py --arch cnn --download
 """
 import sys
 from pathlib import Path
@@ -17,21 +19,28 @@ import cli  # noqa: E402
 cli.add_repo_to_path()
 
 APP = "cifar_classify"
-DEFAULTS = cli.AppDefaults(
-    hidden=(512, 256), epochs=20, batch_size=128, lr=0.01, optimizer="momentum",
-    init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last",
-    save="weights/cifar10.h5")
+DEFAULTS = {
+    "mlp": cli.AppDefaults(
+        hidden=(512, 256), epochs=20, batch_size=128, lr=0.01, optimizer="momentum",
+        init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last",
+        save="weights/cifar10.h5", extra={"channels": (32, 64)}),
+    "cnn": cli.AppDefaults(
+        hidden=(256,), epochs=20, batch_size=64, lr=0.02, optimizer="momentum",
+        init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.3,
+        save="weights/cifar10_cnn.h5", extra={"channels": (32, 64)}),
+}
 
 
-def _reader(args):
+def _reader(args, mode):
     from datareaders.cifar import CifarImageReader
-    return CifarImageReader(args.data_dir, download=args.download, progress=not args.quiet)
+    return CifarImageReader(args.data_dir, mode=mode, download=args.download,
+                            progress=not args.quiet)
 
 
 def main(argv):
     from classify import run_classifier
     return run_classifier(
-        APP, argv, "Train (or --load and evaluate) an MLP on CIFAR-10 (binary version).",
+        APP, argv, "Train (or --load and evaluate) an MLP or a CNN on CIFAR-10 (binary version).",
         {"cifar10": _reader}, DEFAULTS,
         epilog="Data files: <data>/cifar10/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin.")
 

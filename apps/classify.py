@@ -2,9 +2,18 @@
 
 One flow for every image set: read it, one-hot the labels, split 1/10 of the
 training images off as the validation set (stratified, fixed seed) that the
-checkpoints monitor, train an MLP with a softmax output, and only then touch
+checkpoints monitor, train a net with a softmax output, and only then touch
 the test set, once: accuracy, loss and a confusion matrix.
+
+Two architectures (``--arch``): ``mlp``, the textbook's fully connected
+stack on flattened images, and ``cnn``, a LeNet-like convolutional net on
+``(C, H, W)`` images: per entry of ``--channels`` a 5x5 convolution (padding
+2, so the map keeps its size), [spatial batch norm,] ReLU and a 2x2 max pool;
+then flatten, the ``--hidden`` fully connected layers (ReLU [+ dropout]) and
+the softmax output. Each architecture has its own defaults; a flag given on
+the command line wins over them.
 """
+import argparse
 import time
 
 import cli
@@ -12,13 +21,62 @@ from app_plots import confusion_matrix, plot_confusion_matrix
 
 VALIDATION_FOLDS = 10       # 1/10 of the training images are the validation set
 VALIDATION_SEED = 0
+ARCHS = ("mlp", "cnn")
+
+
+def cnn_specs(num_classes, channels=(16, 32), hidden=(128,), kernel=5, batch_norm=False,
+              dropout=0.0):
+    """The LeNet-like net as layer specs (see the module docstring)."""
+    specs = []
+    for filters in channels:
+        specs.append({"type": "conv", "filters": int(filters), "kernel": kernel,
+                      "padding": kernel // 2})
+        if batch_norm:
+            specs.append({"type": "batch_norm"})
+        specs += [{"type": "relu"}, {"type": "pooling", "size": 2, "stride": 2}]
+    specs.append({"type": "flatten"})
+    for size in hidden:
+        specs += [{"type": "fc", "size": int(size)}, {"type": "relu"}]
+        if dropout:
+            specs.append({"type": "dropout", "ratio": float(dropout)})
+    return specs + [{"type": "fc", "size": int(num_classes)}, {"type": "softmax"}]
+
+
+def _arch_of(argv):
+    """The --arch given in ``argv`` (default mlp), read before the real parser is
+    built so that the chosen architecture's defaults can be shown in --help."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--arch", default="mlp")
+    known, _ = pre.parse_known_args(argv)
+    return known.arch if known.arch in ARCHS else "mlp"
+
+
+def build_classifier(args, params, name, reader):
+    """The net --arch asks for, for the reader's image shape and classes."""
+    from framework import NeuralNet
+    if args.arch == "cnn":
+        specs = cnn_specs(reader.num_category, args.channels, args.hidden,
+                          batch_norm=args.bn, dropout=args.dropout)
+        return NeuralNet.from_specs(params, specs, reader.x_train.shape[1:], name)
+    return cli.build_mlp(params, name, reader.num_feature, args.hidden, reader.num_category,
+                         args.activation, args.bn, args.dropout, classifier="softmax")
 
 
 def run_classifier(app, argv, description, datasets, defaults, epilog=None):
-    """``datasets`` maps a --dataset name to ``make_reader(args) -> DataReader``."""
+    """``datasets`` maps a --dataset name to ``make_reader(args, mode) -> DataReader``
+    (mode "vector" or "image"); ``defaults`` maps each of ``ARCHS`` to its
+    ``cli.AppDefaults``."""
     from framework import LossFunction, NetType
     started = time.perf_counter()
-    parser = cli.make_parser(app, description, defaults, epilog)
+    arch = _arch_of(argv)
+    parser = cli.make_parser(app, description, defaults[arch], epilog)
+    parser.add_argument("--arch", choices=ARCHS, default="mlp",
+                        help="mlp: fully connected net on flattened images; cnn: "
+                             "LeNet-like convolutional net (its own defaults)")
+    parser.add_argument("--channels", type=cli.hidden_sizes,
+                        default=",".join(str(c) for c in defaults["cnn"].extra["channels"]),
+                        metavar="N,N,...",
+                        help="cnn: filters of each 5x5 conv + 2x2 max-pool stage")
     if len(datasets) > 1:
         parser.add_argument("--dataset", choices=sorted(datasets), default=next(iter(datasets)),
                             help="which image set")
@@ -31,7 +89,9 @@ def run_classifier(app, argv, description, datasets, defaults, epilog=None):
     dataset = options["dataset"]
     if dataset not in datasets:
         raise ValueError(f"unknown dataset {dataset!r}")
-    reader = datasets[dataset](args)
+    # a loaded net's input shape decides how its images are read
+    images = args.arch == "cnn" if net is None else len(net.input_shape or ()) > 1
+    reader = datasets[dataset](args, "image" if images else "vector")
     reader.read_data()
     reader.normalize_y(NetType.MULTIPLE_CLASSIFIER)
     class_names = list(reader.class_names or range(reader.num_category))
@@ -42,9 +102,7 @@ def run_classifier(app, argv, description, datasets, defaults, epilog=None):
     if net is None:
         reader.generate_validation_set(k=VALIDATION_FOLDS, seed=VALIDATION_SEED)
         params = cli.make_params(args, NetType.MULTIPLE_CLASSIFIER)
-        net = cli.build_mlp(params, dataset, reader.num_feature, args.hidden,
-                            reader.num_category, args.activation, args.bn, args.dropout,
-                            classifier="softmax")
+        net = build_classifier(args, params, dataset, reader)
         log(net.summary())
         history, train_seconds = cli.train(net, reader, args, log)
         weights = cli.save_trained(net, args, options, app, log)
@@ -75,7 +133,8 @@ def run_classifier(app, argv, description, datasets, defaults, epilog=None):
     cli.plot_history(history, args, f"{app}_{dataset}_history.png", plots)
     log("plots: " + ", ".join(str(p) for p in plots))
 
-    extra = {"dataset": dataset}
+    extra = {"dataset": dataset,
+             "arch": "cnn" if len(net.input_shape or ()) > 1 else "mlp"}
     if history is not None:
         extra.update(epochs_run=net.epoch, stop_reason=history.stop_reason,
                      best_epoch=history.best_epoch, keep=args.keep)

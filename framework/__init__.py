@@ -19,8 +19,11 @@ from .layers.base import Layer
 from .layers.batch_norm import BatchNormLayer
 from .layers.builder import layers_from_specs, mlp_specs
 from .layers.classification import ClassificationLayer
+from .layers.conv import ConvLayer
 from .layers.dropout import DropoutLayer
 from .layers.fc import FcLayer
+from .layers.flatten import FlattenLayer
+from .layers.pooling import PoolingLayer, PoolType
 from .layers.registry import register_layer
 from .losses import LossFunction
 from .net import NeuralNet
@@ -40,7 +43,7 @@ __all__ = [
     "make_schedule",
     # building blocks
     "Layer", "FcLayer", "ActivationLayer", "ClassificationLayer", "BatchNormLayer",
-    "DropoutLayer", "WeightsBias", "LossFunction",
+    "DropoutLayer", "ConvLayer", "PoolingLayer", "PoolType", "FlattenLayer", "WeightsBias", "LossFunction",
     "Identity", "Sigmoid", "Tanh", "Relu", "LeakyRelu", "Elu", "Softplus",
     "Logistic", "Softmax",
     # the net and its training

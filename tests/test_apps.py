@@ -116,6 +116,15 @@ CASES = {
     "cifar": ("cifar_classify.py", ["--hidden", "32", "--l2", "1e-4",
                                     "--lr-schedule", "step:1:0.5"],
               ["test_accuracy", "test_loss"], ["cifar_classify_cifar10_"]),
+    "mnist_cnn": ("mnist_classify.py", ["--arch", "cnn", "--channels", "4,6", "--hidden",
+                                        "16", "--batch-size", "32"],
+                  ["test_accuracy", "test_loss"], ["mnist_classify_mnist_"]),
+    "fashion_cnn": ("mnist_classify.py", ["--arch", "cnn", "--dataset", "fashion",
+                                          "--channels", "4", "--hidden", "", "--bn"],
+                    ["test_accuracy"], ["mnist_classify_fashion_"]),
+    "cifar_cnn": ("cifar_classify.py", ["--arch", "cnn", "--channels", "4,4", "--hidden",
+                                        "8", "--batch-size", "16"],
+                  ["test_accuracy", "test_loss"], ["cifar_classify_cifar10_"]),
     "house": ("house_price.py", ["--hidden", "8,4", "--batch-size", "8"],
               ["r2", "mse_per_10000", "rmse", "mae"], ["house_price_"]),
     "curve": ("curve_fitting.py", ["--checkpoint", "1"], ["test_loss", "r2"],
@@ -156,6 +165,8 @@ def test_app_trains_saves_plots_and_reloads_identically(case, data_dir, tmp_path
     again = last_json(reloaded)
     assert again["mode"] == "load" and again["train_seconds"] is None
     assert again["metrics"] == result["metrics"]        # exactly equal numbers
+    if "--arch" in flags:
+        assert result["arch"] == again["arch"] == "cnn"
 
 
 def test_default_paths_are_relative_to_the_working_folder(data_dir, tmp_path):

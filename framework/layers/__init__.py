@@ -8,10 +8,13 @@ from .base import Layer
 from .batch_norm import BatchNormLayer
 from .builder import layer_spec, layers_from_specs, mlp_specs
 from .classification import ClassificationLayer
+from .conv import ConvLayer
 from .dropout import DropoutLayer
 from .fc import FcLayer
+from .flatten import FlattenLayer
+from .pooling import PoolingLayer, PoolType
 from .registry import LAYER_CLASSES, LAYERS, layer_from_config, register_layer
 
 __all__ = ["Layer", "FcLayer", "ActivationLayer", "ClassificationLayer", "BatchNormLayer",
-           "DropoutLayer", "LAYERS", "LAYER_CLASSES", "register_layer", "layer_from_config",
+           "DropoutLayer", "ConvLayer", "PoolingLayer", "PoolType", "FlattenLayer", "LAYERS", "LAYER_CLASSES", "register_layer", "layer_from_config",
            "layers_from_specs", "layer_spec", "mlp_specs"]
