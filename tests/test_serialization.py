@@ -207,3 +207,15 @@ def test_missing_h5py_gives_an_actionable_error(trained, monkeypatch):
     monkeypatch.setitem(sys.modules, "h5py", None)
     with pytest.raises(ImportError, match="pip install h5py"):
         net.save(path)
+
+
+def test_a_file_written_before_the_shape_contract_still_loads():
+    """tests/data/format1_mlp.h5 was saved by the last release before layers had
+    shapes (no input_shape attribute; batch norm and dropout configs said "size"):
+    it loads, predicts exactly what that release predicted, and can train on."""
+    data = os.path.join(ROOT, "tests", "data")
+    net = fw.NeuralNet.load(os.path.join(data, "format1_mlp.h5"))
+    probe = np.load(os.path.join(data, "format1_mlp_probe.npz"))
+    assert net.input_shape == (4,) and net.layer_shapes[-1] == (3,)
+    assert net.get_layer("drop1").get_config() == {"input_shape": [6], "ratio": 0.2}
+    assert np.array_equal(net.inference(probe["x"]), probe["y"])
