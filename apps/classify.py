@@ -7,10 +7,10 @@ the test set, once: accuracy, loss and a confusion matrix.
 
 Two architectures (``--arch``): ``mlp``, the textbook's fully connected
 stack on flattened images, and ``cnn``, a LeNet-like convolutional net on
-``(C, H, W)`` images: per entry of ``--channels`` a 5x5 convolution (padding
-2, so the map keeps its size), [spatial batch norm,] ReLU and a 2x2 max pool;
-then flatten, the ``--hidden`` fully connected layers (ReLU [+ dropout]) and
-the softmax output. Each architecture has its own defaults; a flag given on
+``(C, H, W)`` images: per entry of ``--channels`` a k x k convolution
+(``--kernel``, zero padding k // 2 so the map keeps its size), [spatial batch
+norm,] ReLU and a 2x2 max pool; then flatten, the ``--hidden`` fully
+connected layers (ReLU [+ dropout]) and the softmax output. Each architecture has its own defaults; a flag given on
 the command line wins over them.
 """
 import argparse
@@ -55,7 +55,7 @@ def build_classifier(args, params, name, reader):
     """The net --arch asks for, for the reader's image shape and classes."""
     from framework import NeuralNet
     if args.arch == "cnn":
-        specs = cnn_specs(reader.num_category, args.channels, args.hidden,
+        specs = cnn_specs(reader.num_category, args.channels, args.hidden, args.kernel,
                           batch_norm=args.bn, dropout=args.dropout)
         return NeuralNet.from_specs(params, specs, reader.x_train.shape[1:], name)
     return cli.build_mlp(params, name, reader.num_feature, args.hidden, reader.num_category,
@@ -73,10 +73,12 @@ def run_classifier(app, argv, description, datasets, defaults, epilog=None):
     parser.add_argument("--arch", choices=ARCHS, default="mlp",
                         help="mlp: fully connected net on flattened images; cnn: "
                              "LeNet-like convolutional net (its own defaults)")
+    cnn = defaults["cnn"].extra
     parser.add_argument("--channels", type=cli.hidden_sizes,
-                        default=",".join(str(c) for c in defaults["cnn"].extra["channels"]),
-                        metavar="N,N,...",
-                        help="cnn: filters of each 5x5 conv + 2x2 max-pool stage")
+                        default=",".join(str(c) for c in cnn["channels"]), metavar="N,N,...",
+                        help="cnn: filters of each conv + 2x2 max-pool stage")
+    parser.add_argument("--kernel", type=cli.positive_int, default=cnn.get("kernel", 5),
+                        help="cnn: kernel size k of every conv (k x k, zero padding k // 2)")
     if len(datasets) > 1:
         parser.add_argument("--dataset", choices=sorted(datasets), default=next(iter(datasets)),
                             help="which image set")

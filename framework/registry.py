@@ -38,19 +38,20 @@ class Registry:
     def register(self, cls, names):
         """Add ``cls`` under every name in ``names`` (the first is canonical).
 
-        Registering the same class again is harmless (a module reloaded in a
-        notebook); a name already taken by another class is an error, so a
-        user's class can never silently replace a built-in one.
+        Registering the same class again is harmless (a module reloaded, a
+        notebook cell run twice: same module and qualified name); a name taken
+        by any other class is an error, so a user's class can never silently
+        replace a built-in one.
         """
         keys = [fold(name) for name in names]
         for key in keys:
             other = self._classes.get(key)
-            if other is not None and other.__qualname__ != cls.__qualname__:
+            if other is not None and (other.__module__, other.__qualname__) != \
+                    (cls.__module__, cls.__qualname__):
                 raise ValueError(f"{self.kind} name {key!r} is already registered for "
                                  f"{other.__module__}.{other.__qualname__}")
         for key in keys:
             self._classes[key] = cls
-        self._names.setdefault(cls, keys[0])
         self._names[cls] = keys[0]
         return cls
 

@@ -85,7 +85,7 @@ def loop_backward(x, W, delta, stride, padding):
 
 
 def force_layout(layer, batch_last):
-    """Pin the column order (normally chosen from need_input_grad and row length)."""
+    """Pin the column order (normally chosen from the output row length)."""
     layer._batch_last = lambda: batch_last
 
 
@@ -162,10 +162,12 @@ def test_float32_forward_equals_float64():
     double = make_conv((3, 12, 11), (4, 5, 3), 2, 2, dtype=np.float64)
     double.wb.W[:] = single.wb.W                    # the same weights, bias included
     double.wb.B[:] = single.wb.B
-    y32 = single.forward(x.astype(np.float32), False)
+    y32 = single.forward(x.astype(np.float32), False).copy()
     y64 = double.forward(x, False)
     assert y32.dtype == np.float32 and y64.dtype == np.float64
     assert np.max(np.abs(y32 - y64)) < 1e-5 * np.max(np.abs(y64))
+    cast = single.forward(x, False)             # a float64 batch into a float32 layer
+    assert cast.dtype == np.float32 and np.max(np.abs(cast - y32)) <= 1e-6 * np.max(np.abs(y32))
 
 
 def test_a_second_backward_without_forward_is_refused():

@@ -135,9 +135,10 @@ def test_mean_spreads_delta_over_the_window():
 def test_float32_equals_float64():
     x = np.random.default_rng(6).normal(size=(2, 3, 9, 8))
     for kind in ("max", "mean"):
-        y64 = PoolingLayer((3, 9, 8), (3, 2), 2, kind).forward(x, False).copy()
-        y32 = PoolingLayer((3, 9, 8), (3, 2), 2, kind).forward(x.astype(np.float32), False)
-        assert y32.dtype == np.float32
+        layer = PoolingLayer((3, 9, 8), (3, 2), 2, kind)
+        y64 = layer.forward(x, False).copy()
+        y32 = layer.forward(x.astype(np.float32), False)      # the output follows the input
+        assert y32.dtype == np.float32 and y64.dtype == np.float64
         assert np.max(np.abs(y32 - y64)) < 1e-5 * np.max(np.abs(y64))
 
 

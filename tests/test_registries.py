@@ -196,3 +196,11 @@ def test_unknown_names_list_the_registered_ones():
     assert fw.HyperParameters(0.1, 1, 4, optimizer_name="Sign-SGD").optimizer_name == "sign_sgd"
     assert fw.HyperParameters(0.1, 1, 4, optimizer_name="nesterov").optimizer_name \
         is fw.OptimizerName.NAG
+
+
+def test_a_same_named_class_from_elsewhere_cannot_replace_a_built_in():
+    with pytest.raises(ValueError, match="framework.layers.fc.FcLayer"):
+        @fw.register_layer(name="fc")
+        class FcLayer(fw.Layer):
+            pass
+    assert fw.layers.LAYERS.get("fc") is fw.FcLayer

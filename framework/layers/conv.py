@@ -9,17 +9,17 @@ cross-correlation ``y[n, f] = B[f] + sum_c W[f, c] * x[n, c]`` over every
 forward
     copy the input into the interior of a padded buffer whose zero border is
     written once; im2col into ``cols`` ``(C*kh*kw, N*OH*OW)`` (see
-    ``im2col.py``); ``out = W2 @ cols`` gives ``(F, N*OH*OW)``, which one
-    copy (with the bias added on the way) turns into the ``(N, F, OH, OW)``
-    output.
+    ``im2col.py``); ``W2 @ cols`` gives ``(F, N*OH*OW)``; the bias is added
+    there and one copy turns it into the ``(N, F, OH, OW)`` output.
 backward
-    ``delta`` copied to ``(F, N*OH*OW)``; ``dB`` its row sums; ``dW = delta2
-    @ cols.T``; then, unless this is the net's first layer, the column
-    gradient ``W2.T @ delta2`` is written over ``cols`` (no longer needed) and
+    ``delta`` copied to ``(F, N*OH*OW)``; ``dB`` its row sums; ``dW`` the
+    transpose of ``cols @ delta2.T`` (OpenBLAS runs that orientation faster);
+    then, unless this is the net's first layer, the column gradient ``W2.T @ delta2`` is written over ``cols`` (no longer needed) and
     col2im sums it into the padded input gradient, whose interior is ``dx``.
 
 All work arrays are cached per batch shape and reused: a steady-state step
-allocates nothing. A backward pass consumes the forward pass's columns, so
+allocates no array (NumPy's ufuncs over strided views use a transient
+iterator buffer of at most 8192 elements per operand, whatever the batch). A backward pass consumes the forward pass's columns, so
 each backward needs its own forward.
 """
 import numpy as np
@@ -62,6 +62,7 @@ class _Plan:
         self.out = layer.buffer("out", (batch, f, oh, ow), dtype)
         self.delta = layer.buffer("delta", self.gemm_out.shape, dtype)
         self.delta_view = matrix_images(self.delta, batch, out_hw, batch_last)
+        self.dw_t = layer.buffer("dw_t", (c * kh * kw, f), dtype)
         self.ones = layer.buffer("ones", (batch * oh * ow,), dtype)
         self.ones.fill(1)
         self._layer, self._blocks, self._batch = layer, blocks, batch
@@ -147,7 +148,7 @@ class ConvLayer(Layer):
                                           w_shape=(f, c, kh, kw), b_shape=(f,))
         self._w2 = self.wb.W.reshape(f, c * kh * kw)       # views: W is never rebound
         self._dw2 = self.wb.dW.reshape(f, c * kh * kw)
-        self._bias = self.wb.B.reshape(1, f, 1, 1)
+        self._bias = self.wb.B.reshape(f, 1)                  # per row of (F, M)
 
     def initialize(self, streams):
         self._require_weights()
@@ -166,12 +167,15 @@ class ConvLayer(Layer):
     # ----- computing ------------------------------------------------------------
     def forward(self, x, train):
         plan = self._plan
-        if x.shape != self._plan_shape or plan.batch_last is not self._batch_last():
+        if x.shape != self._plan_shape:
             plan = self._plan_for(x)
         np.copyto(plan.interior, x)             # the zero border is never written
         im2col(plan.im2col)
         _product(self._w2, plan.cols, plan.gemm_out)
-        _add(plan.gemm_view, self._bias, out=plan.out)
+        # bias on the contiguous GEMM output, then a plain copy: NumPy buffers a
+        # ufunc over a transposed view, which measured 1.1-1.8x slower
+        _add(plan.gemm_out, self._bias, out=plan.gemm_out)
+        np.copyto(plan.out, plan.gemm_view)
         self._cols_ready = True
         return plan.out
 
@@ -183,14 +187,15 @@ class ConvLayer(Layer):
         return self._plan
 
     def _batch_last(self):
-        """Columns ordered (OH, OW, N) when col2im runs or output rows are short.
+        """Columns ordered (OH, OW, N) when output rows are short (see im2col.py).
 
-        Measured on the reference net: batch last made the second conv's step
-        3.5x faster (runs of 14*64 instead of 14 values); the first conv
-        (28-wide rows, no dx) is faster batch first, which skips the two
-        transposes into and out of CHWN.
+        Measured at batch 64, one thread, batch first / batch last, ms per
+        step: the reference net's second conv (14-wide rows) 26.0 / 20.9
+        (im2col 2.8 / 1.4, col2im 7.7 / 3.1); its first conv (28-wide rows,
+        one channel in, 16 out) 5.8 / 6.8, where the transposes of the
+        output and delta into and out of CHWN cost more than the runs save.
         """
-        return self.need_input_grad or self.output_shape[2] < SHORT_ROW
+        return self.output_shape[2] < SHORT_ROW
 
     def backward(self, delta):
         plan = self._plan
@@ -198,7 +203,8 @@ class ConvLayer(Layer):
             self._check_backward(delta)
         np.copyto(plan.delta_view, delta)
         _product(plan.delta, plan.ones, self.wb.dB)
-        _product(plan.delta, plan.cols.T, self._dw2)
+        _product(plan.cols, plan.delta.T, plan.dw_t)   # (K, F): 13% faster than (F, K)
+        np.copyto(self._dw2, plan.dw_t.T)
         if not self.need_input_grad:
             return None
         pairs, padded, interior, dx = plan.input_grad()

@@ -21,8 +21,8 @@ it from the strided window of the zero-padded input (im2col) or adds it back
     ~4x faster there, at the price of real transposes when entering and
     leaving NCHW (the input, the output, delta and dx).
 
-``ConvLayer`` takes batch last when it computes dx or its rows are short,
-which is when the runs matter; the views below hide the choice: every
+``ConvLayer`` takes batch last when its output rows are short, which is
+when the runs matter; the views below hide the choice: every
 block and window is presented as a logical ``(N, C, OH, OW)`` view and
 NumPy's iterator walks it in memory order.
 
