@@ -42,13 +42,15 @@ def cnn_specs(num_classes, channels=(16, 32), hidden=(128,), kernel=5, batch_nor
     return specs + [{"type": "fc", "size": int(num_classes)}, {"type": "softmax"}]
 
 
-def _arch_of(argv):
-    """The --arch given in ``argv`` (default mlp), read before the real parser is
-    built so that the chosen architecture's defaults can be shown in --help."""
+def _chosen(argv, datasets):
+    """(arch, dataset) given in ``argv``, read before the real parser is built so
+    that the defaults of that architecture and data set can be shown in --help."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--arch", default="mlp")
+    pre.add_argument("--dataset", default=next(iter(datasets)))
     known, _ = pre.parse_known_args(argv)
-    return known.arch if known.arch in ARCHS else "mlp"
+    return (known.arch if known.arch in ARCHS else "mlp",
+            known.dataset if known.dataset in datasets else next(iter(datasets)))
 
 
 def build_classifier(args, params, name, reader):
@@ -65,15 +67,16 @@ def build_classifier(args, params, name, reader):
 def run_classifier(app, argv, description, datasets, defaults, epilog=None):
     """``datasets`` maps a --dataset name to ``make_reader(args, mode) -> DataReader``
     (mode "vector" or "image"); ``defaults`` maps each of ``ARCHS`` to its
-    ``cli.AppDefaults``."""
+    ``cli.AppDefaults``, and may map ``(arch, dataset)`` to a data set's own."""
     from framework import LossFunction, NetType
     started = time.perf_counter()
-    arch = _arch_of(argv)
-    parser = cli.make_parser(app, description, defaults[arch], epilog)
+    arch, chosen = _chosen(argv, datasets)
+    parser = cli.make_parser(app, description, defaults.get((arch, chosen), defaults[arch]),
+                             epilog)
     parser.add_argument("--arch", choices=ARCHS, default="mlp",
                         help="mlp: fully connected net on flattened images; cnn: "
                              "LeNet-like convolutional net (its own defaults)")
-    cnn = defaults["cnn"].extra
+    cnn = defaults.get(("cnn", chosen), defaults["cnn"]).extra
     parser.add_argument("--channels", type=cli.hidden_sizes,
                         default=",".join(str(c) for c in cnn["channels"]), metavar="N,N,...",
                         help="cnn: filters of each conv + 2x2 max-pool stage")

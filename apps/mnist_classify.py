@@ -36,7 +36,13 @@ DEFAULTS = {
     "cnn": cli.AppDefaults(
         hidden=(128,), epochs=12, batch_size=64, lr=0.05, optimizer="momentum",
         init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.25,
-        save="weights/mnist_cnn.h5", extra={"channels": (16, 32)}),
+        save="weights/mnist_cnn.h5", extra={"channels": (16, 32), "kernel": 5}),
+    # Fashion-MNIST overfits that net (91.8%): twice the filters, 3x3 (the same
+    # cost), more dropout, 15 epochs
+    ("cnn", "fashion"): cli.AppDefaults(
+        hidden=(128,), epochs=15, batch_size=64, lr=0.05, optimizer="momentum",
+        init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.3,
+        save="weights/fashion_cnn.h5", extra={"channels": (32, 64), "kernel": 3}),
 }
 
 
