@@ -20,18 +20,9 @@ import math
 import numpy as np
 
 from .buffers import BufferCache
-from .registry import Registry, make_from_spec
+from .registry import Registry, class_decorator, make_from_spec
 
 ACTIVATORS = Registry("activator")
-
-
-def register_activator(cls):
-    """Class decorator: make an ``Activator`` subclass buildable by its ``name``."""
-    if not (isinstance(cls, type) and issubclass(cls, Activator)) or not cls.name:
-        raise TypeError(f"register_activator: expected an Activator subclass with a "
-                        f"name, got {cls!r}")
-    return ACTIVATORS.register(cls, [cls.name])
-
 
 _maximum, _greater, _multiply = np.maximum, np.greater, np.multiply
 
@@ -76,6 +67,9 @@ class Activator:
     def __repr__(self):
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({params})"
+
+
+register_activator = class_decorator(ACTIVATORS, Activator)
 
 
 @register_activator

@@ -14,21 +14,16 @@ joins with ``@register_classifier``.
 import numpy as np
 
 from .activators import Activator, Sigmoid
-from .registry import Registry, make_from_spec
+from .registry import Registry, class_decorator, make_from_spec
 
 CLASSIFIERS = Registry("classifier")
 
 
-def register_classifier(cls):
-    """Class decorator: make a ``Classifier`` subclass buildable by its ``name``."""
-    if not (isinstance(cls, type) and issubclass(cls, Classifier)) or not cls.name:
-        raise TypeError(f"register_classifier: expected a Classifier subclass with a "
-                        f"name, got {cls!r}")
-    return CLASSIFIERS.register(cls, [cls.name])
-
-
 class Classifier(Activator):
     """Base class of output functions (for ``isinstance`` checks)."""
+
+
+register_classifier = class_decorator(CLASSIFIERS, Classifier)
 
 
 @register_classifier

@@ -14,18 +14,9 @@ import math
 import numpy as np
 
 from .enums import OptimizerName
-from .registry import Registry, fold
+from .registry import Registry, class_decorator, fold
 
 OPTIMIZERS = Registry("optimizer")
-
-
-def register_optimizer(cls):
-    """Class decorator: make an ``Optimizer`` subclass usable as
-    ``HyperParameters(optimizer_name=cls.name)``, saveable and loadable."""
-    if not (isinstance(cls, type) and issubclass(cls, Optimizer)) or not cls.name:
-        raise TypeError(f"register_optimizer: expected an Optimizer subclass with a name, "
-                        f"got {cls!r}")
-    return OPTIMIZERS.register(cls, [cls.name])
 
 
 def parse_optimizer_name(value):
@@ -113,6 +104,9 @@ class Optimizer:
     def __repr__(self):
         options = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.defaults)
         return f"{type(self).__name__}(shape={self.shape}, {options})"
+
+
+register_optimizer = class_decorator(OPTIMIZERS, Optimizer)
 
 
 @register_optimizer

@@ -87,6 +87,20 @@ class Registry:
         return f"Registry({self.kind!r}, {self.names()})"
 
 
+def class_decorator(registry, base):
+    """The ``register_<kind>`` decorator of a registry whose classes subclass ``base``
+    and carry their own ``name`` (activators, classifiers, optimizers, schedules)."""
+    def register(cls):
+        if not (isinstance(cls, type) and issubclass(cls, base)) \
+                or not isinstance(getattr(cls, "name", None), str) or not cls.name:
+            raise TypeError(f"register_{registry.kind}: expected a {base.__name__} subclass "
+                            f"with a name, got {cls!r}")
+        return registry.register(cls, [cls.name])
+    register.__doc__ = (f"Class decorator: make a ``{base.__name__}`` subclass usable by its "
+                        f"``name`` in configs and files, saveable and loadable.")
+    return register
+
+
 def make_from_spec(spec, registry, base):
     """An instance from an instance of ``base``, a name or ``{"name": ..., **options}``."""
     if isinstance(spec, base):

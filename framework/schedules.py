@@ -6,18 +6,9 @@ rebuilt by ``make_schedule``. A new schedule joins with ``@register_schedule``.
 """
 import math
 
-from .registry import Registry, fold
+from .registry import Registry, class_decorator, fold
 
 SCHEDULES = Registry("lr_schedule")
-
-
-def register_schedule(cls):
-    """Class decorator: make an ``LRSchedule`` subclass buildable by its ``name``."""
-    if not (isinstance(cls, type) and issubclass(cls, LRSchedule)) or not cls.name \
-            or cls.name == "base":
-        raise TypeError(f"register_schedule: expected an LRSchedule subclass with a "
-                        f"name, got {cls!r}")
-    return SCHEDULES.register(cls, [cls.name])
 
 
 class LRSchedule:
@@ -34,6 +25,9 @@ class LRSchedule:
     def __repr__(self):
         options = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({options})"
+
+
+register_schedule = class_decorator(SCHEDULES, LRSchedule)
 
 
 @register_schedule

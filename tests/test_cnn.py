@@ -1,9 +1,6 @@
 """Convolutional nets on the shape contract: spatial batch norm, whole-CNN gradients,
 save/load of every new layer, shape checks at add_layer, allocation-free steps."""
 import json
-import os
-import subprocess
-import sys
 import tracemalloc
 
 import h5py
@@ -15,9 +12,8 @@ from datareaders import ArrayDataReader
 from framework.errors import WeightsFileError
 from framework.losses import LossFunction
 from framework.training import make_step
+from fresh_process import load_and_predict
 from gradcheck import max_relative_error, numerical_gradient
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 EVERY_NEW_LAYER = [
     {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
@@ -142,23 +138,13 @@ def trained_cnn(tmp_path):
 def test_cnn_loads_in_a_fresh_process_with_bit_identical_predictions(trained_cnn, tmp_path):
     net, reader, path = trained_cnn
     x = reader.get_test_set()[0]
-    np.save(tmp_path / "x.npy", x)
-    code = ("import sys, json, numpy as np; from framework import NeuralNet; "
-            "net = NeuralNet.load(sys.argv[1]); "
-            "np.save(sys.argv[3], net.inference(np.load(sys.argv[2]))); "
-            "print(json.dumps([net.layer_names, [list(s) for s in net.layer_shapes], "
-            "net.epoch, net.iteration]))")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=ROOT)
-    done = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "x.npy"),
-                           str(tmp_path / "y.npy")], capture_output=True, text=True, env=env,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert np.array_equal(np.load(tmp_path / "y.npy"), net.inference(x))
-    names, shapes, epoch, iteration = json.loads(done.stdout)
-    assert names == net.layer_names == ["conv1", "bn1", "relu1", "pooling1", "conv2",
-                                        "pooling2", "flatten1", "dropout1", "fc1", "softmax1"]
-    assert [tuple(s) for s in shapes] == net.layer_shapes
-    assert (epoch, iteration) == (net.epoch, net.iteration)
+    predicted, info = load_and_predict(path, x, tmp_path)
+    assert np.array_equal(predicted, net.inference(x))
+    assert info["names"] == net.layer_names == ["conv1", "bn1", "relu1", "pooling1", "conv2",
+                                                "pooling2", "flatten1", "dropout1", "fc1",
+                                                "softmax1"]
+    assert [tuple(s) for s in info["shapes"]] == net.layer_shapes
+    assert (info["epoch"], info["iteration"]) == (net.epoch, net.iteration)
 
 
 def test_cnn_resumes_from_file_exactly(trained_cnn):

@@ -1,7 +1,6 @@
 """HDF5 save/load: fresh-process round trip, strict loading, unsafe files, atomic writes."""
 import json
 import os
-import subprocess
 import sys
 
 import h5py
@@ -11,6 +10,7 @@ import pytest
 import framework as fw
 import framework.serialization as serialization
 from framework.errors import WeightsFileError
+from fresh_process import load_and_predict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,18 +46,10 @@ def _expect_error(path, *words, load=fw.NeuralNet.load):
 def test_load_in_a_fresh_process_gives_bit_identical_predictions(trained, tmp_path):
     net, reader, path = trained
     x = reader.get_test_set()[0]
-    np.save(tmp_path / "x.npy", x)
-    code = ("import sys, numpy as np; from framework import NeuralNet; "
-            "net = NeuralNet.load(sys.argv[1]); "
-            "np.save(sys.argv[3], net.inference(np.load(sys.argv[2]))); "
-            "print(net.epoch, net.iteration, net.layer_names)")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=ROOT)
-    done = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "x.npy"),
-                           str(tmp_path / "y.npy")], capture_output=True, text=True, env=env,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert np.array_equal(np.load(tmp_path / "y.npy"), net.inference(x))
-    assert done.stdout.split()[:2] == [str(net.epoch), str(net.iteration)]
+    predicted, info = load_and_predict(path, x, tmp_path)
+    assert np.array_equal(predicted, net.inference(x))
+    assert (info["epoch"], info["iteration"]) == (net.epoch, net.iteration)
+    assert info["names"] == net.layer_names
 
 
 def test_file_layout_follows_the_contract(trained):

@@ -133,6 +133,8 @@ class Layer:
         """
         kwargs = dict(config)
         accepted = inspect.signature(cls.__init__).parameters
+        if "size" in kwargs and "input_shape" in accepted and "size" not in accepted:
+            kwargs["input_shape"] = kwargs.pop("size")      # format-1 files said "size"
         if "input_shape" in accepted and kwargs.get("input_shape") is None \
                 and input_shape is not None:
             kwargs["input_shape"] = tuple(input_shape)

@@ -64,14 +64,6 @@ class BatchNormLayer(Layer):
         if input_shape is not None:
             self.build(input_shape)
 
-    @classmethod
-    def from_config(cls, config, input_shape=None, params=None):
-        """Also reads files of format 1, whose config said ``size``."""
-        config = dict(config)
-        if "size" in config:
-            config["input_shape"] = config.pop("size")
-        return super().from_config(config, input_shape, params)
-
     @property
     def size(self):
         """Features (vectors) or channels (feature maps): one statistic each."""

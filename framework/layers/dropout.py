@@ -37,14 +37,6 @@ class DropoutLayer(Layer):
         self.rng = None
         self.scale_mask = None     # 0 for dropped units, 1/(1-ratio) for kept ones
 
-    @classmethod
-    def from_config(cls, config, input_shape=None, params=None):
-        """Also reads files of format 1, whose config said ``size``."""
-        config = dict(config)
-        if "size" in config:
-            config["input_shape"] = config.pop("size")
-        return super().from_config(config, input_shape, params)
-
     @property
     def size(self):
         return self.input_size
