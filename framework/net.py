@@ -20,7 +20,7 @@ from .validation import all_finite
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 PREDICT_CHUNK = 4096        # most samples per inference pass
-PREDICT_VALUES = 2 ** 21    # ... and at most about this many values in its widest layer
+PREDICT_VALUES = 2 ** 20    # ... and at most about this many values in its widest layer
 
 
 def param_name(index, key):
@@ -154,14 +154,26 @@ class NeuralNet:
         return x
 
     def predict(self, x):
-        """Inference-mode outputs for a validated batch, in chunks to bound memory."""
+        """Inference-mode outputs for a validated batch, in chunks to bound memory.
+
+        Nets with feature maps run every chunk at one size: the last, shorter
+        chunk is copied into a zero-padded chunk-sized array, so the layers
+        keep one set of inference buffers instead of a second, odd-sized one
+        (inference treats every sample on its own, so padding changes nothing).
+        """
         out, chunk_rows = None, self._predict_chunk()
+        pad = chunk_rows < PREDICT_CHUNK and x.shape[0] > chunk_rows
         for start in range(0, x.shape[0], chunk_rows):
-            stop = start + chunk_rows
-            chunk = self.forward(x[start:stop], train=False)
+            part = x[start:start + chunk_rows]
+            rows = part.shape[0]
+            if pad and rows < chunk_rows:
+                padded = np.zeros((chunk_rows,) + part.shape[1:], part.dtype)
+                padded[:rows] = part
+                part = padded
+            chunk = self.forward(part, train=False)
             if out is None:
                 out = np.empty((x.shape[0],) + chunk.shape[1:], dtype=self.params.dtype)
-            out[start:stop] = chunk
+            out[start:start + rows] = chunk[:rows]
         return out
 
     def _predict_chunk(self):

@@ -273,3 +273,22 @@ def test_cnn_learns_the_image_task():
                                   EVERY_NEW_LAYER, (2, 8, 8))
     history = net.train(reader, checkpoint=1, verbose=False)
     assert history.test_accuracy >= 0.9
+
+
+def test_inference_of_a_feature_map_net_runs_fixed_size_chunks(monkeypatch):
+    """Wide nets predict in chunks; the last, shorter one is padded to the chunk
+    size, so the layers see one inference shape, and the result is unchanged."""
+    import framework.net as net_module
+    params = _params(dtype=np.float64)
+    net = fw.NeuralNet.from_specs(params, EVERY_NEW_LAYER, (2, 8, 8))
+    x = np.random.default_rng(0).normal(size=(23, 2, 8, 8))
+    whole = net.inference(x)
+    monkeypatch.setattr(net_module, "PREDICT_VALUES", 256 * 5)    # 5 samples per chunk
+    assert net._predict_chunk() == 5
+    seen = []
+    conv = net.layers[0]
+    original = conv.forward
+    monkeypatch.setattr(conv, "forward", lambda a, train: seen.append(a.shape[0]) or
+                        original(a, train))
+    assert np.allclose(net.inference(x), whole, rtol=1e-12, atol=1e-15)
+    assert seen == [5] * 5
