@@ -24,7 +24,6 @@ backward, SGD step) with ``torch.set_num_threads``; scikit-learn runs one
 ``pip install -e ".[bench]"`` (scikit-learn, torch==2.13.0 CPU).
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -35,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-from common import NETS, gemm_flops_per_epoch  # noqa: E402
+from common import NETS, WorkerProcess, gemm_flops_per_epoch, interleaved_rounds, send  # noqa: E402,E501
 
 PAUSE = 0.3     # seconds between workers: let the previous one's threads go idle
 
@@ -163,35 +162,13 @@ def worker(kind, net_name, threads, data_dir):
             return
 
 
-def send(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
 # ======================================================================= parent
-class Worker:
+class Worker(WorkerProcess):
     def __init__(self, kind, net_name, threads, data_dir):
         self.kind, self.net, self.threads = kind, net_name, threads
-        args = [sys.executable, os.path.abspath(__file__), "--worker", kind, net_name,
-                str(threads)] + (["--data-dir", data_dir] if data_dir else [])
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
-        self.times, self.cpu = [], []
-        self.info = None
-
-    def ask(self, command):
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"worker {self.label} died (exit {self.proc.wait()})")
-        return json.loads(line)
-
-    def wait_ready(self):
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"worker {self.label} failed to start (exit {self.proc.wait()})")
-        self.info = json.loads(line)
+        super().__init__([sys.executable, os.path.abspath(__file__), "--worker", kind,
+                          net_name, str(threads)] + (["--data-dir", data_dir] if data_dir
+                                                     else []))
 
     @property
     def label(self):
@@ -280,22 +257,12 @@ def main(argv=None):
     print(f"# data: {workers[0].info['source']}, train+test set as the framework holds it "
           f"{data_mb:.0f} MB (RSS budget {data_mb + 150:.0f} MB); {args.rounds} interleaved "
           f"rounds")
-    for r in range(args.rounds):
-        shift = r % len(workers)
-        for w in workers[shift:] + workers[:shift]:
-            time.sleep(PAUSE)
-            result = w.ask("epoch")
-            w.times.append(result["seconds"])
-            w.cpu.append(result["cpu"])
-        print(f"#   round {r + 1}: " + ", ".join(
-            f"{w.net}/{w.kind}{w.threads}={w.times[-1]:.2f}" for w in workers), flush=True)
+    interleaved_rounds(workers, args.rounds, lambda w: f"{w.net}/{w.kind}{w.threads}", PAUSE)
     for w in workers:
         time.sleep(PAUSE)
         w.throughput = w.ask("infer")["samples_per_s"]
         w.rss = w.ask("rss")["peak_rss_mb"]
-        w.proc.stdin.write("quit\n")
-        w.proc.stdin.close()
-        w.proc.wait()
+        w.close()
     print(f"# load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
     report(args.nets, workers, peaks)
 

@@ -58,3 +58,62 @@ def build_ours(sizes, batch, epochs=1, seed=0):
                                 dtype=np.float32)
     specs = fw.mlp_specs(sizes[1:-1], sizes[-1], "relu", classifier="softmax")
     return fw.NeuralNet.from_specs(params, specs, sizes[0], "bench")
+
+
+# ------------------------------------------------ worker processes, interleaved rounds
+def send(obj):
+    """A worker's answer: one JSON line on stdout."""
+    import json
+    import sys
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+class WorkerProcess:
+    """One contender in its own process, answering one JSON line per command line.
+
+    Subclasses give ``label``; ``times`` / ``cpu`` collect the timed epochs.
+    """
+
+    def __init__(self, args):
+        import subprocess
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self.times, self.cpu, self.info = [], [], None
+
+    label = "worker"
+
+    def ask(self, command):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def _read(self):
+        import json
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.label} died (exit {self.proc.wait()})")
+        return json.loads(line)
+
+    def wait_ready(self):
+        self.info = self._read()
+
+    def close(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def interleaved_rounds(workers, rounds, name, pause, digits=2):
+    """Each round asks every worker for one timed epoch, in an order rotated by one
+    per round, with ``pause`` seconds between workers; prints a line per round."""
+    import time
+    for r in range(rounds):
+        shift = r % len(workers)
+        for w in workers[shift:] + workers[:shift]:
+            time.sleep(pause)
+            result = w.ask("epoch")
+            w.times.append(result["seconds"])
+            w.cpu.append(result["cpu"])
+        print(f"#   round {r + 1}: " + ", ".join(
+            f"{name(w)}={w.times[-1]:.{digits}f}" for w in workers), flush=True)
