@@ -54,14 +54,14 @@ class NeuralNet:
 
     # ----- building -------------------------------------------------------
     def add_specs(self, specs, input_shape=None):
-        """Append the layers ``specs`` describe, made for this net's current output."""
+        """Append the layers ``specs`` describe, made for this net's current output
+        (or, for an empty net, for ``input_shape``, which the first layer must accept)."""
+        from .layers.base import as_shape
         from .layers.builder import layers_from_specs
-        shape = self.output_shape if self._layers else input_shape
-        for name, layer in layers_from_specs(specs, shape, self.params):
+        if not self._layers and input_shape is not None:
+            self.input_shape = as_shape(input_shape, "input_shape")
+        for name, layer in layers_from_specs(specs, self.output_shape, self.params):
             self.add_layer(layer, name)
-        if input_shape is not None and self.input_shape is None and self._layers:
-            self.input_shape = tuple(input_shape) if not isinstance(input_shape, int) \
-                else (input_shape,)
 
     def add_layer(self, layer, name):
         """Append ``layer`` as ``name``: check its input shape, record its output
@@ -76,10 +76,12 @@ class NeuralNet:
         shape = self.output_shape
         declared = layer.input_shape
         if declared is not None and shape is not None and tuple(declared) != shape:
+            source = f"the previous layer {self._names[-1]!r} outputs" if self._layers \
+                else "the net's input shape is"
             raise ValueError(
                 f"add_layer({name!r}): layer {name!r} ({type(layer).__name__}) expects "
-                f"input shape {tuple(declared)}, but the previous layer "
-                f"{self._names[-1]!r} outputs {shape}{_flatten_hint(declared, shape)}")
+                f"input shape {tuple(declared)}, but {source} {shape}"
+                f"{_flatten_hint(declared, shape)}")
         first = not self._layers
         if shape is not None and declared is None:
             try:
@@ -89,7 +91,7 @@ class NeuralNet:
         out = layer.output_shape
         if first:
             layer.need_input_grad = False
-            self.input_shape = None if declared is None else tuple(declared)
+            self.input_shape = None if layer.input_shape is None else tuple(layer.input_shape)
         layer.attach(self.params)
         layer.initialize(self.streams)
         self._layers.append(layer)

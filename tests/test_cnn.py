@@ -292,3 +292,12 @@ def test_inference_of_a_feature_map_net_runs_fixed_size_chunks(monkeypatch):
                         original(a, train))
     assert np.allclose(net.inference(x), whole, rtol=1e-12, atol=1e-15)
     assert seen == [5] * 5
+
+
+def test_the_first_layer_must_accept_the_given_input_shape():
+    with pytest.raises(ValueError, match=r"expects input shape \(5,\), but the net's input "
+                                         r"shape is \(4,\)"):
+        fw.NeuralNet.from_specs(_params(), [{"type": "fc", "input_size": 5, "output_size": 3}],
+                                (4,))
+    net = fw.NeuralNet.from_specs(_params(), [{"type": "relu"}, {"type": "fc", "size": 2}], 4)
+    assert net.input_shape == (4,) and net.layer_shapes == [(4,), (2,)]
