@@ -301,3 +301,34 @@ def test_the_first_layer_must_accept_the_given_input_shape():
                                 (4,))
     net = fw.NeuralNet.from_specs(_params(), [{"type": "relu"}, {"type": "fc", "size": 2}], 4)
     assert net.input_shape == (4,) and net.layer_shapes == [(4,), (2,)]
+
+
+@pytest.mark.parametrize("make", [lambda: fw.ActivationLayer("tanh"),
+                                  lambda: fw.ActivationLayer("softplus"),
+                                  lambda: fw.ClassificationLayer("softmax"),
+                                  lambda: fw.ClassificationLayer("logistic")])
+def test_element_wise_and_output_layers_take_feature_maps(make):
+    """Activation and classification layers on (N, C, H, W): central differences
+    (softmax normalises over the channel axis, as PyTorch's does)."""
+    layer = make()
+    layer.build((3, 2, 4))
+    rng = np.random.default_rng(0)
+    x, g = rng.normal(size=(2, 3, 2, 4)), rng.normal(size=(2, 3, 2, 4))
+    out = layer.forward(x, train=True)
+    assert out.shape == x.shape
+    if layer.function.name == "softmax":
+        assert np.allclose(out.sum(axis=1), 1.0)
+    numeric = numerical_gradient(lambda: float(np.sum(layer.forward(x, True) * g)), x)
+    layer.forward(x, True)
+    assert max_relative_error(layer.backward(g), numeric) < 1e-6
+
+
+def test_dropout_on_feature_maps_keeps_the_shape_and_the_mean():
+    layer = fw.DropoutLayer(ratio=0.25)
+    layer.build((4, 8, 8))
+    layer.initialize(fw.RandomStreams(0))
+    x = np.ones((50, 4, 8, 8))
+    out = layer.forward(x, train=True)
+    assert out.shape == x.shape and abs(out.mean() - 1.0) < 0.02
+    assert set(np.unique(out)) <= {0.0, 1.0 / 0.75}
+    assert layer.forward(x, train=False) is x
