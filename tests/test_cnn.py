@@ -332,3 +332,12 @@ def test_dropout_on_feature_maps_keeps_the_shape_and_the_mean():
     assert out.shape == x.shape and abs(out.mean() - 1.0) < 0.02
     assert set(np.unique(out)) <= {0.0, 1.0 / 0.75}
     assert layer.forward(x, train=False) is x
+
+
+def test_shape_free_layers_used_on_their_own_take_the_first_batch_shape():
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 4))
+    flatten, pool = fw.FlattenLayer(), fw.PoolingLayer()
+    assert flatten.forward(x, False).shape == (2, 48) and flatten.input_shape == (3, 4, 4)
+    assert pool.forward(x, False).shape == (2, 3, 2, 2) and pool.output_shape == (3, 2, 2)
+    with pytest.raises(ValueError, match="expected input of shape"):
+        pool.forward(x[:, :, :3], False)

@@ -26,6 +26,8 @@ class FlattenLayer(Layer):
 
     def forward(self, x, train):
         if x.shape[1:] != self.input_shape:
+            if self.input_shape is None:         # used on its own: the first batch decides
+                self.build(x.shape[1:])
             check_input("FlattenLayer", x, self.input_shape)
         return _reshaped(self, "out", x, (x.shape[0],) + self.output_shape)
 

@@ -74,6 +74,8 @@ class PoolingLayer(Layer):
         out = self._out
         if out is None or out.shape[0] != x.shape[0] or x.shape[1:] != self.input_shape \
                 or out.dtype != x.dtype:
+            if self.input_shape is None:         # used on its own: the first batch decides
+                self.build(x.shape[1:])
             check_input("PoolingLayer", x, self.input_shape)
             out = self._out = self.buffer("out", (x.shape[0],) + self.output_shape, x.dtype)
         views = self._windows(x)
