@@ -1,53 +1,320 @@
-"""Save and load nets as HDF5, atomically and strictly.
+"""Save and load nets as HDF5, atomically, checksummed and strictly.
 
 Layout (see docs/architecture.md)::
 
     / attrs: format_version, library_version, net_name, hyper_parameters (JSON),
-             layer_names (JSON), epoch, iteration
+             layer_names (JSON), input_shape (JSON), epoch, iteration, attrs_sha256
     /layers/<name>  attrs: class, config (JSON), index; one dataset per array
     /optimizer/<layer>/<param>/<state>  attrs: rng_state (JSON)   (optional)
 
-Writes go to a temporary file in the target's folder that is ``os.replace``d
-onto the target only when complete, so a crash never leaves a half-written
-file where a good one was. Loading executes no code (no pickle), refuses
-links and external storage that could make it read other files, and checks
-every name, shape and dtype before touching the net, so a bad file raises
-``WeightsFileError`` naming the file and the problem.
+Saving builds the whole HDF5 image in memory (h5py's "core" driver without a
+backing store), then writes those bytes with plain ``os.write`` to a temporary
+file ``.<name>.<16 hex>.tmp`` beside the target, ``fsync``s it and
+``os.replace``s it onto the target. HDF5 itself never touches the disk, so a
+full disk or a file-size limit cannot crash it; any OS failure raises
+``WeightsFileError`` naming the target, the old file stays as it was and the
+temporary file is removed (docs/reliability.md lists the guarantees).
+
+Integrity: every array dataset is written with HDF5's fletcher32 filter and
+carries a ``sha256`` attribute (dtype, shape and bytes of its values; scalar
+datasets such as Adam's ``t`` cannot be chunked and rely on this digest alone).
+The root attribute ``attrs_sha256`` is a SHA-256 of a canonical serialisation
+of every root, layer-group and /optimizer attribute (the JSON configs,
+counters and RNG state); it is verified right after the structural checks,
+before the net is built. Files without these (written before checksums, such
+as tests/data/format1_mlp.h5) load exactly as before.
+
+Loading executes no code (no pickle), refuses links and external storage that
+could make it read other files, and checks every name, shape and dtype before
+touching the net, so a bad file raises ``WeightsFileError`` naming the file and
+the problem.
 """
 import contextlib
+import errno
+import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
+import signal
+import stat
+import threading
+import time
 
 import numpy as np
 
 from .errors import WeightsFileError
 
+# The version written and the newest one read. Files written with checksums are
+# recognised by their digests (see _is_checked), so the format stays readable by
+# earlier releases; CHECKSUMS_FROM_VERSION marks the version from which a
+# missing checksum is an error by itself (see docs/reliability.md).
 FORMAT_VERSION = 1
+CHECKSUMS_FROM_VERSION = 2
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_DEPTH = 8
+DIGEST_ATTR = "attrs_sha256"
+DATASETS_DIGEST_ATTR = "sha256"    # on each layer group and /optimizer: {dataset: SHA-256}
+MAX_CHUNK_BYTES = 1 << 30        # HDF5 chunks must stay below 4 GiB
+WRITE_PIECE = 1 << 24
+STALE_SECONDS = 2.0              # younger temporary files may belong to a running save
 
 
 def save_net(net, path, include_optimizer=True):
+    """Write ``net`` to ``path``: built in memory, then written, fsynced and replaced.
+
+    OS failures (no space, file-size limit, permissions, missing folder, a
+    target that is not a regular file) raise ``WeightsFileError`` naming
+    ``path``; the previous file is left intact and no temporary file remains.
+    """
     h5py = h5py_module()
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    os.close(fd)
+    target = os.path.abspath(path)
+    folder, name = os.path.split(target)
+    mode = _check_target(path, target, folder)
+    image = _file_image(h5py, net, include_optimizer)
+    _write_atomically(path, target, folder, name, image, mode)
+
+
+def _file_image(h5py, net, include_optimizer):
+    """The complete HDF5 file as bytes, built without touching the disk."""
+    # a unique name: HDF5 refuses two open files of one name (concurrent saves, or the
+    # target itself open for reading); with backing_store=False nothing touches the disk
+    handle = h5py.File(f"<in-memory {secrets.token_hex(8)}>", "w", driver="core",
+                       backing_store=False)
     try:
-        with h5py.File(tmp, "w") as handle:
-            _write_root(handle, net)
-            _write_layers(handle, net)
-            if include_optimizer:
-                _write_optimizer(handle, net)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
+        _write_root(handle, net)
+        _write_layers(handle, net)
+        if include_optimizer:
+            _write_optimizer(handle, net)
+        handle.attrs[DIGEST_ATTR] = _attrs_digest(handle)
+        handle.flush()
+        return handle.id.get_file_image()
+    finally:
+        handle.close()
+
+
+def _check_target(path, target, folder):
+    """Refuse targets we must not replace; return an existing file's permission bits."""
+    if not os.path.isdir(folder):
+        problem = "does not exist" if not os.path.lexists(folder) else "is not a folder"
+        raise WeightsFileError(path, f"cannot save: the folder {folder} {problem}")
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise WeightsFileError(path, f"cannot save: {_describe(error)}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise WeightsFileError(path, f"cannot save: the target is {_kind(info.st_mode)}, not a "
+                                     "regular file; nothing was written")
+    return stat.S_IMODE(info.st_mode)
+
+
+def _kind(mode):
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _describe(error):
+    """An OSError without its file name (which may be the temporary file's)."""
+    code = errno.errorcode.get(error.errno, "") if error.errno else ""
+    text = error.strerror or type(error).__name__
+    return f"{text} ({code})" if code else text
+
+
+def _write_atomically(path, target, folder, name, image, mode):
+    _remove_stale_temps(folder, name)
+    _check_size_limit(path, len(image))
+    tmp = fd = None
+    try:
+        with _sigxfsz_ignored():
+            tmp = os.path.join(folder, f".{name}.{secrets.token_hex(8)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0), 0o644)
+            _lock(fd)
+            if mode is not None:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, mode)
+                else:
+                    os.chmod(tmp, mode)
+            _write_all(fd, image)
+            os.fsync(fd)
+        os.close(fd)
+        fd = None
+        os.replace(tmp, target)
+        tmp = None
+        _fsync_folder(folder)
+    except OSError as error:
+        problem = _describe(error)
+        if error.errno == errno.EFBIG:
+            problem += f": the {len(image)}-byte file exceeds the file size limit (ulimit -f)"
+        raise WeightsFileError(path, f"cannot save: {problem}; the previous file, if any, is "
+                                     "unchanged") from None
+    finally:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    offset = 0
+    while offset < len(view):
+        offset += os.write(fd, view[offset:offset + WRITE_PIECE])
+
+
+def _check_size_limit(path, size):
+    """Fail before writing if RLIMIT_FSIZE cannot hold the file (works in any thread)."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if soft != resource.RLIM_INFINITY and size > soft:
+        raise WeightsFileError(path, f"cannot save: File too large (EFBIG): the {size}-byte file "
+                                     f"exceeds the file size limit of {soft} bytes (ulimit -f); "
+                                     "the previous file, if any, is unchanged")
+
+
+@contextlib.contextmanager
+def _sigxfsz_ignored():
+    """Make exceeding the file-size limit fail with EFBIG instead of killing the process.
+
+    Signal handlers can only be changed in the main thread; elsewhere the
+    size pre-check in _check_size_limit is the protection.
+    """
+    sig = getattr(signal, "SIGXFSZ", None)
+    if sig is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        previous = signal.signal(sig, signal.SIG_IGN)
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(sig, signal.SIG_DFL if previous is None else previous)
+
+
+def _lock(fd):
+    """Mark our temporary file as in use, so another save does not remove it."""
+    try:
+        import fcntl
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):
+        pass
+
+
+def _temp_pattern(name):
+    """Temporary files of saves to ``name``: ours (16 hex) and mkstemp's (8 chars, before)."""
+    return re.compile(rf"\.{re.escape(name)}\.(?:[0-9a-f]{{16}}|[a-z0-9_]{{8}})\.tmp")
+
+
+def _remove_stale_temps(folder, name):
+    """Remove regular files left by killed saves of this target.
+
+    Not ones still in use: a running save holds an flock on its file, and a file
+    changed in the last STALE_SECONDS may be one just created, not yet locked.
+    """
+    pattern = _temp_pattern(name)
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        if not pattern.fullmatch(entry):
+            continue
+        full = os.path.join(folder, entry)
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+            info = os.lstat(full)
+            if (stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime >= STALE_SECONDS
+                    and not _in_use(full)):
+                os.unlink(full)
+
+
+def _in_use(full):
+    """True if a running save holds the lock on ``full`` (or it is not a regular file)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        return False
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder):
+    """Make the rename durable; not all systems can fsync a folder."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _create_dataset(group, key, value):
+    """A dataset with a fletcher32 checksum (unless it is a scalar); return its SHA-256."""
+    value = np.asarray(value)
+    if value.ndim == 0:
+        group.create_dataset(key, data=value)
+    else:
+        chunks = (tuple(max(1, n) for n in value.shape)
+                  if 0 < value.nbytes <= MAX_CHUNK_BYTES else True)
+        group.create_dataset(key, data=value, chunks=chunks, fletcher32=True)
+    return _array_digest(value)
+
+
+def _array_digest(value):
+    value = np.asarray(value)
+    digest = hashlib.sha256(f"{value.dtype.str}|{value.shape}|".encode())
+    digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
+def _canonical(value):
+    if isinstance(value, str):
+        return ["str", value]
+    if isinstance(value, bytes):
+        return ["bytes", value.hex()]
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind != "O":
+        value = np.asarray(value)
+        return [value.dtype.str, list(value.shape), np.ascontiguousarray(value).tobytes().hex()]
+    return ["repr", type(value).__name__, repr(value)]
+
+
+def _attrs_digest(handle):
+    """SHA-256 over every root, /layers/<name> and /optimizer attribute (but itself)."""
+    objects = [handle]
+    if "layers" in handle:
+        objects += [handle["layers"][key] for key in sorted(handle["layers"])]
+    if "optimizer" in handle:
+        objects.append(handle["optimizer"])
+    items = [[obj.name, key, _canonical(obj.attrs[key])]
+             for obj in objects for key in sorted(obj.attrs)
+             if not (obj.name == "/" and key == DIGEST_ATTR)]
+    text = json.dumps(items, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _write_root(handle, net):
@@ -70,15 +337,17 @@ def _write_layers(handle, net):
         group.attrs["class"] = type(layer).__name__
         group.attrs["config"] = json.dumps(layer.get_config())
         group.attrs["index"] = index
-        for key, value in net.layer_arrays(index).items():
-            group.create_dataset(key, data=value)
+        digests = {key: _create_dataset(group, key, value)
+                   for key, value in net.layer_arrays(index).items()}
+        group.attrs[DATASETS_DIGEST_ATTR] = json.dumps(digests, sort_keys=True)
 
 
 def _write_optimizer(handle, net):
     group = handle.create_group("optimizer")
     group.attrs["rng_state"] = json.dumps(net.streams.get_state())
-    for name, path, value in _optimizer_items(net):
-        group.create_dataset(f"{name}/{path}", data=np.asarray(value))
+    digests = {f"{name}/{path}": _create_dataset(group, f"{name}/{path}", value)
+               for name, path, value in _optimizer_items(net)}
+    group.attrs[DATASETS_DIGEST_ATTR] = json.dumps(digests, sort_keys=True)
 
 
 def _optimizer_items(net):
@@ -102,7 +371,8 @@ def _reading(path):
         yield handle
     except WeightsFileError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError,
+            ArithmeticError, MemoryError) as error:
         raise WeightsFileError(path, f"invalid content ({type(error).__name__}: {error})") \
             from error
     finally:
@@ -114,7 +384,7 @@ def load_net(path):
     from .hyper_parameters import HyperParameters
     from .net import NeuralNet
     with _reading(path) as handle:
-        names = _check_root(handle, path)
+        names, checked = _check_root(handle, path)
         params = HyperParameters.from_dict(_json_attr(handle, "hyper_parameters", path))
         net = NeuralNet(params, str(handle.attrs.get("net_name", "net")))
         specs = [{"type": str(handle["layers"][name].attrs["class"]), "name": name,
@@ -125,8 +395,8 @@ def load_net(path):
         except ValueError as error:
             raise WeightsFileError(path, f"the saved architecture cannot be rebuilt: "
                                          f"{error}") from None
-        values = _read_layers(handle, net, path)
-        state = _read_optimizer(handle, net, path) if "optimizer" in handle else None
+        values = _read_layers(handle, net, path, checked)
+        state = _read_optimizer(handle, net, path, checked) if "optimizer" in handle else None
         for index, value in enumerate(values):
             net.set_layer_arrays(index, value)
         if state is not None:
@@ -139,7 +409,7 @@ def load_net(path):
 def load_weights(net, path):
     """Load weights and buffers into ``net``; everything must match before anything is set."""
     with _reading(path) as handle:
-        names = _check_root(handle, path)
+        names, checked = _check_root(handle, path)
         missing = [n for n in net.layer_names if n not in names]
         extra = [n for n in names if n not in net.layer_names]
         if missing:
@@ -155,7 +425,7 @@ def load_weights(net, path):
             if saved != type(layer).__name__:
                 raise WeightsFileError(path, f"layer {name!r} is a {saved} in the file but a "
                                              f"{type(layer).__name__} in the net")
-        values = _read_layers(handle, net, path)
+        values = _read_layers(handle, net, path, checked)
     for index, value in enumerate(values):
         net.set_layer_arrays(index, value)
 
@@ -172,7 +442,11 @@ def _input_shape(handle, path):
 
 
 def _check_root(handle, path):
-    """Check the version and the layer list; return the layer names in order."""
+    """Check the version, the layer list and the attribute checksum.
+
+    Return the layer names in order and whether the file carries checksums
+    (then every dataset's are verified as it is read).
+    """
     version = handle.attrs.get("format_version")
     if version is None:
         raise WeightsFileError(path, "no format_version attribute: not a MiniFramework file")
@@ -201,10 +475,50 @@ def _check_root(handle, path):
         if handle["layers"][name].attrs.get("index") != index:
             raise WeightsFileError(path, f"layer {name!r}: index attribute does not match its "
                                          f"position {index} in layer_names")
-    return names
+    checked = _is_checked(handle, names, version)
+    if checked:
+        _check_classes(handle, names, path)
+        stored = handle.attrs.get(DIGEST_ATTR)
+        if not isinstance(stored, str):
+            raise WeightsFileError(path, f"attribute checksum {DIGEST_ATTR!r} is missing or not "
+                                         "text, although the file was written with checksums")
+        if stored != _attrs_digest(handle):
+            raise WeightsFileError(path, "attribute checksum mismatch: the attributes (hyper-"
+                                         "parameters, layer configs, counters or RNG state) are "
+                                         "damaged or were changed after saving")
+    return names, checked
 
 
-def _read_layers(handle, net, path):
+def _check_classes(handle, names, path):
+    """Name an unknown layer class plainly (before the checksum, which would also catch it)."""
+    from .layers.builder import ACTIVATORS, CLASSIFIERS, LAYERS
+    for name in names:
+        kind = handle["layers"][name].attrs.get("class")
+        if not isinstance(kind, str) or not any(kind in r for r in (LAYERS, ACTIVATORS,
+                                                                        CLASSIFIERS)):
+            raise WeightsFileError(path, f"the saved architecture cannot be rebuilt: layer "
+                                         f"{name!r}: unknown layer type {kind!r}")
+
+
+def _is_checked(handle, names, version):
+    """Files from CHECKSUMS_FROM_VERSION on, or carrying any of our digests, must verify."""
+    if version >= CHECKSUMS_FROM_VERSION or DIGEST_ATTR in handle.attrs:
+        return True
+    return any(DATASETS_DIGEST_ATTR in handle["layers"][name].attrs for name in names)
+
+
+def _digests(group, path, checked):
+    """The {dataset: SHA-256} map of a checksummed group (None for files without checksums)."""
+    if not checked:
+        return None
+    digests = _json_attr(group, DATASETS_DIGEST_ATTR, path)
+    if not isinstance(digests, dict):
+        raise WeightsFileError(path, f"attribute {DATASETS_DIGEST_ATTR!r} of {group.name} is "
+                                     "not a JSON object")
+    return digests
+
+
+def _read_layers(handle, net, path, checked=False):
     """Validated arrays for every layer, in order, without changing the net."""
     out = []
     for index, name in enumerate(net.layer_names):
@@ -213,12 +527,14 @@ def _read_layers(handle, net, path):
         extra = sorted(set(group) - set(expected))
         if extra:
             raise WeightsFileError(path, f"layer {name!r}: unexpected dataset(s) {extra}")
-        out.append({key: read_dataset(group, key, target.shape, path, f"layer {name!r}")
+        digests = _digests(group, path, checked)
+        out.append({key: read_dataset(group, key, target.shape, path, f"layer {name!r}",
+                                      digests=digests)
                     for key, target in expected.items()})
     return out
 
 
-def _read_optimizer(handle, net, path):
+def _read_optimizer(handle, net, path, checked=False):
     group = handle["optimizer"]
     rng_state = _json_attr(group, "rng_state", path)
     expected = {f"{name}/{key}": value for name, key, value in _optimizer_items(net)}
@@ -228,12 +544,14 @@ def _read_optimizer(handle, net, path):
     if extra:
         raise WeightsFileError(path, f"/optimizer has unexpected dataset(s) {extra}")
     values = {}
+    digests = _digests(group, path, checked)
     for key, value in expected.items():
         if isinstance(value, np.ndarray):
-            values[key] = read_dataset(group, key, value.shape, path, "optimizer state")
+            values[key] = read_dataset(group, key, value.shape, path, "optimizer state",
+                                       digests=digests)
         else:
             values[key] = int(read_dataset(group, key, (), path, "optimizer state",
-                                           kinds="iu"))
+                                           kinds="iu", digests=digests))
     return values, rng_state
 
 
@@ -328,8 +646,12 @@ def check_links(handle, path):
     walk(handle, 0)
 
 
-def read_dataset(group, key, shape, path, where, kinds="f"):
-    """Read ``group[key]`` after checking it exists, its shape and dtype kind; finite values."""
+def read_dataset(group, key, shape, path, where, kinds="f", digests=None):
+    """Read ``group[key]`` after checking it exists, its shape and dtype kind; finite values.
+
+    ``digests`` (files with checksums): {key: SHA-256}; the dataset must then have
+    the fletcher32 filter (unless it is a scalar) and values matching its digest.
+    """
     h5py = h5py_module()
     dataset = group.get(key)
     if not isinstance(dataset, h5py.Dataset):
@@ -341,7 +663,20 @@ def read_dataset(group, key, shape, path, where, kinds="f"):
         expected = "floating point" if kinds == "f" else "integer"
         raise WeightsFileError(path, f"{where} parameter {key!r}: dtype {dataset.dtype} is not "
                                      f"{expected}")
-    value = dataset[()]
+    checked = digests is not None
+    stored = digests.get(key) if checked else None
+    if checked:
+        if (dataset.ndim > 0 and not dataset.fletcher32) or not isinstance(stored, str):
+            raise WeightsFileError(path, f"{where} parameter {key!r}: has no checksum, although "
+                                         "the file was written with checksums")
+    try:
+        value = dataset[()]
+    except OSError as error:
+        raise WeightsFileError(path, f"{where} parameter {key!r}: checksum mismatch or "
+                                     f"unreadable data, the file is damaged ({error})") from None
     if kinds == "f" and not np.isfinite(value).all():
         raise WeightsFileError(path, f"{where} parameter {key!r} contains NaN or inf")
+    if checked and _array_digest(value) != stored:
+        raise WeightsFileError(path, f"{where} parameter {key!r}: checksum mismatch (SHA-256), "
+                                     "the values are damaged or were changed after saving")
     return value
