@@ -49,7 +49,7 @@ sys.path[:0] = [ROOT, HERE]
 
 import numpy as np  # noqa: E402
 
-from common import WorkerProcess, interleaved_rounds, send  # noqa: E402
+from common import WorkerProcess, interleaved_rounds, send, torch_epoch  # noqa: E402
 
 PAUSE = 0.3                 # seconds between workers: let the previous one's threads go idle
 BATCH = 64
@@ -289,16 +289,7 @@ class Torch:
         self.y = torch.from_numpy(labels)
 
     def epoch(self):
-        torch, model, opt, loss_fn, x, y = (self.torch, self.model, self.opt, self.loss,
-                                            self.x, self.y)
-        perm = torch.randperm(x.shape[0])
-        for start in range(0, x.shape[0], BATCH):
-            idx = perm[start:start + BATCH]
-            xb, yb = x.index_select(0, idx), y.index_select(0, idx)
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        torch_epoch(self.torch, self.model, self.opt, self.loss, self.x, self.y, BATCH)
 
     def predict(self, x):
         torch = self.torch

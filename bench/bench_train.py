@@ -34,7 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-from common import NETS, WorkerProcess, gemm_flops_per_epoch, interleaved_rounds, send  # noqa: E402,E501
+from common import (NETS, WorkerProcess, gemm_flops_per_epoch,  # noqa: E402
+                    interleaved_rounds, send, torch_epoch)
 
 PAUSE = 0.3     # seconds between workers: let the previous one's threads go idle
 
@@ -82,16 +83,7 @@ class Torch:
         self.batch = cfg["batch"]
 
     def epoch(self):
-        torch, model, opt, loss_fn, x, y = (self.torch, self.model, self.opt, self.loss,
-                                            self.x, self.y)
-        perm = torch.randperm(x.shape[0])
-        for start in range(0, x.shape[0], self.batch):
-            idx = perm[start:start + self.batch]
-            xb, yb = x.index_select(0, idx), y.index_select(0, idx)
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        torch_epoch(self.torch, self.model, self.opt, self.loss, self.x, self.y, self.batch)
 
     def infer(self, x):
         torch = self.torch

@@ -117,3 +117,15 @@ def interleaved_rounds(workers, rounds, name, pause, digits=2):
             w.cpu.append(result["cpu"])
         print(f"#   round {r + 1}: " + ", ".join(
             f"{name(w)}={w.times[-1]:.{digits}f}" for w in workers), flush=True)
+
+
+def torch_epoch(torch, model, opt, loss_fn, x, y, batch):
+    """One PyTorch epoch, the minimal idiomatic loop every benchmark times:
+    randperm, index_select, forward, cross-entropy, backward, SGD step."""
+    perm = torch.randperm(x.shape[0])
+    for start in range(0, x.shape[0], batch):
+        idx = perm[start:start + batch]
+        loss = loss_fn(model(x.index_select(0, idx)), y.index_select(0, idx))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()

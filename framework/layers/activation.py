@@ -19,16 +19,13 @@ class ActivationLayer(Layer):
 
     def __init__(self, activator, input_shape=None):
         super().__init__()
-        self._set_function(make_activator(activator))
-        if input_shape is not None:
-            self.build(input_shape)
-
-    def _set_function(self, function):
-        self.function = function
-        function.buffers = self._cache      # its work arrays live in this layer's cache
+        self.function = make_activator(activator)
+        self.function.buffers = self._cache     # its work arrays live in this layer's cache
         self.z = self.a = None
         self._out = self._dz = None         # the last output / gradient arrays, reused
         #                                     while the shape and dtype hold
+        if input_shape is not None:
+            self.build(input_shape)
 
     @property
     def activator(self):

@@ -55,9 +55,7 @@ class FcLayer(Layer):
         self._dx = self._ones = None
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 1:
-            raise ValueError(f"FcLayer: expects a vector per sample, received shape "
-                             f"{tuple(input_shape)}; add a FlattenLayer before it")
+        _vector_width(input_shape)
         return (self.units,)
 
     @classmethod
@@ -67,10 +65,7 @@ class FcLayer(Layer):
         if "size" in config:
             config["output_size"] = config.pop("size")
         if config.get("input_size") is None and input_shape is not None:
-            if len(input_shape) != 1:
-                raise ValueError(f"FcLayer: expects a vector per sample, received shape "
-                                 f"{tuple(input_shape)}; add a flatten layer before it")
-            config["input_size"] = input_shape[0]
+            config["input_size"] = _vector_width(input_shape)
         return super().from_config(config, input_shape, params)
 
     def initialize(self, streams):
@@ -123,3 +118,11 @@ class FcLayer(Layer):
 
     def get_config(self):
         return {"input_size": self.input_size, "output_size": self.units}
+
+
+def _vector_width(input_shape):
+    """The width of a vector sample; feature maps need a FlattenLayer first."""
+    if len(input_shape) != 1:
+        raise ValueError(f"FcLayer: expects a vector per sample, received shape "
+                         f"{tuple(input_shape)}; add a FlattenLayer (spec 'flatten') before it")
+    return input_shape[0]
