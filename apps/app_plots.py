@@ -1,19 +1,34 @@
 """The apps' own plots, written straight to PNG.
 
-Only matplotlib's object API is used (``matplotlib.figure.Figure`` +
-``savefig``): no pyplot, no window, nothing that blocks, so the apps run the
-same on a desktop, a server and in tests. The training-history plot is the
-framework's (``TrainingHistory.plot``).
+The figures come from ``framework.plotting.new_figure``: matplotlib's object
+API only (no pyplot, no window, nothing that blocks), 120 dpi, fonts of at
+least 9 points at the saved size, and a PNG of themselves for notebooks. The
+training-history plot is the framework's (``TrainingHistory.plot``).
+
+File names are made by ``plot_path`` from the run's name, so two runs (a
+training run and a ``--load`` run, or two data sets) never overwrite or mix
+their figures.
 """
+import re
+from pathlib import Path
+
 import numpy as np
 
+from framework.plotting import FONT_SIZE, new_figure, save_figure
 
-def _figure(width, height):
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError("plotting needs matplotlib: pip install matplotlib") from error
-    return Figure(figsize=(width, height), dpi=100)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def plot_path(plot_dir, run_name, kind):
+    """``<plot_dir>/<run_name>_<kind>.png``, the folder created; characters that
+    are unsafe in a file name (``/``, spaces, ...) become ``_``."""
+    name = "_".join(_UNSAFE.sub("_", str(part)).strip("_") for part in (run_name, kind))
+    if not name.strip("_"):
+        raise ValueError(f"plot_path: run_name {run_name!r} and kind {kind!r} give an "
+                         "empty file name")
+    folder = Path(plot_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.png"
 
 
 def confusion_matrix(true_labels, predicted_labels, num_classes):
@@ -26,63 +41,101 @@ def confusion_matrix(true_labels, predicted_labels, num_classes):
 def plot_confusion_matrix(counts, class_names, path, title):
     """A heat map of row-normalized counts, with the counts written in the cells."""
     n = counts.shape[0]
-    figure = _figure(1.6 + 0.62 * n, 1.0 + 0.55 * n)
+    figure = new_figure(max(5.0, 1.8 + 0.62 * n), max(4.2, 1.2 + 0.55 * n))
     axes = figure.add_subplot(1, 1, 1)
     totals = counts.sum(axis=1, keepdims=True)
     rates = counts / np.maximum(totals, 1)
     image = axes.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
-    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="fraction of true class")
+    colorbar = figure.colorbar(image, ax=axes)
+    colorbar.set_label("fraction of the true class", fontsize=FONT_SIZE - 1)
+    colorbar.ax.tick_params(labelsize=FONT_SIZE - 1)
+    cell_font = FONT_SIZE + 2 if n <= 4 else FONT_SIZE - 1
     for i in range(n):
         for j in range(n):
-            if counts[i, j]:
-                axes.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
-                          color="white" if rates[i, j] > 0.5 else "black")
-    axes.set_xticks(range(n), labels=class_names, rotation=45, ha="right", fontsize=8)
-    axes.set_yticks(range(n), labels=class_names, fontsize=8)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    axes.set_title(title)
-    figure.tight_layout()
-    figure.savefig(path, format="png")
-    return figure
+            if counts[i, j] or n <= 4:
+                axes.text(j, i, str(counts[i, j]), ha="center", va="center",
+                          fontsize=cell_font, color="white" if rates[i, j] > 0.5 else "black")
+    axes.set_xticks(range(n), labels=class_names, rotation=45 if n > 4 else 0,
+                    ha="right" if n > 4 else "center", fontsize=FONT_SIZE - 1)
+    axes.set_yticks(range(n), labels=class_names, fontsize=FONT_SIZE - 1)
+    axes.set_xlabel("predicted", fontsize=FONT_SIZE)
+    axes.set_ylabel("true", fontsize=FONT_SIZE)
+    axes.set_title(title, fontsize=FONT_SIZE + 1)
+    return save_figure(figure, path)
 
 
 def plot_predicted_vs_actual(actual, predicted, path, title, unit="$"):
     """Scatter of predictions against truth, with the y = x line."""
     actual, predicted = np.ravel(actual), np.ravel(predicted)
-    figure = _figure(6, 6)
+    figure = new_figure(6, 6)
     axes = figure.add_subplot(1, 1, 1)
-    axes.scatter(actual, predicted, s=4, alpha=0.35, edgecolors="none")
+    axes.scatter(actual, predicted, s=4, alpha=0.35, edgecolors="none", label="test sample")
     low = float(min(actual.min(), predicted.min()))
     high = float(max(actual.max(), predicted.max()))
     axes.plot([low, high], [low, high], color="red", linewidth=1, label="y = x")
     if low > 0 and high / low > 50:
         axes.set_xscale("log")
         axes.set_yscale("log")
-    axes.set_xlabel(f"actual ({unit})")
-    axes.set_ylabel(f"predicted ({unit})")
-    axes.set_title(title)
-    axes.legend(loc="upper left")
+    axes.set_xlabel(f"actual ({unit})", fontsize=FONT_SIZE)
+    axes.set_ylabel(f"predicted ({unit})", fontsize=FONT_SIZE)
+    axes.set_title(title, fontsize=FONT_SIZE + 1)
+    axes.legend(loc="upper left", fontsize=FONT_SIZE, markerscale=3)
     axes.grid(True, alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, format="png")
-    return figure
+    return save_figure(figure, path)
 
 
 def plot_fitted_curve(x_train, y_train, x_test, y_test, x_curve, y_curve, path, title):
     """Training samples, test samples and the net's curve on one axis."""
-    figure = _figure(7, 5)
+    figure = new_figure(7, 5.4)
     axes = figure.add_subplot(1, 1, 1)
     axes.scatter(np.ravel(x_train), np.ravel(y_train), s=4, alpha=0.4, color="gray",
                  label="training samples")
     axes.scatter(np.ravel(x_test), np.ravel(y_test), s=8, color="green", label="test samples")
     axes.plot(np.ravel(x_curve), np.ravel(y_curve), color="red", linewidth=2,
               label="net output")
-    axes.set_xlabel("x")
-    axes.set_ylabel("y")
-    axes.set_title(title)
-    axes.legend(loc="best")
+    axes.set_xlabel("x", fontsize=FONT_SIZE)
+    axes.set_ylabel("y", fontsize=FONT_SIZE)
+    axes.set_title(title, fontsize=FONT_SIZE + 1)
+    figure.legend(loc="outside lower center", ncol=3, fontsize=FONT_SIZE, frameon=False,
+                  markerscale=2)
     axes.grid(True, alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, format="png")
-    return figure
+    return save_figure(figure, path)
+
+
+def plot_decision_boundary(probability, x, labels, path, title, class_names=("0", "1"),
+                           axis_labels=("x1", "x2"), resolution=200):
+    """A binary classifier's P(class 1) over the plane of its two inputs, with the data.
+
+    ``probability(points)`` maps an (M, 2) array of raw inputs (the units of
+    ``x``; the caller normalizes) to M probabilities. The filled contours
+    show the probability, the black line is the decision boundary p = 0.5,
+    and the samples are drawn per class on top.
+    """
+    x, labels = np.asarray(x, dtype=np.float64), np.ravel(labels)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary: expected x of shape (N, 2), "
+                         f"got {x.shape}")
+    low, high = x.min(axis=0), x.max(axis=0)
+    margin = 0.08 * np.maximum(high - low, 1e-9)
+    g1, g2 = np.meshgrid(np.linspace(low[0] - margin[0], high[0] + margin[0], resolution),
+                         np.linspace(low[1] - margin[1], high[1] + margin[1], resolution))
+    p = np.asarray(probability(np.column_stack((g1.ravel(), g2.ravel())))).reshape(g1.shape)
+
+    figure = new_figure(7, 6)
+    axes = figure.add_subplot(1, 1, 1)
+    filled = axes.contourf(g1, g2, p, levels=np.linspace(0.0, 1.0, 11), cmap="RdBu",
+                           alpha=0.45)
+    axes.contour(g1, g2, p, levels=[0.5], colors="black", linewidths=1.5)
+    colorbar = figure.colorbar(filled, ax=axes)
+    colorbar.set_label(f"P({class_names[1]})", fontsize=FONT_SIZE)
+    colorbar.ax.tick_params(labelsize=FONT_SIZE - 1)
+    for label, (marker, color) in enumerate((("o", "tab:red"), ("^", "tab:blue"))):
+        rows = labels == label
+        axes.scatter(x[rows, 0], x[rows, 1], s=14, marker=marker, color=color,
+                     edgecolors="black", linewidths=0.3, label=class_names[label])
+    axes.plot([], [], color="black", linewidth=1.5, label="boundary p = 0.5")
+    axes.set_xlabel(axis_labels[0], fontsize=FONT_SIZE)
+    axes.set_ylabel(axis_labels[1], fontsize=FONT_SIZE)
+    axes.set_title(title, fontsize=FONT_SIZE + 1)
+    figure.legend(loc="outside lower center", ncol=3, fontsize=FONT_SIZE, frameon=False)
+    return save_figure(figure, path)

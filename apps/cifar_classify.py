@@ -3,8 +3,9 @@
 For the MLP, images are flattened to 3,072 inputs in [0, 1]; the default net
 is 3072-512-256-10 with ReLU, batch norm off, MSRA init, SGD with momentum on
 a cosine schedule. ``--arch cnn`` trains a LeNet-like convolutional net on
-the (3, 32, 32) images instead (see apps/classify.py). Real CIFAR-10 is the binary version (``cifar-10-batches-bin``
-under ``<data>/cifar10/``); ``--download`` fetches the checked archive.
+the (3, 32, 32) images instead (see apps/support/image_classifier.py). Real
+CIFAR-10 is the binary version (``cifar-10-batches-bin`` under
+``<data>/cifar10/``); ``--download`` fetches the checked archive.
 
     python apps/cifar_classify.py --download
     python apps/cifar_classify.py --load weights/cifar10.h5
@@ -13,37 +14,43 @@ under ``<data>/cifar10/``); ``--download`` fetches the checked archive.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cli  # noqa: E402
+if not __package__:     # `python apps/cifar_classify.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-cli.add_repo_to_path()
+from datareaders.cifar import CifarImageReader  # noqa: E402
 
-APP = "cifar_classify"
-DEFAULTS = {
-    "mlp": cli.AppDefaults(
-        hidden=(512, 256), epochs=20, batch_size=128, lr=0.01, optimizer="momentum",
-        init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last",
-        save="weights/cifar10.h5", extra={"channels": (32, 64)}),
-    "cnn": cli.AppDefaults(
-        hidden=(256,), epochs=20, batch_size=64, lr=0.02, optimizer="momentum",
-        init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.3,
-        save="weights/cifar10_cnn.h5", extra={"channels": (32, 64)}),
-}
+from apps.support import output, skeleton  # noqa: E402
+from apps.support.flags import AppDefaults  # noqa: E402
+from apps.support.image_classifier import ImageClassifier  # noqa: E402
 
 
-def _reader(args, mode):
-    from datareaders.cifar import CifarImageReader
-    return CifarImageReader(args.data_dir, mode=mode, download=args.download,
-                            progress=not args.quiet)
+class CifarClassify(ImageClassifier):
+    """CIFAR-10 (binary version)."""
+
+    name = "cifar_classify"
+    description = "Train (or --load and evaluate) an MLP or a CNN on CIFAR-10 (binary version)."
+    epilog = "Data files: <data>/cifar10/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin."
+    datasets = ("cifar10",)
+    DEFAULTS = {
+        "mlp": AppDefaults(
+            hidden=(512, 256), epochs=20, batch_size=128, lr=0.01, optimizer="momentum",
+            init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last",
+            save="weights/cifar10.h5"),
+        "cnn": AppDefaults(
+            hidden=(256,), epochs=20, batch_size=64, lr=0.02, optimizer="momentum",
+            init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.3,
+            save="weights/cifar10_cnn.h5", extra={"channels": (32, 64)}),
+    }
+
+    def make_reader(self, args, dataset, mode):
+        return CifarImageReader(args.data_dir, mode=mode, download=args.download,
+                                progress=output.progress_bars_wanted(args.verbose))
 
 
-def main(argv):
-    from classify import run_classifier
-    return run_classifier(
-        APP, argv, "Train (or --load and evaluate) an MLP or a CNN on CIFAR-10 (binary version).",
-        {"cifar10": _reader}, DEFAULTS,
-        epilog="Data files: <data>/cifar10/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin.")
+def main(argv=None):
+    """Run the app; return its exit status."""
+    return skeleton.run_app(CifarClassify(), argv)
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_app(APP, main))
+    sys.exit(main())

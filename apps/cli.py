@@ -224,75 +224,49 @@ def build_mlp(params, name, num_input, hidden, num_output, activation="relu",
 
 
 # ------------------------------------------------------------------ training
-class _ProgressReader:
-    """Delegates to a data reader and ticks a progress bar once per mini-batch."""
-
-    def __init__(self, reader, bar):
-        self._reader, self._bar = reader, bar
-
-    def __getattr__(self, name):
-        return getattr(self._reader, name)
-
-    def batches(self, batch_size, rng=None):
-        for batch in self._reader.batches(batch_size, rng):
-            yield batch
-            self._bar.update(1)
+INTERRUPTED = "interrupted"
+_interrupted = []       # set by train(): run_app then ends with status 130
 
 
-def train(net, reader, args, log, stop_if=None):
-    """Train with a tqdm bar (stderr) and a line per checkpoint; return (history, seconds).
+def _stop_if_callback(stop_if):
+    """``stop_if(net, record) -> reason or None`` as a framework Callback."""
+    from framework.callbacks import Callback
 
-    ``stop_if(net, record)`` may return a reason to stop at a checkpoint. The test
-    set is not touched here: the app measures it once, afterwards.
+    class StopIf(Callback):
+        """Stops when the app's own rule gives a reason."""
+
+        def on_checkpoint(self, net, record):
+            reason = stop_if(net, record)
+            if reason is not None:
+                self.stop(net, reason)
+
+    return StopIf()
+
+
+def train(net, reader, args, log, stop_if=None, callbacks=()):
+    """Train with the library's callbacks; return (history, seconds).
+
+    ``--patience`` is an ``EarlyStopping``; the bar and the checkpoint lines are
+    the loop's own (``verbose``: 0 with --quiet, else 1: a bar only on a
+    terminal). ``stop_if(net, record)`` may return a reason to stop at a
+    checkpoint. After a Ctrl-C the net holds the kept weights and the app goes
+    on to save them; ``run_app`` then exits 130. The test set is not touched
+    here: the app measures it once, afterwards.
     """
-    from tqdm import tqdm
-    per_epoch = math.ceil(reader.num_train / net.params.batch_size)
-    total = per_epoch * max(0, net.params.max_epoch - net.epoch)
-    bar = tqdm(total=total, unit="batch", file=sys.stderr, disable=args.quiet,
-               dynamic_ncols=True, leave=False)
-
-    patience = {"best": math.inf, "bad": 0, "reason": None}
-
-    def early_stop(record):
-        """True after --patience checkpoints without a lower validation loss."""
-        if record.monitored_loss < patience["best"]:
-            patience["best"], patience["bad"] = record.monitored_loss, 0
-            return False
-        patience["bad"] += 1
-        if args.patience and patience["bad"] >= args.patience:
-            patience["reason"] = (f"early stop: no lower validation loss for "
-                                  f"{args.patience} checkpoints")
-            return True
-        return False
-
-    def on_checkpoint(_net, record):
-        stop = early_stop(record)
-        if not stop and stop_if is not None:
-            patience["reason"] = stop_if(_net, record)
-            stop = patience["reason"] is not None
-        line = (f"epoch {record.epoch:6.2f}  lr {record.learning_rate:.4g}  "
-                f"loss {record.train_loss:.6f}  acc {record.train_accuracy:.4f}")
-        if record.val_loss is not None:
-            line += f"  val_loss {record.val_loss:.6f}  val_acc {record.val_accuracy:.4f}"
-        if args.quiet:
-            return stop
-        if bar.disable:
-            log(line)
-        else:
-            bar.write(line, file=sys.stdout)
-            sys.stdout.flush()
-        return stop
-
+    from framework.callbacks import EarlyStopping
+    chosen = list(callbacks)
+    if args.patience:
+        chosen.append(EarlyStopping(patience=args.patience, restore_best=args.keep == "best"))
+    if stop_if is not None:
+        chosen.append(_stop_if_callback(stop_if))
     start = time.perf_counter()
-    try:
-        history = net.train(_ProgressReader(reader, bar), checkpoint=args.checkpoint,
-                            need_test=False, restore_best=args.keep == "best",
-                            verbose=False, callback=on_checkpoint)
-    finally:
-        bar.close()
+    history = net.train(reader, checkpoint=args.checkpoint, need_test=False,
+                        restore_best=args.keep == "best",
+                        verbose=0 if args.quiet else getattr(args, "verbose", 1),
+                        callbacks=chosen)
     seconds = time.perf_counter() - start
-    if patience["reason"] and history.stop_reason == "stopped by callback":
-        history.stop_reason = patience["reason"]
+    if history.stop_reason == INTERRUPTED:
+        _interrupted.append(history)
     log(f"training stopped: {history.stop_reason}; {seconds:.1f} s; "
         + (f"kept the best checkpoint (epoch {history.best_epoch:.2f})"
            if args.keep == "best" and history.best_epoch is not None
@@ -405,6 +379,11 @@ def run_app(name, main, argv=None):
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    if _interrupted:        # Ctrl-C during training: the app saved what it had
+        _interrupted.clear()
+        print(f"{name}: interrupted; training stopped after its current step", file=sys.stderr,
+              flush=True)
         return EXIT_INTERRUPTED
     return status or 0
 

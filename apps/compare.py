@@ -10,16 +10,22 @@ init_method, init_scale, regular_name, regular_value, lr_schedule, batch_size,
 ...) or a dotted path (net.batch_norm, net.dropout, net.activation,
 data.train_size); values are JSON where they parse (0.1, true, {"name":
 "cosine", "total_epochs": 10}) and strings otherwise. ``--config`` reads a
-JSON file with "base" and optional "variants" / "axes" instead.
+JSON file with "base" and optional "variants" / "axes" instead; its data
+section names a registered source ({"source": "mnist"}), never a module.
 
 Prints a table of final and best validation metrics (mean ± std over
-repeats) and writes runs/<name>/ (per-run JSON, summary, table, curves.png).
+repeats) and writes runs/<name>/ (results.jsonl, summary, table, curves.png).
+Running the same command again resumes: finished runs are not run again.
+Ctrl-C stops with one line and exit status 130; failed runs give status 1.
 """
 import argparse
 import json
 import sys
 
-from framework.compare import compare
+import datareaders  # noqa: F401  (registers the data sources)
+from framework.compare import DATA_SOURCES, SweepInterrupted, compare
+
+_DATA_DIR_SOURCES = ("mnist", "fashion", "cifar", "house")
 
 
 def parse_axis(text):
@@ -49,7 +55,8 @@ def make_parser():
                    metavar="KEY=V1,V2", help="a variant axis (repeatable)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0, help="base seed; repeat k uses seed + k")
-    p.add_argument("--reader", default="mnist", choices=("mnist", "fashion", "toy"))
+    p.add_argument("--source", default="mnist", choices=DATA_SOURCES.names(),
+                   help="registered data source (default %(default)s)")
     p.add_argument("--data-dir", default=None, help="data root (default $MINIFRAMEWORK_DATA)")
     p.add_argument("--train-size", type=int, default=10000)
     p.add_argument("--hidden", default="100,100,100,100", help="hidden layer sizes")
@@ -69,12 +76,12 @@ def make_parser():
 
 
 def base_from_args(args):
-    data = {"reader": args.reader, "train_size": args.train_size, "seed": 0}
-    if args.reader == "toy":
-        data.update(n_train=args.train_size + args.train_size // 9, n_test=200,
-                    val_size=args.train_size // 9)
-    if args.data_dir:
-        data["data_dir"] = args.data_dir
+    data = {"source": args.source, "train_size": args.train_size, "seed": 0}
+    if args.source == "clusters":
+        data.update(options={"n_train": args.train_size + args.train_size // 9,
+                             "n_test": 200}, val_size=args.train_size // 9)
+    if args.data_dir and args.source in _DATA_DIR_SOURCES:
+        data["options"] = {"data_dir": args.data_dir}
     hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     return {"data": data, "net": {"hidden": hidden, "activation": args.activation},
             "params": {"learning_rate": args.lr, "max_epoch": args.epochs,
@@ -83,23 +90,65 @@ def base_from_args(args):
             "train": {"checkpoint": args.checkpoint}}
 
 
+def read_config(path):
+    """(base, variants, axes) from a JSON config file; ValueError naming the file."""
+    with open(path) as handle:
+        try:
+            config = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("base"), dict):
+        raise ValueError(f"{path}: expected an object with a \"base\" object "
+                         f"(and optional \"variants\", \"axes\")")
+    unknown = set(config) - {"base", "variants", "axes"}
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; "
+                         f"expected base, variants, axes")
+    return config["base"], config.get("variants"), config.get("axes") or {}
+
+
 def main(argv=None):
     args = make_parser().parse_args(argv)
     if args.config:
-        with open(args.config) as handle:
-            config = json.load(handle)
-        base, variants, axes = config["base"], config.get("variants"), config.get("axes", {})
+        try:
+            base, variants, axes = read_config(args.config)
+        except (OSError, ValueError) as error:
+            print(f"compare: error: {error}", file=sys.stderr)
+            return 2
     else:
         base, variants, axes = base_from_args(args), None, {}
     axes = {**axes, **dict(args.axis)}
-    sweep = compare(args.name, base, variants=variants, axes=axes or None,
-                    repeats=args.repeats, base_seed=args.seed, out_dir=args.out,
-                    workers=args.workers, scheduler=args.scheduler,
-                    save_weights=args.save_weights)
+    try:
+        sweep = compare(args.name, base, variants=variants, axes=axes or None,
+                        repeats=args.repeats, base_seed=args.seed, out_dir=args.out,
+                        workers=args.workers, scheduler=args.scheduler,
+                        save_weights=args.save_weights)
+    except SweepInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except ValueError as error:     # a bad config: nothing was run
+        print(f"compare: error: {error}", file=sys.stderr)
+        return 2
     print()
     print(sweep.table())
     print(f"results in {sweep.out_dir}")
-    return 0 if all(r["status"] == "ok" for r in sweep.results) else 1
+    return _status(sweep)
+
+
+def _status(sweep):
+    """0 if every run finished; else 1 with one line saying how many failed."""
+    total = len(sweep.results)
+    if not sweep.failed:
+        return 0
+    if sweep.failed == total:
+        print(f"all {total} runs failed; no curves drawn (the errors are listed above)",
+              file=sys.stderr)
+    else:
+        print(f"{sweep.failed} of {total} runs failed (listed above)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -20,37 +20,144 @@ middle of the data instead of its edge. A net this small otherwise often
 settles with a unit unused (R² 0.93-0.98, depending on the seed).
 
 Data: the textbook's files ``<data>/aiedu/ch09_2.{train,test}.npz`` (default),
-or ``--source generated`` to generate the same kind of set from --data-seed.
+or ``--dataset generated`` to generate the same kind of set from --data-seed.
 
     python apps/curve_fitting.py
     python apps/curve_fitting.py --load weights/curve.h5
 """
+import dataclasses
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cli  # noqa: E402
+if not __package__:     # `python apps/curve_fitting.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-cli.add_repo_to_path()
+import numpy as np  # noqa: E402
+from datareaders.curve import CurveFittingReader  # noqa: E402
+from datareaders.download import resolve_data_dir  # noqa: E402
+from framework import LossFunction, NetType, Stopper, mlp_specs  # noqa: E402
 
-APP = "curve_fitting"
-DEFAULTS = cli.AppDefaults(
-    hidden=(4,), epochs=3000, batch_size=10, lr=0.01, optimizer="adam", init="xavier",
-    activation="sigmoid", lr_schedule="cosine", checkpoint=10.0, keep="last",
-    save="weights/curve.h5")
-VALIDATION_FOLDS = 10
-VALIDATION_SEED = 0
+from apps.app_plots import plot_fitted_curve  # noqa: E402
+from apps.support import flags, skeleton  # noqa: E402
+
+TEXTBOOK_STOP_LOSS = 0.001
 
 
-def make_reader(args, options):
-    from datareaders.curve import CurveFittingReader
-    from datareaders.download import resolve_data_dir
-    if options["source"] == "generated":
-        return CurveFittingReader(seed=options["data_seed"])
-    folder = resolve_data_dir(args.data_dir, "aiedu")
-    train, test = folder / "ch09_2.train.npz", folder / "ch09_2.test.npz"
-    return CurveFittingReader(train, test)
+class CurveFitting(skeleton.App):
+    """The ch09 curve-fitting app."""
+
+    name = "curve_fitting"
+    description = "Train (or --load and evaluate) the ch09 curve-fitting net."
+    epilog = ("Data: <data>/aiedu/ch09_2.{train,test}.npz (keys data, label), or "
+              "--dataset generated.")
+    datasets = ("textbook", "generated")
+    dataset_aliases = ("--source",)
+    data_flags = ("dataset", "data_seed", "x_range")
+    net_type = NetType.FITTING
+    DEFAULTS = flags.AppDefaults(
+        hidden=(4,), epochs=3000, batch_size=10, lr=0.01, optimizer="adam", init="xavier",
+        activation="sigmoid", lr_schedule="cosine", checkpoint=10.0, keep="last",
+        save="weights/curve.h5")
+
+    def add_flags(self, group, argv):
+        group.add_argument("--stop-loss", type=flags.non_negative, default=0.0,
+                            metavar="LOSS",
+                            help="stop when the validation loss falls to this value "
+                                 f"(the textbook: {TEXTBOOK_STOP_LOSS}; 0 = train for "
+                                 "--epochs)")
+        group.add_argument("--restarts", type=flags.positive_int, default=3,
+                            help="train this many nets (seeds --seed, --seed + 1, ...) and "
+                                 "keep the one with the lowest validation loss")
+        group.add_argument("--x-range", choices=("-1,1", "0,1"), default="-1,1",
+                            help="the interval x is scaled to (the textbook: 0,1)")
+        group.add_argument("--data-seed", type=flags.non_negative_int, default=0,
+                            help="seed of the generated set (with --dataset generated)")
+
+    def stopper(self, args):
+        return Stopper("stop_loss", args.stop_loss) if args.stop_loss > 0 else None
+
+    def read_data(self, run):
+        options = run.options
+        if options["dataset"] == "generated":
+            reader = CurveFittingReader(seed=options["data_seed"])
+        else:
+            folder = resolve_data_dir(run.args.data_dir, "aiedu")
+            reader = CurveFittingReader(folder / "ch09_2.train.npz",
+                                        folder / "ch09_2.test.npz")
+        reader.read_data()
+        reader.normalize_x()
+        if options["x_range"] == "-1,1":
+            center_x(reader)
+        reader.normalize_y(NetType.FITTING)
+        run.log(f"curve: {reader.num_train:,} training and {reader.num_test:,} test points")
+        return reader
+
+    def specs(self, run):
+        args = run.args
+        return mlp_specs(args.hidden, 1, args.activation, args.bn, args.dropout), 1
+
+    def train(self, run, params):
+        """Train --restarts nets (seeds --seed, --seed + 1, ...); keep the lowest
+        validation loss.
+
+        A 1-4-1 net has just enough units for this curve, and some starting
+        points end in a minimum that leaves the small first bump unfitted (test
+        R² about 0.994 instead of 0.997); the validation loss tells them apart.
+        """
+        loss_function = LossFunction(NetType.FITTING)
+        x_val, y_val = run.reader.get_validation_set()
+        best, tried, seconds = None, [], 0.0
+        for seed in range(params.seed, params.seed + run.args.restarts):
+            trained = self.train_net(run, dataclasses.replace(params, seed=seed),
+                                     summary=best is None)
+            seconds += trained.seconds
+            val_loss = float(loss_function.loss(trained.net.inference(x_val), y_val))
+            tried.append({"seed": seed, "val_loss": val_loss})
+            if len(tried) > 1 or run.args.restarts > 1:
+                run.log(f"restart {len(tried)}/{run.args.restarts} (seed {seed}): "
+                        f"validation loss {val_loss:.6g}")
+            if best is None or val_loss < best[1]:
+                best = (trained, val_loss)
+            if trained.interrupted:
+                break
+        best[0].seconds, best[0].interrupted = seconds, trained.interrupted
+        run.extra["restarts"] = tried
+        if len(tried) > 1:
+            run.log(f"kept the net of seed {best[0].net.params.seed}")
+        reached = next((r.epoch for r in best[0].history.records
+                        if r.monitored_loss <= TEXTBOOK_STOP_LOSS), None)
+        run.extra["loss_0_001_at_epoch"] = reached
+        if reached is not None:
+            run.log(f"the validation loss first reached {TEXTBOOK_STOP_LOSS} (the "
+                    f"textbook's stop-loss) at epoch {reached:g}")
+        return best[0]
+
+    def evaluate(self, run):
+        run.reader.astype(run.net.params.dtype)
+        x_test, y_test = run.reader.get_test_set()
+        output = run.net.inference(x_test)
+        loss_function = LossFunction(NetType.FITTING)
+        metrics = {"test_loss": float(loss_function.loss(output, y_test)),
+                   "r2": float(loss_function.accuracy(output, y_test)),
+                   "num_test": int(y_test.shape[0])}
+        run.log(f"test loss {metrics['test_loss']:.6f}, test R² {metrics['r2']:.5f}")
+        return metrics
+
+    def plots(self, run, metrics):
+        """The samples and the net's curve in the data's own units."""
+        reader, net = run.reader, run.net
+        low = -1.0 if run.options["x_range"] == "-1,1" else 0.0
+        x_curve = np.linspace(low, 1.0, 400, dtype=net.params.dtype).reshape(-1, 1)
+        y_curve = reader.de_normalize_y(net.inference(x_curve))
+
+        def raw(x):
+            return x * reader.x_range + reader.x_min
+
+        plot_fitted_curve(raw(reader.x_train), reader.y_train_raw,
+                          raw(reader.get_test_set()[0]), reader.y_test_raw,
+                          raw(x_curve), y_curve, run.plot_path("result"),
+                          f"{run.name}: test R² {metrics['r2']:.4f}, "
+                          f"loss {metrics['test_loss']:.2e}")
 
 
 def center_x(reader):
@@ -61,120 +168,10 @@ def center_x(reader):
     reader.x_range = reader.x_range / 2
 
 
-def train_with_restarts(params, reader, args, log):
-    """Train --restarts nets (seeds --seed, --seed + 1, ...); keep the lowest validation loss.
-
-    A 1-4-1 net has just enough units for this curve, and some starting points
-    end in a minimum that leaves the small first bump unfitted (test R² about
-    0.994 instead of 0.997); the validation loss tells them apart.
-    """
-    import dataclasses
-    from framework import LossFunction, NetType
-    loss_function = LossFunction(NetType.FITTING)
-    x_val, y_val = reader.get_validation_set()
-    best, tried, seconds = None, [], 0.0
-    for seed in range(args.seed, args.seed + args.restarts):
-        run_params = dataclasses.replace(params, seed=seed)
-        net = cli.build_mlp(run_params, "curve", reader.num_feature, args.hidden, 1,
-                            args.activation, args.bn, args.dropout)
-        if best is None:
-            log(net.summary())
-        history, run_seconds = cli.train(net, reader, args, log)
-        seconds += run_seconds
-        val_loss = float(loss_function.loss(net.inference(x_val), y_val))
-        tried.append({"seed": seed, "val_loss": val_loss})
-        if args.restarts > 1:
-            log(f"restart {len(tried)}/{args.restarts} (seed {seed}): "
-                f"validation loss {val_loss:.6g}")
-        if best is None or val_loss < best[2]:
-            best = (net, history, val_loss)
-    if args.restarts > 1:
-        log(f"kept the net of seed {best[0].params.seed}")
-    return best[0], best[1], seconds, tried
-
-
-def main(argv):
-    import numpy as np
-    from framework import LossFunction, NetType, Stopper
-    from app_plots import plot_fitted_curve
-    started = time.perf_counter()
-    parser = cli.make_parser(APP, "Train (or --load and evaluate) the ch09 curve-fitting net.",
-                             DEFAULTS, epilog="Data: <data>/aiedu/ch09_2.{train,test}.npz "
-                             "(keys data, label), or --source generated.")
-    parser.add_argument("--stop-loss", type=cli.non_negative, default=0.0, metavar="LOSS",
-                        help="stop when the validation loss falls to this value "
-                             "(the textbook: 0.001; 0 = train for --epochs)")
-    parser.add_argument("--source", choices=("textbook", "generated"), default="textbook",
-                        help="the textbook's npz files or a set generated from --data-seed")
-    parser.add_argument("--restarts", type=cli.positive_int, default=3,
-                        help="train this many nets (seeds --seed, --seed + 1, ...) and keep "
-                             "the one with the lowest validation loss")
-    parser.add_argument("--x-range", choices=("-1,1", "0,1"), default="-1,1",
-                        help="the interval x is scaled to (the textbook: 0,1)")
-    parser.add_argument("--data-seed", type=cli.non_negative_int, default=0,
-                        help="seed of the generated set (with --source generated)")
-    args = parser.parse_args(argv)
-    log = cli.make_log(args)
-
-    options = {"source": args.source, "data_seed": args.data_seed,
-               "center_x": args.x_range == "-1,1"}
-    net = cli.load_if_asked(args, APP, log, options)
-    reader = make_reader(args, options)
-    reader.read_data()
-    reader.normalize_x()
-    if options["center_x"]:
-        center_x(reader)
-    reader.normalize_y(NetType.FITTING)
-    log(f"curve: {reader.num_train:,} training and {reader.num_test:,} test points")
-
-    history = train_seconds = restarts = None
-    loss_reached_at = None
-    if net is None:
-        reader.generate_validation_set(k=VALIDATION_FOLDS, seed=VALIDATION_SEED)
-        stopper = Stopper("stop_loss", args.stop_loss) if args.stop_loss > 0 else None
-        params = cli.make_params(args, NetType.FITTING, stopper=stopper)
-        net, history, train_seconds, restarts = train_with_restarts(params, reader, args, log)
-        loss_reached_at = next((r.epoch for r in history.records
-                                if r.monitored_loss <= 0.001), None)
-        if loss_reached_at is not None:
-            log(f"the validation loss first reached 0.001 (the textbook's stop-loss) at "
-                f"epoch {loss_reached_at:g}")
-        weights = cli.save_trained(net, args, options, APP, log)
-    else:
-        weights = args.load
-
-    reader.astype(net.params.dtype)
-    x_test, y_test = reader.get_test_set()
-    output = net.inference(x_test)
-    loss_function = LossFunction(NetType.FITTING)
-    metrics = {"test_loss": float(loss_function.loss(output, y_test)),
-               "r2": float(loss_function.accuracy(output, y_test)),
-               "num_test": int(y_test.shape[0])}
-    log(f"test loss {metrics['test_loss']:.6f}, test R² {metrics['r2']:.5f}")
-
-    # The plot is in the data's own units: de-normalize x and y.
-    low = -1.0 if options["center_x"] else 0.0
-    x_curve = np.linspace(low, 1.0, 400, dtype=net.params.dtype).reshape(-1, 1)
-    y_curve = reader.de_normalize_y(net.inference(x_curve))
-    x_scale = (reader.x_min, reader.x_range)
-    plots = [cli.plot_file(args, f"{APP}_result.png")]
-    plot_fitted_curve(reader.x_train * x_scale[1] + x_scale[0], reader.y_train_raw,
-                      x_test * x_scale[1] + x_scale[0], reader.y_test_raw,
-                      x_curve * x_scale[1] + x_scale[0], y_curve, plots[0],
-                      f"test R² {metrics['r2']:.4f}, loss {metrics['test_loss']:.2e}")
-    cli.plot_history(history, args, f"{APP}_history.png", plots)
-    log("plots: " + ", ".join(str(p) for p in plots))
-
-    extra = dict(options)
-    if history is not None:
-        extra.update(epochs_run=net.epoch, stop_reason=history.stop_reason,
-                     best_epoch=history.best_epoch, keep=args.keep,
-                     loss_0_001_at_epoch=loss_reached_at, seed=net.params.seed,
-                     restarts=restarts)
-    cli.result_line(args, APP, metrics, train_seconds, time.perf_counter() - started,
-                    weights, plots, extra)
-    return 0
+def main(argv=None):
+    """Run the app; return its exit status."""
+    return skeleton.run_app(CurveFitting(), argv)
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_app(APP, main))
+    sys.exit(main())

@@ -21,43 +21,144 @@ data files), so --seed only changes the initial weights and the batch order.
     python apps/house_price.py --seed 3 --no-save
     python apps/house_price.py --load weights/house.h5
 """
+import dataclasses
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cli  # noqa: E402
+if not __package__:     # `python apps/house_price.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-cli.add_repo_to_path()
+import numpy as np  # noqa: E402
+from datareaders.download import resolve_data_dir  # noqa: E402
+from datareaders.house import HousePriceReader  # noqa: E402
+from framework import LossFunction, NetType, mlp_specs  # noqa: E402
+from framework.callbacks import Callback  # noqa: E402
 
-APP = "house_price"
-DEFAULTS = cli.AppDefaults(
-    hidden=(32, 16, 8, 4), epochs=150, batch_size=32, lr=0.002, optimizer="adam",
-    init="msra", lr_schedule="cosine", checkpoint=1.0, keep="best", patience=0,
-    save="weights/house.h5")
-VALIDATION_FOLDS = 10
-VALIDATION_SEED = 0
+from apps.app_plots import plot_predicted_vs_actual  # noqa: E402
+from apps.support import flags, output, skeleton  # noqa: E402
+from apps.support.weights import load_net  # noqa: E402
+
 COLLAPSE_EPOCHS = 2      # watch for a constant output this long
 MAX_ATTEMPTS = 5         # starting points tried before giving up
-COLLAPSED = "collapsed to a constant output"
 
 
-def make_reader(args, options):
-    from datareaders.download import resolve_data_dir
-    from datareaders.house import HousePriceReader
-    if options["source"] == "textbook":
-        folder = resolve_data_dir(args.data_dir, "aiedu")
-        return HousePriceReader.from_npz(folder / "ch14.house.train.npz",
-                                         folder / "ch14.house.test.npz",
-                                         log_price=options["log_price"])
-    return HousePriceReader(args.data_dir, seed=options["split_seed"],
-                            log_price=options["log_price"], download=args.download,
-                            progress=not args.quiet)
+class CollapseGuard(Callback):
+    """Stops training when the net's output is one constant in its first epochs.
+
+    With ReLU and a 4-unit layer, a few starts in a hundred lose every unit of
+    that layer within the first epoch (dead ReLUs, which never recover: no
+    gradient flows through them). The output is then one number for every
+    house, R² 0: the failure the textbook's code shows.
+    """
+
+    def __init__(self, x_val):
+        self.x_val = x_val
+        self.collapsed = False
+
+    def on_checkpoint(self, net, record):
+        """Stop (and remember why) at an early checkpoint whose output is constant."""
+        if record.epoch <= COLLAPSE_EPOCHS and np.ptp(net.inference(self.x_val)) < 1e-7:
+            self.collapsed = True
+            net.stop_training = True
+
+
+class HousePrice(skeleton.App):
+    """The house-price regression app."""
+
+    name = "house_price"
+    description = "Train (or --load and evaluate) a house-price regression net."
+    epilog = (f"A start that collapses to a constant output (dead ReLUs) in its first "
+              f"{COLLAPSE_EPOCHS} epochs is restarted from seed + 1000. Data: "
+              "<data>/house/kc_house_data.csv, or with --dataset textbook "
+              "<data>/aiedu/ch14.house.{train,test}.npz.")
+    datasets = ("kc-house", "textbook")
+    dataset_aliases = ("--source",)
+    data_flags = ("dataset", "split_seed", "price_scale")
+
+    DEFAULTS = flags.AppDefaults(
+        hidden=(32, 16, 8, 4), epochs=150, batch_size=32, lr=0.002, optimizer="adam",
+        init="msra", lr_schedule="cosine", checkpoint=1.0, keep="best",
+        save="weights/house.h5")
+
+    net_type = NetType.FITTING
+
+    def add_flags(self, group, argv):
+        group.add_argument("--split-seed", type=flags.non_negative_int, default=2019,
+                            help="seed of the 4:1 train/test split of the CSV")
+        group.add_argument("--price-scale", choices=("log", "linear"), default="log",
+                            help="fit log(price) or the price itself (the textbook)")
+
+    def read_data(self, run):
+        args, options = run.args, run.options
+        log_price = options["price_scale"] == "log"
+        if options["dataset"] == "textbook":
+            folder = resolve_data_dir(args.data_dir, "aiedu")
+            reader = HousePriceReader.from_npz(folder / "ch14.house.train.npz",
+                                               folder / "ch14.house.test.npz",
+                                               log_price=log_price)
+        else:
+            reader = HousePriceReader(args.data_dir, seed=options["split_seed"],
+                                      log_price=log_price, download=args.download,
+                                      progress=output.progress_bars_wanted(args.verbose))
+        reader.read_data()
+        reader.normalize_x()
+        reader.normalize_y(NetType.FITTING)
+        run.log(f"houses: {reader.num_train:,} for training, {reader.num_test:,} for "
+                f"testing, {reader.num_feature} features, target "
+                f"{'log(price)' if log_price else 'price'}")
+        return reader
+
+    def specs(self, run):
+        args = run.args
+        return (mlp_specs(args.hidden, 1, args.activation, args.bn, args.dropout),
+                run.reader.num_feature)
+
+    def train(self, run, params):
+        """Train; if the net collapses to a constant output, start again from seed + 1000.
+
+        The collapse is checked at the checkpoints of the first COLLAPSE_EPOCHS
+        epochs (CollapseGuard); such a start is abandoned.
+        """
+        x_val = run.reader.get_validation_set()[0]
+        collapsed = run.extra.setdefault("collapsed_seeds", [])
+        for attempt in range(MAX_ATTEMPTS):
+            seed = params.seed + 1000 * attempt
+            guard = CollapseGuard(x_val)
+            trained = self.train_net(run, dataclasses.replace(params, seed=seed), [guard],
+                                     summary=attempt == 0)
+            if not guard.collapsed or trained.interrupted:
+                return trained
+            collapsed.append(seed)
+            run.log(f"seed {seed}: the net collapsed to a constant output (dead ReLUs); "
+                    f"restarting from seed {seed + 1000}")
+        raise ValueError(f"the net collapsed to a constant output from {MAX_ATTEMPTS} "
+                         "starting points; try a smaller --lr or another --init")
+
+    def evaluate(self, run):
+        reader, net = run.reader, run.net
+        reader.astype(net.params.dtype)
+        x_test, y_test = reader.get_test_set()
+        output = net.inference(x_test)
+        run.scratch["predicted"] = reader.de_normalize_y(output)
+        metrics = dollar_metrics(reader.y_test_raw, run.scratch["predicted"])
+        loss_function = LossFunction(NetType.FITTING)
+        metrics["test_loss"] = float(loss_function.loss(output, y_test))
+        metrics["r2_scaled"] = float(loss_function.accuracy(output, y_test))
+        metrics["num_test"] = int(y_test.shape[0])
+        run.log(f"test R² {metrics['r2']:.4f} (in dollars), MSE/10,000 "
+                f"{metrics['mse_per_10000']:,.0f}, RMSE ${metrics['rmse']:,.0f}, "
+                f"MAE ${metrics['mae']:,.0f}")
+        return metrics
+
+    def plots(self, run, metrics):
+        plot_predicted_vs_actual(run.reader.y_test_raw, run.scratch["predicted"],
+                                 run.plot_path("predicted_vs_actual"),
+                                 f"{run.name}: test R² {metrics['r2']:.3f}, "
+                                 f"RMSE ${metrics['rmse']:,.0f}")
 
 
 def dollar_metrics(actual, predicted):
     """R², the textbook's MSE/10,000, RMSE and MAE, all in dollars."""
-    import numpy as np
     actual = np.ravel(actual).astype(np.float64)
     predicted = np.ravel(predicted).astype(np.float64)
     error = predicted - actual
@@ -69,114 +170,19 @@ def dollar_metrics(actual, predicted):
             "mae": float(np.mean(np.abs(error)))}
 
 
-def train_guarded(params, reader, args, log):
-    """Train; if the net collapses to a constant output, start again from a new seed.
-
-    With ReLU and a 4-unit layer, a few starts in a hundred lose every unit of
-    that layer within the first epoch (dead ReLUs, which never recover: no
-    gradient flows through them). The output is then one number for every
-    house, R² 0: the failure the textbook's code shows. It is checked at the
-    checkpoints of the first COLLAPSE_EPOCHS epochs; such a start is abandoned
-    and training restarts from seed + 1000.
-    """
-    import dataclasses
-    import numpy as np
-    x_val = reader.get_validation_set()[0]
-    collapsed, seconds = [], 0.0
-
-    def collapse(net, record):
-        if record.epoch <= COLLAPSE_EPOCHS and np.ptp(net.inference(x_val)) < 1e-7:
-            return COLLAPSED
-        return None
-
-    for attempt in range(MAX_ATTEMPTS):
-        seed = params.seed + 1000 * attempt
-        run_params = dataclasses.replace(params, seed=seed)
-        net = cli.build_mlp(run_params, "house", reader.num_feature, args.hidden, 1,
-                            args.activation, args.bn, args.dropout)
-        if attempt == 0:
-            log(net.summary())
-        history, run_seconds = cli.train(net, reader, args, log, stop_if=collapse)
-        seconds += run_seconds
-        if history.stop_reason != COLLAPSED:
-            return net, history, seconds, collapsed
-        collapsed.append(seed)
-        log(f"seed {seed}: the net collapsed to a constant output (dead ReLUs); "
-            f"restarting from seed {seed + 1000}")
-    raise ValueError(f"the net collapsed to a constant output from {MAX_ATTEMPTS} "
-                     "starting points; try a smaller --lr or another --init")
+def predict_prices(path, features):
+    """Prices in dollars for raw feature rows (the reader's columns, unscaled) from a
+    net this app saved: the scaling travels in the file, no data file is needed."""
+    net, options, stats = load_net(path, HousePrice.name)
+    x = (np.asarray(features, dtype=np.float64) - stats["x_min"]) / stats["x_range"]
+    y = net.inference(x.astype(net.params.dtype)) * stats["y_range"] + stats["y_min"]
+    return np.exp(y) if options["price_scale"] == "log" else y
 
 
-def main(argv):
-    from framework import LossFunction, NetType
-    from app_plots import plot_predicted_vs_actual
-    started = time.perf_counter()
-    epilog = (f"A start that collapses to a constant output (dead ReLUs) in its first "
-              f"{COLLAPSE_EPOCHS} epochs is restarted from seed + 1000. Data: "
-              "<data>/house/kc_house_data.csv, or with --source textbook "
-              "<data>/aiedu/ch14.house.{train,test}.npz.")
-    parser = cli.make_parser(APP, "Train (or --load and evaluate) a house-price regression net.",
-                             DEFAULTS, epilog=epilog)
-    parser.add_argument("--split-seed", type=cli.non_negative_int, default=2019,
-                        help="seed of the 4:1 train/test split of the CSV")
-    parser.add_argument("--price-scale", choices=("log", "linear"), default="log",
-                        help="fit log(price) or the price itself (the textbook)")
-    parser.add_argument("--source", choices=("csv", "textbook"), default="csv",
-                        help="the Kaggle CSV (19 features) or the textbook's npz files "
-                             "(13 features, its own split)")
-    args = parser.parse_args(argv)
-    log = cli.make_log(args)
-
-    options = {"source": args.source, "split_seed": args.split_seed,
-               "log_price": args.price_scale == "log"}
-    net = cli.load_if_asked(args, APP, log, options)
-    reader = make_reader(args, options)
-    reader.read_data()
-    reader.normalize_x()
-    reader.normalize_y(NetType.FITTING)
-    log(f"houses: {reader.num_train:,} for training, {reader.num_test:,} for testing, "
-        f"{reader.num_feature} features, target "
-        f"{'log(price)' if options['log_price'] else 'price'}")
-
-    history = train_seconds = None
-    collapsed = []
-    if net is None:
-        reader.generate_validation_set(k=VALIDATION_FOLDS, seed=VALIDATION_SEED)
-        params = cli.make_params(args, NetType.FITTING)
-        net, history, train_seconds, collapsed = train_guarded(params, reader, args, log)
-        weights = cli.save_trained(net, args, options, APP, log)
-    else:
-        weights = args.load
-
-    reader.astype(net.params.dtype)
-    x_test, y_test = reader.get_test_set()
-    output = net.inference(x_test)
-    predicted = reader.de_normalize_y(output)
-    actual = reader.y_test_raw
-    metrics = dollar_metrics(actual, predicted)
-    metrics["test_loss"] = float(LossFunction(NetType.FITTING).loss(output, y_test))
-    metrics["r2_scaled"] = float(LossFunction(NetType.FITTING).accuracy(output, y_test))
-    metrics["num_test"] = int(y_test.shape[0])
-    log(f"test R² {metrics['r2']:.4f} (in dollars), MSE/10,000 "
-        f"{metrics['mse_per_10000']:,.0f}, RMSE ${metrics['rmse']:,.0f}, "
-        f"MAE ${metrics['mae']:,.0f}")
-
-    plots = [cli.plot_file(args, f"{APP}_predicted_vs_actual.png")]
-    plot_predicted_vs_actual(actual, predicted, plots[0],
-                             f"test set: R² {metrics['r2']:.3f}, "
-                             f"RMSE ${metrics['rmse']:,.0f}")
-    cli.plot_history(history, args, f"{APP}_history.png", plots)
-    log("plots: " + ", ".join(str(p) for p in plots))
-
-    extra = {"seed": net.params.seed, **options}
-    if history is not None:
-        extra.update(epochs_run=net.epoch, stop_reason=history.stop_reason,
-                     best_epoch=history.best_epoch, keep=args.keep,
-                     collapsed_seeds=collapsed)
-    cli.result_line(args, APP, metrics, train_seconds, time.perf_counter() - started,
-                    weights, plots, extra)
-    return 0
+def main(argv=None):
+    """Run the app; return its exit status."""
+    return skeleton.run_app(HousePrice(), argv)
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_app(APP, main))
+    sys.exit(main())

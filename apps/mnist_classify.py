@@ -21,49 +21,55 @@ See docs/results.md for the measured numbers.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cli  # noqa: E402
+if not __package__:     # `python apps/mnist_classify.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-cli.add_repo_to_path()
+from datareaders.mnist import MnistImageDataReader  # noqa: E402
 
-APP = "mnist_classify"
-DEFAULTS = {
-    "mlp": cli.AppDefaults(
-        hidden=(128, 64, 32, 16), epochs=10, batch_size=64, lr=0.05, optimizer="momentum",
-        init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last",
-        save="weights/mnist.h5", extra={"channels": (16, 32)}),
-    # conv 16 and 32 filters of 5x5 with 2x2 max pools, then FC 128 with dropout
-    "cnn": cli.AppDefaults(
-        hidden=(128,), epochs=12, batch_size=64, lr=0.05, optimizer="momentum",
-        init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.25,
-        save="weights/mnist_cnn.h5", extra={"channels": (16, 32), "kernel": 5}),
-    # Fashion-MNIST overfits that net (91.8%): twice the filters, 3x3 (the same
-    # cost), more dropout, 15 epochs
-    ("cnn", "fashion"): cli.AppDefaults(
-        hidden=(128,), epochs=15, batch_size=64, lr=0.05, optimizer="momentum",
-        init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.3,
-        save="weights/fashion_cnn.h5", extra={"channels": (32, 64), "kernel": 3}),
-}
+from apps.support import output, skeleton  # noqa: E402
+from apps.support.flags import AppDefaults  # noqa: E402
+from apps.support.image_classifier import ImageClassifier  # noqa: E402
 
 
-def _reader(dataset):
-    def make(args, mode):
-        from datareaders.mnist import MnistImageDataReader
+class MnistClassify(ImageClassifier):
+    """MNIST and Fashion-MNIST."""
+
+    name = "mnist_classify"
+    description = ("Train (or --load and evaluate) an MLP or a CNN on MNIST or "
+                   "Fashion-MNIST.")
+    epilog = ("Best MNIST run (~98.6%): --hidden 512,256 --dropout 0.3 --batch-size 128 "
+              "--lr 0.1 --epochs 30. Fashion-MNIST (~90.5%): --dataset fashion --hidden "
+              "512,256 --bn --dropout 0.2 --batch-size 128 --epochs 25. Data files: "
+              "<data>/mnist/*-ubyte.gz and <data>/fashion-mnist/*-ubyte.gz.")
+    datasets = ("mnist", "fashion")
+    DEFAULTS = {
+        "mlp": AppDefaults(
+            hidden=(128, 64, 32, 16), epochs=10, batch_size=64, lr=0.05,
+            optimizer="momentum", init="msra", lr_schedule="cosine", checkpoint=1.0,
+            keep="last", save="weights/mnist.h5"),
+        # conv 16 and 32 filters of 5x5 with 2x2 max pools, then FC 128 with dropout
+        "cnn": AppDefaults(
+            hidden=(128,), epochs=12, batch_size=64, lr=0.05, optimizer="momentum",
+            init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.25,
+            save="weights/mnist_cnn.h5", extra={"channels": (16, 32), "kernel": 5}),
+        # Fashion-MNIST overfits that net (91.8%): twice the filters, 3x3 (the same
+        # cost), more dropout, 15 epochs
+        ("cnn", "fashion"): AppDefaults(
+            hidden=(128,), epochs=15, batch_size=64, lr=0.05, optimizer="momentum",
+            init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.3,
+            save="weights/fashion_cnn.h5", extra={"channels": (32, 64), "kernel": 3}),
+    }
+
+    def make_reader(self, args, dataset, mode):
         return MnistImageDataReader(args.data_dir, mode=mode, download=args.download,
-                                    dataset=dataset, progress=not args.quiet)
-    return make
+                                    dataset=dataset,
+                                    progress=output.progress_bars_wanted(args.verbose))
 
 
-def main(argv):
-    from classify import run_classifier
-    return run_classifier(
-        APP, argv, "Train (or --load and evaluate) an MLP or a CNN on MNIST or Fashion-MNIST.",
-        {"mnist": _reader("mnist"), "fashion": _reader("fashion")}, DEFAULTS,
-        epilog="Best MNIST run (~98.6%): --hidden 512,256 --dropout 0.3 --batch-size 128 "
-               "--lr 0.1 --epochs 30. Fashion-MNIST (~90.5%): --dataset fashion --hidden "
-               "512,256 --bn --dropout 0.2 --batch-size 128 --epochs 25. Data files: "
-               "<data>/mnist/*-ubyte.gz and <data>/fashion-mnist/*-ubyte.gz.")
+def main(argv=None):
+    """Run the app; return its exit status."""
+    return skeleton.run_app(MnistClassify(), argv)
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_app(APP, main))
+    sys.exit(main())

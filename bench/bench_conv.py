@@ -17,8 +17,8 @@ timed), then ``--rounds`` interleaved rounds, each asking every worker for one
 timed epoch in a rotated order (like bench_train.py):
 
 * ``ours``: the framework through its public API, ``NeuralNet.from_specs`` +
-  ``net.train(reader, checkpoint=1, need_test=False, restore_best=False,
-  verbose=False)``, BLAS threads via ``framework.threads.set_num_threads``;
+  ``net.train(reader, epochs=1, checkpoint=1, need_test=False,
+  restore_best=False, verbose=0)`` (``common.train_one_epoch``), BLAS threads via ``framework.threads.set_num_threads``;
 * ``torch``: the same net in PyTorch (``torch.set_num_threads``), the minimal
   idiomatic loop (randperm, index_select, forward, cross-entropy, backward,
   SGD step);
@@ -37,7 +37,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -49,7 +48,8 @@ sys.path[:0] = [ROOT, HERE]
 
 import numpy as np  # noqa: E402
 
-from common import WorkerProcess, interleaved_rounds, send, torch_epoch  # noqa: E402
+from common import (WorkerProcess, blas_info, host_cpu, interleaved_rounds,  # noqa: E402
+                    send, torch_epoch, train_one_epoch)
 
 PAUSE = 0.3                 # seconds between workers: let the previous one's threads go idle
 BATCH = 64
@@ -181,29 +181,6 @@ def best_of(one, two):
             "square_before_after": [one["square"], two["square"]]}
 
 
-def host_cpu():
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-        for line in info.splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        flags = next((ln for ln in info.splitlines() if ln.startswith("flags")), "")
-        isa = [x for x in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f" {x}" in flags]
-        model += f" ({os.cpu_count()} vCPUs; {' '.join(isa) or 'no AVX2'})"
-    except OSError:
-        pass
-    return model
-
-
-def blas_info():
-    from threadpoolctl import threadpool_info
-    return "; ".join(f"{lib['internal_api']} {lib['version']} ({lib.get('architecture')})"
-                     for lib in threadpool_info() if lib["user_api"] == "blas")
-
-
 # ==================================================================== data
 def load_reader(data_dir, rows=None, seed=0):
     """(reader with one-hot float32 y and (N,1,28,28) x, int labels of the train rows,
@@ -252,24 +229,12 @@ class Ours:
                                            name="bench_conv")
 
     def epoch(self):
-        net = self.net
-        set_max_epoch(net, net.epoch + 1)
-        net.train(self.reader, checkpoint=1, need_test=False, restore_best=False,
-                  verbose=False)
+        train_one_epoch(self.net, self.reader)
 
     def predict(self, x):
         with self.fw.threads.blas_threads(self.threads):
             return np.concatenate([self.net.inference(x[i:i + 1000])
                                    for i in range(0, x.shape[0], 1000)])
-
-
-def set_max_epoch(net, value):
-    """``net.params.max_epoch = value``, or a replaced copy if the params are frozen."""
-    try:
-        net.params.max_epoch = value
-    except (AttributeError, TypeError):   # frozen dataclass
-        import dataclasses
-        net.params = dataclasses.replace(net.params, max_epoch=value)
 
 
 class Torch:

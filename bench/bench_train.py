@@ -14,7 +14,7 @@ achieved GEMM rate against this machine's measured NumPy float32 GEMM peak,
 inference throughput, each worker's peak RSS, and ``import framework`` time.
 
 The framework is timed through its public API: ``net.train(reader,
-checkpoint=1, need_test=False, restore_best=False, verbose=False)`` with no
+epochs=1, checkpoint=1, need_test=False, restore_best=False, verbose=0)`` with no
 validation set, so a timed epoch is the mini-batch steps (including the train
 loss/accuracy bookkeeping) plus one checkpoint record. PyTorch runs the
 minimal idiomatic loop (randperm, index_select, forward, cross-entropy,
@@ -34,8 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-from common import (NETS, WorkerProcess, gemm_flops_per_epoch,  # noqa: E402
-                    interleaved_rounds, send, torch_epoch)
+from common import (NETS, WorkerProcess, blas_info, gemm_flops_per_epoch,  # noqa: E402
+                    interleaved_rounds, send, torch_epoch, train_one_epoch)
 
 PAUSE = 0.3     # seconds between workers: let the previous one's threads go idle
 
@@ -52,10 +52,7 @@ class Ours:
         self.threads = threads
 
     def epoch(self):
-        net = self.net
-        net.params.max_epoch = net.epoch + 1
-        net.train(self.reader, checkpoint=1, need_test=False, restore_best=False,
-                  verbose=False)
+        train_one_epoch(self.net, self.reader)
 
     def infer(self, x):
         with self.fw.threads.blas_threads(self.threads):
@@ -198,12 +195,6 @@ def import_time(repeat=7):
         times.append(float(out[0]))
         heavy = out[1].strip()
     return statistics.median(times), heavy
-
-
-def blas_info():
-    from threadpoolctl import threadpool_info
-    return "; ".join(f"{lib['internal_api']} {lib['version']} ({lib.get('architecture')})"
-                     for lib in threadpool_info() if lib["user_api"] == "blas")
 
 
 def main(argv=None):

@@ -60,6 +60,44 @@ def build_ours(sizes, batch, epochs=1, seed=0):
     return fw.NeuralNet.from_specs(params, specs, sizes[0], "bench")
 
 
+def train_one_epoch(net, reader):
+    """One more epoch of ``net.train`` with no validation, test or restore: what every
+    benchmark times. Works with the ``epochs=`` API and with older trees (which
+    train up to a mutable ``params.max_epoch``), so two versions can be compared."""
+    import inspect
+    options = dict(checkpoint=1, need_test=False, restore_best=False)
+    if "epochs" in inspect.signature(net.train).parameters:
+        return net.train(reader, epochs=1, verbose=0, **options)
+    net.params.max_epoch = net.epoch + 1
+    return net.train(reader, verbose=False, **options)
+
+
+def host_cpu():
+    """The CPU model, vCPU count and vector extensions, for every benchmark's header."""
+    import platform
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        for line in info.splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        flags = next((ln for ln in info.splitlines() if ln.startswith("flags")), "")
+        isa = [x for x in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f" {x}" in flags]
+        model += f" ({os.cpu_count()} vCPUs; {' '.join(isa) or 'no AVX2'})"
+    except OSError:
+        pass
+    return model
+
+
+def blas_info():
+    """NumPy's BLAS library, version and kernel (e.g. ``openblas 0.3.27 (Haswell)``)."""
+    from threadpoolctl import threadpool_info
+    return "; ".join(f"{lib['internal_api']} {lib['version']} ({lib.get('architecture')})"
+                     for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
 # ------------------------------------------------ worker processes, interleaved rounds
 def send(obj):
     """A worker's answer: one JSON line on stdout."""

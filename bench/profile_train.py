@@ -21,7 +21,8 @@ sys.path[:0] = [os.path.dirname(HERE), HERE]
 
 import numpy as np  # noqa: E402
 
-from common import NETS, build_ours, gemm_flops_per_epoch, load_reader  # noqa: E402
+from common import (NETS, build_ours, gemm_flops_per_epoch, load_reader,  # noqa: E402
+                    train_one_epoch)
 
 
 def phases(net, reader, batch):
@@ -70,12 +71,11 @@ def main(argv=None):
     fw.threads.set_num_threads(args.threads)
     reader, _, source = load_reader(args.data_dir)
     cfg = NETS[args.net]
-    net = build_ours(cfg["sizes"], cfg["batch"], epochs=1)
-    net.train(reader, checkpoint=1, need_test=False, restore_best=False, verbose=False)
+    net = build_ours(cfg["sizes"], cfg["batch"], epochs=0)
+    train_one_epoch(net, reader)                    # warm-up
 
     def one_epoch():
-        net.params.max_epoch = net.epoch + 1
-        net.train(reader, checkpoint=1, need_test=False, restore_best=False, verbose=False)
+        train_one_epoch(net, reader)
 
     print(f"net {args.net} {cfg['sizes']} batch {cfg['batch']}, {args.threads} BLAS thread(s), "
           f"{source}")

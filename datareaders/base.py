@@ -14,7 +14,9 @@ Mini-batches come from ``batches(batch_size, rng)``: one permutation per epoch,
 each batch's rows gathered into one batch-sized buffer owned by the reader.
 Nothing is allocated per batch, the training set is never copied whole, and
 the same ``rng`` state gives the same batch sequence, so runs compared side
-by side see identical batches.
+by side see identical batches. ``batches(batch_size, order=...)`` takes an
+explicit list of row-index arrays instead (``framework.BatchOrder``). A batch
+is a reused buffer, overwritten by the next one; ``copy=True`` yields copies.
 """
 import numpy as np
 
@@ -227,17 +229,24 @@ class DataReader:
             self._buffers = None
         return self
 
-    def batches(self, batch_size, rng=None):
+    def batches(self, batch_size, rng=None, order=None, copy=False):
         """Yield (x, y) mini-batches covering the training set once.
 
         With ``rng`` the rows are permuted by ``rng.permutation`` and each
         batch is gathered into buffers of two batches owned by the reader
         (allocated once, reused every epoch; while BLAS runs one thread the
         next batch is gathered on a background thread, see
-        ``arrays.iter_batches``); without it batches
-        are slices of the training arrays in stored order. Either way a
-        batch is a view: the next batch may overwrite it, so copy a batch you
-        want to keep, and do not interleave two epochs of one reader.
+        ``arrays.iter_batches``). With ``order``, a sequence of 1-D arrays of
+        row indices (``framework.BatchOrder.epoch(i)``), each batch is exactly
+        those rows, gathered into the same kind of reused buffer, and
+        ``batch_size`` is ignored. With neither, batches are slices of the
+        training arrays in stored order.
+
+        The batches are reused buffers (or views): the next batch overwrites
+        the previous one, so ``list(reader.batches(...))`` would hold one
+        batch many times. Pass ``copy=True`` to get batches you may keep
+        (each a new array; the training loop never needs that). Do not
+        interleave two epochs of one reader.
         """
         self._require_data()
         if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
@@ -250,38 +259,83 @@ class DataReader:
             # so no epoch pays a whole-set copy in the gather
             self.x_train = np.ascontiguousarray(self.x_train)
             self.y_train = np.ascontiguousarray(self.y_train)
+        if order is not None:
+            batches = self._ordered_batches(self._check_order(order))
+        else:
+            rows = min(int(batch_size), n)
+            batches = arr.iter_batches(self.x_train, self.y_train, int(batch_size), rng,
+                                       None if rng is None else self._batch_buffers(2 * rows))
+        return _copies(batches) if copy else batches
+
+    def _batch_buffers(self, rows, exact=True):
+        """The reader's (x, y) gather buffers: exactly ``rows`` rows (what
+        ``iter_batches`` splits into two halves), or at least ``rows``."""
         x, y = self.x_train, self.y_train
-        rows = min(int(batch_size), n)
         buffers = self._buffers
-        if rng is not None and (buffers is None or any(
-                b.shape != (2 * rows,) + a.shape[1:] or b.dtype != a.dtype
-                for b, a in zip(buffers, (x, y)))):
-            buffers = self._buffers = tuple(np.empty((2 * rows,) + a.shape[1:], a.dtype)
+        if buffers is None or any(
+                b.shape[1:] != a.shape[1:] or b.dtype != a.dtype
+                or (b.shape[0] != rows if exact else b.shape[0] < rows)
+                for b, a in zip(buffers, (x, y))):
+            buffers = self._buffers = tuple(np.empty((rows,) + a.shape[1:], a.dtype)
                                             for a in (x, y))
-        return arr.iter_batches(x, y, int(batch_size), rng, buffers)
+        return buffers
+
+    def _check_order(self, order):
+        """``order`` as a list of intp row-index arrays within the training set."""
+        n, checked = self.num_train, []
+        for k, rows in enumerate(order):
+            rows = np.asarray(rows)
+            if rows.ndim != 1 or rows.size == 0 or rows.dtype.kind not in "iu":
+                raise ValueError(f"batches order[{k}]: expected a non-empty 1-D array of "
+                                 f"row indices, got shape {rows.shape} dtype {rows.dtype}")
+            if rows.min() < 0 or rows.max() >= n:
+                raise ValueError(f"batches order[{k}]: row indices must lie in 0..{n - 1}, "
+                                 f"got {int(rows.min())}..{int(rows.max())}")
+            checked.append(rows.astype(np.intp, copy=False))
+        return checked
+
+    def _ordered_batches(self, order):
+        """Gather the rows of each index array into one reused buffer."""
+        x, y = self.x_train, self.y_train
+        if not order:
+            return
+        bx, by = self._batch_buffers(max(rows.shape[0] for rows in order), exact=False)
+        take = np.take
+        for rows in order:
+            k = rows.shape[0]
+            out_x, out_y = bx[:k], by[:k]
+            take(x, rows, axis=0, out=out_x, mode="clip")   # checked in range above
+            take(y, rows, axis=0, out=out_y, mode="clip")
+            yield out_x, out_y
 
     # ------------------------------------------------------------ access
     def get_validation_set(self):
+        """(x_val, y_val), or None before generate_validation_set made one."""
         return None if self.x_val is None else (self.x_val, self.y_val)
 
     def get_test_set(self):
+        """(x_test, y_test); 0-row arrays for an ArrayDataReader made without a test set."""
         self._require_data()
         return self.x_test, self.y_test
 
     def get_train_set(self):
+        """(x_train, y_train) as preprocessed, without the rows split off for validation."""
         self._require_data()
         return self.x_train, self.y_train
 
     @property
     def num_train(self):
+        """Rows in the training set (0 before the data is read)."""
         return 0 if self.x_train is None else self.x_train.shape[0]
 
     @property
     def num_validation(self):
+        """Rows in the validation set (0 when none was split off)."""
         return 0 if self.x_val is None else self.x_val.shape[0]
 
     @property
     def num_test(self):
+        """Rows in the test set (0 when there is none)."""
         return 0 if self.x_test is None else self.x_test.shape[0]
 
     @property
@@ -306,17 +360,32 @@ class DataReader:
         return self.y_train.shape[1]
 
 
+def _copies(batches):
+    for x, y in batches:
+        yield x.copy(), y.copy()
+
+
 class ArrayDataReader(DataReader):
     """Wrap arrays a user already has; checked and converted at construction.
 
     x is 2-D (N, features) or N-D for images; y is (N,), (N, 1) or (N, C).
     Float arrays are copied into ``dtype``; integer labels stay integers until
-    ``normalize_y``. ``read_data()`` restores the arrays as given.
+    ``normalize_y``. ``read_data()`` restores the arrays as given. The test
+    set is optional (``ArrayDataReader(x, y)``): without one the test set is
+    empty and ``train`` skips the test.
     """
 
-    def __init__(self, x_train, y_train, x_test, y_test, dtype=np.float32):
+    def __init__(self, x_train, y_train, x_test=None, y_test=None, dtype=np.float32):
         super().__init__(dtype)
-        self._arrays = tuple(np.array(a) for a in (x_train, y_train, x_test, y_test))
+        if (x_test is None) != (y_test is None):
+            raise ValueError("ArrayDataReader: expected both x_test and y_test or neither, "
+                             f"got x_test={'None' if x_test is None else 'an array'} and "
+                             f"y_test={'None' if y_test is None else 'an array'}")
+        x_train, y_train = np.array(x_train), np.array(y_train)
+        if x_test is None:      # an empty test set with the training rows' shapes
+            x_test = np.empty((0,) + x_train.shape[1:], x_train.dtype)
+            y_test = np.empty((0,) + y_train.shape[1:], y_train.dtype)
+        self._arrays = (x_train, y_train, np.array(x_test), np.array(y_test))
         self.read_data()
 
     def _load(self):

@@ -43,7 +43,13 @@ def read_records(path):
 
 
 def read_class_names(path):
-    names = [line.strip() for line in Path(path).read_text("ascii").splitlines()]
+    """The class names of ``batches.meta.txt``, one a line (a byte-order mark is dropped)."""
+    try:
+        text = Path(path).read_text("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(path, f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
+                            f"cannot be decoded ({exc.reason})") from None
+    names = [line.strip() for line in text.splitlines()]
     names = [n for n in names if n]
     if len(names) != len(CLASS_NAMES):
         raise DataFileError(path, f"expected {len(CLASS_NAMES)} class names, "
@@ -81,8 +87,17 @@ class CifarImageReader(DataReader):
                                 f"extract it into {self.folder}, or pass download=True")
         archive = ensure_file(self.archive, self.folder, True, self.progress)
         safe_extract_tar(archive, self.folder)
-        archive.unlink()
-        return self.batch_folder()
+        for folder in (self.folder / INNER_DIR, self.folder):
+            if all((folder / n).is_file() for n in TRAIN_FILES + (TEST_FILE,)):
+                archive.unlink()
+                return folder
+        # the checksum matched, so downloading again would fetch the same bytes
+        missing = [n for n in TRAIN_FILES + (TEST_FILE,)
+                   if not (self.folder / INNER_DIR / n).is_file()]
+        raise DataFileError(archive, f"the archive matches its checksum but does not hold "
+                            f"{INNER_DIR}/{missing[0]} (and {len(missing) - 1} more missing "
+                            f"batch files); not downloading it again. Check "
+                            f"{self.archive.urls[0]}, or delete {archive} to retry")
 
     def _load(self):
         folder = self.batch_folder()

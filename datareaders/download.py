@@ -9,13 +9,15 @@ A download goes to a temporary file in the target folder, is hashed while it
 streams, and is renamed into place with ``os.replace`` only when its checksum
 matches. So a reader never sees a half-written or corrupted file, and any
 failure (HTTP error, short read, checksum mismatch, Ctrl-C) removes the
-temporary file. Archives are extracted member by member after rejecting
-absolute paths, ``..`` and links.
+temporary file, and folders it had to create are removed again. Archives
+are extracted member by member after rejecting absolute paths, ``..`` and
+links, and never through a symlink already in the destination.
 """
 import hashlib
 import http.client
 import os
 import shutil
+import stat
 import sys
 import tarfile
 import tempfile
@@ -99,7 +101,34 @@ def fetch(urls, target, sha256=None, md5=None, progress=True, timeout=60):
         raise ValueError("fetch: refusing to download without a checksum")
     urls = [urls] if isinstance(urls, str) else list(urls)
     target = Path(target)
+    created = _missing_folders(target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _fetch_first(urls, target, sha256, md5, progress, timeout)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _missing_folders(folder):
+    """The folders ``mkdir(parents=True)`` would create for ``folder``, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders):
+    """Remove the folders a failed download created, if nothing else was put in them."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _fetch_first(urls, target, sha256, md5, progress, timeout):
     failures = []
     for url in urls:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
@@ -151,12 +180,37 @@ def _stream(url, out, label, progress, timeout):
     return digests
 
 
+def _check_destination(archive, dest, parts, is_dir):
+    """Refuse a member whose path in ``dest`` passes through (or is) a symlink or a
+    non-folder that already exists there: moving the file into place would follow it
+    out of ``dest``."""
+    where = Path(dest)
+    for index, part in enumerate(parts):
+        where = where / part
+        try:
+            info = os.lstat(where)
+        except FileNotFoundError:
+            return
+        last = index == len(parts) - 1
+        if stat.S_ISLNK(info.st_mode):
+            raise DataFileError(archive, f"member {'/'.join(parts)!r}: {where} already "
+                                "exists as a symbolic link; refusing to extract through it")
+        if (not last or is_dir) and not stat.S_ISDIR(info.st_mode):
+            raise DataFileError(archive, f"member {'/'.join(parts)!r}: {where} already "
+                                "exists and is not a folder")
+        if last and not is_dir and not stat.S_ISREG(info.st_mode):
+            raise DataFileError(archive, f"member {'/'.join(parts)!r}: {where} already "
+                                "exists and is not a regular file")
+
+
 def safe_extract_tar(archive, dest):
     """Extract a tar archive into ``dest``, refusing anything unsafe.
 
     Only regular files and directories with relative paths that stay inside
     ``dest`` are accepted; a link, a device, an absolute path or a ``..``
-    component is a ``DataFileError`` and nothing is extracted. Files are
+    component is a ``DataFileError`` and nothing is extracted, and so is a
+    member whose path in ``dest`` already holds a symlink (or a file where a
+    folder must be). Files are
     unpacked into a temporary folder first and moved into place one by one,
     so a damaged archive leaves no half-written file in ``dest``.
     """
@@ -171,15 +225,20 @@ def safe_extract_tar(archive, dest):
                 if not (m.isfile() or m.isdir()):
                     raise DataFileError(archive, f"member {m.name!r} is not a regular "
                                         "file or folder (links are refused)")
-                if m.name.startswith(("/", "\\")) or ".." in parts or ":" in m.name:
+                if (m.name.startswith(("/", "\\")) or ".." in parts or ":" in m.name
+                        or "\\" in m.name or not parts):
                     raise DataFileError(archive, f"member {m.name!r} has an unsafe path")
+                _check_destination(archive, dest, parts, m.isdir())
             kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(tmp, members=members, **kwargs)
-        written = []
+        written, root = [], os.path.realpath(dest)
         for m in members:
             if m.isfile():
                 final = dest / m.name
                 final.parent.mkdir(parents=True, exist_ok=True)
+                if os.path.commonpath([root, os.path.realpath(final.parent)]) != root:
+                    raise DataFileError(archive, f"member {m.name!r} would be written "
+                                        f"outside {dest}")
                 os.replace(tmp / m.name, final)
                 written.append(final)
         return written

@@ -60,9 +60,24 @@ def read_house_csv(path):
     """Return (x (N, 19) float64, price (N,) float64) and check every cell.
 
     A bad cell is a ``DataFileError`` naming the line, the column and the
-    value; a short or long row names its line too.
+    value; a short or long row names its line too. A byte-order mark (Excel
+    writes one) is dropped, so the first column keeps its name; bytes that are
+    not UTF-8 are an error naming the file.
     """
-    with open(path, newline="", encoding="utf-8") as f:
+    try:
+        return _read_house_rows(path)
+    except UnicodeDecodeError as exc:
+        raise DataFileError(path, f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
+                            f"cannot be decoded ({exc.reason}); save the CSV as UTF-8") \
+            from None
+    except FileNotFoundError:
+        raise DataFileError(path, "file not found") from None
+    except OSError as exc:
+        raise DataFileError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _read_house_rows(path):
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:

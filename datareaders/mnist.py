@@ -8,6 +8,8 @@ so a truncated or mislabeled file is an error naming the file, never a
 silently short or shifted array.
 """
 import gzip
+import math
+import os
 import zlib
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from .download import RemoteFile, ensure_file, resolve_data_dir
 from .errors import DataFileError
 
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+MAX_DEFLATE_RATIO = 1032    # deflate never expands a byte into more than this
 ROWS = COLS = 28
 
 _MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -62,33 +65,115 @@ def remote_files(dataset):
 
 
 def read_idx(path, magic):
-    """Return the uint8 payload of an idx file: (N, 28, 28) images or (N,) labels."""
+    """Return the uint8 payload of an idx file: (N, 28, 28) images or (N,) labels.
+
+    The header is read first and the size it declares is checked against what
+    the file holds (a raw file's size, a gzip's size record) before the payload
+    is allocated, so a small file that claims billions of images is refused at
+    once; the payload is then read straight into its array.
+    """
     path = Path(path)
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
+    gz = path.suffix == ".gz"
+    try:
+        with open(path, "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            if not gz:
+                return _read_idx_stream(path, raw, magic, _RawSize(size))
+            limits = _GzipSize(size, _gzip_size_record(raw, size))
+            with gzip.GzipFile(fileobj=raw) as stream:
+                return _read_idx_stream(path, stream, magic, limits)
+    except (OSError, EOFError, zlib.error) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise DataFileError(path, "file not found") from None
+        if gz and not isinstance(exc, PermissionError):
             raise DataFileError(path, f"not a valid gzip file (truncated?): {exc}") from exc
+        raise DataFileError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+class _RawSize:
+    """What an uncompressed idx file can hold: exactly its size."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def problem(self, header_size, payload):
+        """None if a payload of ``payload`` bytes fits exactly, else what is wrong."""
+        held = self.size - header_size
+        if held == payload:
+            return None
+        word = "truncated" if held < payload else "has trailing bytes"
+        return f"{word}: the file holds {held} bytes after the header"
+
+
+class _GzipSize:
+    """What a gzip can hold: at most MAX_DEFLATE_RATIO times its size, and exactly the
+    size its last 4 bytes record (mod 2**32, for a single-member gzip)."""
+
+    def __init__(self, size, record):
+        self.size, self.record = size, record
+
+    def problem(self, header_size, payload):
+        if payload > MAX_DEFLATE_RATIO * self.size:
+            return (f"truncated: a {self.size}-byte gzip cannot hold more than "
+                    f"{MAX_DEFLATE_RATIO * self.size} bytes")
+        expected = (header_size + payload) % 2 ** 32
+        if self.record is None or self.record == expected:
+            return None
+        word = "truncated" if self.record < expected else "has trailing bytes"
+        return f"{word}: the gzip's size record says {self.record} bytes in all"
+
+
+def _gzip_size_record(raw, size):
+    """The uncompressed size a single-member gzip records in its last 4 bytes (mod 2**32);
+    None for a file too short to hold one."""
+    if size < 18:
+        return None
+    raw.seek(size - 4)
+    record = int.from_bytes(raw.read(4), "little")
+    raw.seek(0)
+    return record
+
+
+def _read_idx_stream(path, stream, magic, limits):
     ndim = 3 if magic == IMAGE_MAGIC else 1
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataFileError(path, f"truncated: {len(raw)} bytes, shorter than the "
-                            f"{header}-byte idx header")
-    found = int.from_bytes(raw[:4], "big")
+    header_size = 4 + 4 * ndim
+    header = stream.read(header_size)
+    if len(header) < header_size:
+        raise DataFileError(path, f"truncated: {len(header)} bytes, shorter than the "
+                            f"{header_size}-byte idx header")
+    found = int.from_bytes(header[:4], "big")
     if found != magic:
         kind = "image (idx3)" if magic == IMAGE_MAGIC else "label (idx1)"
         raise DataFileError(path, f"magic number {found}, expected {magic} for an "
                             f"{kind} file")
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
     if ndim == 3 and dims[1:] != [ROWS, COLS]:
         raise DataFileError(path, f"images are {dims[1]}x{dims[2]}, expected 28x28")
-    size = int(np.prod(dims))
-    if len(raw) - header != size:
-        problem = "truncated" if len(raw) - header < size else "has trailing bytes"
-        raise DataFileError(path, f"{problem}: header promises {dims[0]} items "
-                            f"({size} bytes) but {len(raw) - header} bytes follow it")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    size = math.prod(dims)
+    promise = f"header promises {dims[0]} items ({size} bytes)"
+    problem = limits.problem(header_size, size)
+    if problem:
+        word, detail = problem.split(": ", 1)
+        raise DataFileError(path, f"{word}: {promise} but {detail}; refused before "
+                            "reading it")
+    payload = np.empty(size, np.uint8)
+    done = _read_into(stream, payload)
+    if done < size:
+        raise DataFileError(path, f"truncated: {promise} but {done} bytes follow it")
+    if stream.read(1):
+        raise DataFileError(path, f"has trailing bytes: {promise} but more bytes follow it")
+    return payload.reshape(dims)
+
+
+def _read_into(stream, array):
+    """Fill ``array`` from ``stream``; return how many bytes arrived."""
+    view, done = memoryview(array), 0
+    while done < len(view):
+        count = stream.readinto(view[done:])
+        if not count:
+            break
+        done += count
+    return done
 
 
 class MnistImageDataReader(DataReader):

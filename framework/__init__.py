@@ -8,10 +8,15 @@ __version__ = "0.1.0"
 
 from .activators import (Activator, Elu, Identity, LeakyRelu, Relu, Sigmoid, Softplus, Tanh,
                          register_activator)
+from . import callbacks
+from .batch_order import BatchOrder
 from .buffers import BufferCache
+from .callbacks import (Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar,
+                        StopDiff, StopLoss, TerminateOnNaN)
 from .classifiers import Classifier, Logistic, Softmax, register_classifier
 from .enums import InitMethod, NetType, OptimizerName, RegularMethod, StopCondition
 from .errors import WeightsFileError
+from .gradient_check import check_gradients
 from .history import Record, TrainingHistory
 from .hyper_parameters import HyperParameters, Stopper
 from .layers.activation import ActivationLayer
@@ -26,6 +31,7 @@ from .layers.flatten import FlattenLayer
 from .layers.pooling import PoolingLayer, PoolType
 from .layers.registry import register_layer
 from .losses import LossFunction
+from .memory import check_memory, estimate_training_bytes
 from .net import NeuralNet
 from .optimizers import Optimizer, register_optimizer
 from .plotting import plot_history
@@ -48,6 +54,9 @@ __all__ = [
     "Logistic", "Softmax",
     # the net and its training
     "NeuralNet", "TrainingHistory", "Record", "WeightsFileError", "plot_history",
+    "BatchOrder", "check_gradients", "callbacks", "Callback", "EarlyStopping", "StopLoss",
+    "StopDiff", "ModelCheckpoint", "CSVLogger", "ProgressBar", "TerminateOnNaN",
+    "estimate_training_bytes", "check_memory",
     # extending: registries, the builder, base classes
     "register_layer", "register_activator", "register_classifier", "register_optimizer",
     "register_schedule", "layers_from_specs", "mlp_specs", "Activator", "Classifier",

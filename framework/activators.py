@@ -15,12 +15,11 @@ steady-state calls allocate nothing. A new activator joins with
 Sigmoid and softplus go through ``logaddexp`` so |z| ~ 1000 neither overflows
 nor warns.
 """
-import math
-
 import numpy as np
 
 from .buffers import BufferCache
 from .registry import Registry, class_decorator, make_from_spec
+from .validation import check_number
 
 ACTIVATORS = Registry("activator")
 
@@ -34,16 +33,19 @@ class Activator:
     buffers = None      # the owning layer's BufferCache (a private one when standalone)
 
     def forward(self, z, out):
+        """Write a = f(z) into ``out`` and return it."""
         if out is not z:
             np.copyto(out, z)
         return out
 
     def backward(self, z, a, delta, out):
+        """Write delta * f'(z) into ``out`` (which may be ``delta``) and return it."""
         if out is not delta:
             np.copyto(out, delta)
         return out
 
     def get_config(self):
+        """{"name": ..., <options>}: what make_activator needs to rebuild this activator."""
         return {"name": self.name}
 
     def _scratch(self, name, like, dtype=None, shape=None):
@@ -219,7 +221,4 @@ def make_activator(config_or_name):
 
 
 def _number(field, value, minimum=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not math.isfinite(value) or (minimum is not None and value < minimum):
-        raise ValueError(f"{field}: expected a finite number >= {minimum}, got {value!r}")
-    return float(value)
+    return check_number(field, value, minimum)

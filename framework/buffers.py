@@ -42,6 +42,7 @@ class BufferCache:
         return array
 
     def clear(self):
+        """Drop every cached array (the next get allocates afresh)."""
         self._arrays.clear()
         self._hot.clear()
 

@@ -22,6 +22,13 @@ CLASSIFIERS = Registry("classifier")
 class Classifier(Activator):
     """Base class of output functions (for ``isinstance`` checks)."""
 
+    def check_output_shape(self, shape):
+        """Refuse a per-sample shape this function makes meaningless (none by default).
+
+        ``shape[0]`` is the class axis: the features of a vector, the channels
+        of a feature map. ``ClassificationLayer.build`` calls this.
+        """
+
 
 register_classifier = class_decorator(CLASSIFIERS, Classifier)
 
@@ -31,6 +38,14 @@ class Logistic(Sigmoid, Classifier):
     """Binary: a = sigmoid(z) (stable);  backward = delta * a (1 - a)"""
 
     name = "logistic"
+
+    def check_output_shape(self, shape):
+        """One output: the probability of the positive class. Several outputs are a
+        multi-class net, whose class probabilities logistic would not make sum to 1."""
+        if shape[0] != 1:
+            raise ValueError(f"logistic: expected 1 output (a binary classifier's "
+                             f"probability), received input shape {tuple(shape)}; use "
+                             f"'softmax' for {shape[0]} classes")
 
 
 @register_classifier
@@ -43,6 +58,13 @@ class Softmax(Classifier):
 
     name = "softmax"
     _column = None      # the last (rows, 1, ...) work column, reused while its shape holds
+
+    def check_output_shape(self, shape):
+        """At least 2 classes: the softmax of a single output is always 1.0."""
+        if shape[0] < 2:
+            raise ValueError(f"softmax: expected at least 2 outputs (one per class), "
+                             f"received input shape {tuple(shape)}, whose softmax is always "
+                             f"1.0; use 'logistic' for a binary classifier's single output")
 
     def forward(self, z, out):
         column = self._column

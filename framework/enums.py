@@ -80,6 +80,8 @@ class InitMethod(_ParsableEnum):
 
 
 class OptimizerName(_ParsableEnum):
+    """The textbook's optimizers by name; @register_optimizer adds names of your own."""
+
     SGD = "sgd"
     MOMENTUM = "momentum"
     NAG = "nag"
@@ -108,8 +110,11 @@ class StopCondition(_ParsableEnum):
 
 
 class RegularMethod(_ParsableEnum):
-    """L1/L2 add a weight penalty; EARLY_STOP takes ``regular_value`` as the
-    patience in checkpoints, as in the textbook."""
+    """L1/L2 add a weight penalty. EARLY_STOP is the textbook's spelling of
+    early stopping, with ``regular_value`` as the patience in checkpoints:
+    training turns it into an ``EarlyStopping`` callback. To combine early
+    stopping with L1/L2, choose the penalty here and pass
+    ``callbacks=[EarlyStopping(patience=...)]`` to ``train``."""
 
     NOTHING = "nothing"
     L1 = "l1"

@@ -33,16 +33,15 @@ FIELDS = [f.name for f in fields(Record)]
 
 
 class TrainingHistory:
-    """Records, the best checkpoint and its weights, and why training stopped.
+    """Records, the best checkpoint and why training stopped: metrics only.
 
-    ``best_weights`` maps layer name -> {parameter or buffer name: array copy}
-    (see ``NeuralNet.get_state``).
+    The weights of the best checkpoint are kept by the training loop (and by
+    ``EarlyStopping``), not here, so a history is small and JSON-able.
     """
 
     def __init__(self):
         self.records = []
         self.best_index = None
-        self.best_weights = None
         self.stop_reason = None
         self.test_loss = None       # set by train(need_test=True) if there is a test set
         self.test_accuracy = None
@@ -53,11 +52,15 @@ class TrainingHistory:
     def __getitem__(self, index):
         return self.records[index]
 
-    def add(self, record):
-        """Append ``record``; return True if it is the new best (finite, lowest loss)."""
+    def add(self, record, can_be_best=True):
+        """Append ``record``; return True if it is the new best (finite, lowest loss).
+
+        ``can_be_best=False`` records a checkpoint whose weights are unusable
+        (a non-finite array was found), so it never becomes the best.
+        """
         self.records.append(record)
         loss = record.monitored_loss
-        if not math.isfinite(loss):
+        if not can_be_best or not math.isfinite(loss):
             return False
         if self.best_index is None or loss < self.records[self.best_index].monitored_loss:
             self.best_index = len(self.records) - 1
@@ -66,14 +69,17 @@ class TrainingHistory:
 
     @property
     def best_record(self):
+        """The best Record (None before the first finite one)."""
         return None if self.best_index is None else self.records[self.best_index]
 
     @property
     def best_epoch(self):
+        """The (fractional) epoch of the best record."""
         return None if self.best_index is None else self.best_record.epoch
 
     @property
     def best_val_loss(self):
+        """The validation loss of the best record."""
         return None if self.best_index is None else self.best_record.val_loss
 
     @property
@@ -100,6 +106,7 @@ class TrainingHistory:
         }
 
     def to_json(self):
+        """``as_dict()`` as a JSON string."""
         return json.dumps(self.as_dict())
 
     def to_csv(self, path):

@@ -3,8 +3,20 @@
 Mirrors the textbook's HyperParameters_4_0. Every field is validated when the
 object is made, so a typo fails at once with a message that names the field
 and the value received, not epochs later inside a layer.
+
+Both classes are frozen: assigning a field raises ``FrozenInstanceError``.
+A changed copy comes from ``dataclasses.replace(params, max_epoch=20)``,
+which validates again. Freezing is what keeps the settings from drifting:
+the layers built their weights and optimizers from ``LAYER_FIELDS`` once, so
+a later edit of, say, ``optimizer_name`` would leave them on the old rule
+while the loop followed the new one. ``NeuralNet.params`` refuses a copy
+that changes one of those fields once the net has layers.
+
+NumPy scalars (``np.float32(0.1)``, ``np.int64(5)``) are accepted wherever a
+Python number is, and stored as Python numbers.
 """
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,24 +25,54 @@ from .enums import InitMethod, NetType, OptimizerName, RegularMethod, StopCondit
 from .optimizers import parse_optimizer_name
 from .schedules import make_schedule
 
+# What the layers are built from (weights, optimizers, penalties, dtype, random
+# streams): fixed for the life of a net once it has layers.
+LAYER_FIELDS = ("net_type", "init_method", "init_scale", "optimizer_name",
+                "optimizer_options", "regular_name", "regular_value", "dtype", "seed")
 
-@dataclass
+
+class FrozenDict(dict):
+    """A dict that refuses changes (picklable, so params still travel to worker processes)."""
+
+    def _refuse(self, *args, **kwargs):
+        """Refuse every change: the options are part of a frozen HyperParameters."""
+        raise TypeError("HyperParameters.optimizer_options is read-only; use "
+                        "dataclasses.replace(params, optimizer_options={...})")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse
+    __ior__ = _refuse
+
+    def __reduce__(self):
+        return FrozenDict, (dict(self),)
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.items())))
+
+
+@dataclass(frozen=True)
 class Stopper:
-    """A stop condition and its threshold, e.g. ``Stopper("stop_loss", 0.001)``."""
+    """A stop condition and its threshold, e.g. ``Stopper("stop_loss", 0.001)``.
+
+    The textbook's spelling; training turns it into a ``StopLoss`` or
+    ``StopDiff`` callback (see ``framework.stopping``).
+    """
 
     condition: StopCondition = StopCondition.NOTHING
     value: float = 0.0
 
     def __post_init__(self):
-        self.condition = StopCondition.parse(self.condition, "stopper.condition")
-        self.value = _finite_number("stopper.value", self.value, minimum=0.0)
+        _set(self, "condition", StopCondition.parse(self.condition, "stopper.condition"))
+        _set(self, "value", _finite_number("stopper.value", self.value, minimum=0.0))
 
     def to_dict(self):
+        """A JSON-able description."""
         return {"condition": self.condition.value, "value": self.value}
 
 
-@dataclass
+@dataclass(frozen=True)
 class HyperParameters:
+    """The textbook's HyperParameters: learning rate, epochs, batch size, net type, ..."""
+
     learning_rate: float
     max_epoch: int
     batch_size: int
@@ -44,38 +86,47 @@ class HyperParameters:
     seed: int = 0
     dtype: object = np.float32
     init_scale: float = 1.0
-    optimizer_options: dict = field(default_factory=dict)
+    optimizer_options: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
-        self.learning_rate = _finite_number("learning_rate", self.learning_rate, minimum=0.0,
-                                            strict=True)
-        self.max_epoch = _positive_int("max_epoch", self.max_epoch, allow_zero=True)
-        self.batch_size = _positive_int("batch_size", self.batch_size)
-        self.net_type = NetType.parse(self.net_type, "net_type")
-        self.init_method = InitMethod.parse(self.init_method, "init_method")
-        self.optimizer_name = parse_optimizer_name(self.optimizer_name)
-        self.stopper = _parse_stopper(self.stopper)
-        self.regular_name = RegularMethod.parse(self.regular_name, "regular_name")
-        self.regular_value = _finite_number("regular_value", self.regular_value, minimum=0.0)
+        _set(self, "learning_rate", _finite_number("learning_rate", self.learning_rate,
+                                                   minimum=0.0, strict=True))
+        _set(self, "max_epoch", _positive_int("max_epoch", self.max_epoch, allow_zero=True))
+        _set(self, "batch_size", _positive_int("batch_size", self.batch_size))
+        _set(self, "net_type", NetType.parse(self.net_type, "net_type"))
+        _set(self, "init_method", InitMethod.parse(self.init_method, "init_method"))
+        _set(self, "optimizer_name", parse_optimizer_name(self.optimizer_name))
+        _set(self, "stopper", _parse_stopper(self.stopper))
+        _set(self, "regular_name", RegularMethod.parse(self.regular_name, "regular_name"))
+        _set(self, "regular_value", _finite_number("regular_value", self.regular_value,
+                                                   minimum=0.0))
         if self.regular_name is RegularMethod.EARLY_STOP:
-            self.regular_value = _positive_int("regular_value (early-stop patience)",
-                                               self.regular_value)
-        self.lr_schedule = make_schedule(self.lr_schedule)
-        self.seed = _positive_int("seed", self.seed, allow_zero=True)
-        self.dtype = _float_dtype(self.dtype)
-        self.init_scale = _finite_number("init_scale", self.init_scale, minimum=0.0, strict=True)
-        if not isinstance(self.optimizer_options, dict):
+            _positive_int("regular_value (early-stop patience)", self.regular_value)
+        _set(self, "lr_schedule", make_schedule(self.lr_schedule))
+        _set(self, "seed", _positive_int("seed", self.seed, allow_zero=True))
+        _set(self, "dtype", _float_dtype(self.dtype))
+        _set(self, "init_scale", _finite_number("init_scale", self.init_scale, minimum=0.0,
+                                                strict=True))
+        if not isinstance(self.optimizer_options, Mapping):
             raise ValueError(f"optimizer_options: expected a dict, got {self.optimizer_options!r}")
+        # a read-only private copy: the caller's dict cannot change it later
+        _set(self, "optimizer_options", FrozenDict(self.optimizer_options))
 
     @property
     def patience(self):
-        """Checkpoints without improvement before early stopping (None if off)."""
+        """The textbook's early-stop patience in checkpoints (None unless
+        ``regular_name`` is EARLY_STOP); training maps it to an ``EarlyStopping``."""
         if self.regular_name is RegularMethod.EARLY_STOP:
             return int(self.regular_value)
         return None
 
     def learning_rate_at(self, epoch):
+        """The scheduled learning rate of (0-based) ``epoch``."""
         return self.lr_schedule(self.learning_rate, epoch)
+
+    def layer_settings(self):
+        """``{field: value}`` of ``LAYER_FIELDS``: everything the layers are built from."""
+        return {name: getattr(self, name) for name in LAYER_FIELDS}
 
     def to_dict(self):
         """A JSON-able description, saved in weight files."""
@@ -93,9 +144,15 @@ class HyperParameters:
 
     @classmethod
     def from_dict(cls, data):
+        """Rebuild from ``to_dict()`` output (validated again)."""
         data = dict(data)
         data["stopper"] = Stopper(**data["stopper"]) if data.get("stopper") else None
         return cls(**data)
+
+
+def _set(obj, name, value):
+    """Store a validated value on a frozen instance (only ``__post_init__`` may)."""
+    object.__setattr__(obj, name, value)
 
 
 def _parse_stopper(stopper):
@@ -108,9 +165,12 @@ def _parse_stopper(stopper):
     raise ValueError(f"stopper: expected a Stopper or (condition, value), got {stopper!r}")
 
 
+def _is_number(value):
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.number))
+
+
 def _finite_number(field, value, minimum=None, strict=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not math.isfinite(value):
+    if not _is_number(value) or np.iscomplexobj(value) or not math.isfinite(value):
         raise ValueError(f"{field}: expected a finite number, got {value!r}")
     if minimum is not None and (value < minimum or (strict and value == minimum)):
         relation = "greater than" if strict else "at least"
@@ -119,9 +179,10 @@ def _finite_number(field, value, minimum=None, strict=False):
 
 
 def _positive_int(field, value, allow_zero=False):
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) \
+            and float(value).is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+    if not _is_number(value) or not isinstance(value, (int, np.integer)) \
             or value < (0 if allow_zero else 1):
         expected = "a non-negative integer" if allow_zero else "a positive integer"
         raise ValueError(f"{field}: expected {expected}, got {value!r}")

@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from .enums import InitMethod
+from .validation import check_number
 
 # method -> (distribution, fan, gain): std = scale * sqrt(gain / fan)
 _RULES = {
@@ -69,8 +70,7 @@ def initialize(method, shape, rng, dtype=np.float32, scale=1.0, fans=None):
     else:
         _check_shape(fans)
         shape = tuple(int(n) for n in shape)
-    if not (isinstance(scale, (int, float, np.number)) and math.isfinite(scale) and scale >= 0):
-        raise ValueError(f"init scale: expected a finite number >= 0, got {scale!r}")
+    scale = check_number("init scale", scale, 0)
     if method is InitMethod.ZERO:
         return np.zeros(shape, dtype=dtype)
     distribution = _RULES[method][0]

@@ -18,6 +18,8 @@ _CLIP = 1e-12
 
 
 class LossFunction:
+    """The loss, its output gradient and the accuracy of one NetType (see above)."""
+
     def __init__(self, net_type):
         self.net_type = NetType.parse(net_type, "net_type")
 

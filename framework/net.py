@@ -7,6 +7,10 @@ matrix product, and counts completed epochs so training can resume.
 
 Shapes are per sample: ``input_shape`` is ``(784,)`` for MNIST vectors and
 ``(1, 28, 28)`` for MNIST images; every layer's output shape is recorded.
+
+For learners the net also has a step API: ``loss(x, y)``, ``gradients(x, y)``
+(copies; nothing in the net changes), ``train_step(x, y)`` (the very step
+``train`` takes) and ``framework.check_gradients(net, x, y)``.
 """
 import math
 import re
@@ -14,7 +18,8 @@ import re
 import numpy as np
 
 from . import threads  # noqa: F401  (makes ``framework.threads`` available)
-from .hyper_parameters import HyperParameters
+from .enums import NetType
+from .hyper_parameters import LAYER_FIELDS, HyperParameters
 from .random_streams import RandomStreams
 from .validation import all_finite
 
@@ -29,27 +34,54 @@ def param_name(index, key):
 
 
 class NeuralNet:
+    """``NeuralNet(params, name)``: the textbook's NeuralNet_4_0 (layers, train, save)."""
+
     def __init__(self, params, name="net"):
-        if not isinstance(params, HyperParameters):
-            raise ValueError(f"params: expected a HyperParameters, got {type(params).__name__}")
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        self._params = None
+        self._layers = []
         self.params = params
         self.name = name
-        self.streams = RandomStreams(params.seed)
+        self.streams = RandomStreams(self.params.seed)
         self.epoch = 0          # completed epochs; train() continues from here
         self.iteration = 0      # completed mini-batch steps
-        self._layers = []
+        self.stop_training = False  # a callback sets True to end train() after this step
+        self.stop_reason = None     # ... and may say why (history.stop_reason)
         self._names = []
         self._shapes = []       # per-sample output shape after each layer (None: unknown)
         self._wbs = []
+        self._step = None       # the training step closure, built on first use
+        self.metadata = {}      # data options saved with the net (see save); load restores them
         self.input_shape = None
+
+    @property
+    def params(self):
+        """The net's HyperParameters (frozen; assign a ``dataclasses.replace`` copy)."""
+        return self._params
+
+    @params.setter
+    def params(self, params):
+        if not isinstance(params, HyperParameters):
+            raise ValueError(f"params: expected a HyperParameters, got {type(params).__name__}")
+        old = self._params
+        if old is not None and self._layers:
+            for field in LAYER_FIELDS:
+                if getattr(old, field) != getattr(params, field):
+                    raise ValueError(
+                        f"params: {field} cannot change once the net has layers (they were "
+                        f"built with {getattr(old, field)!r}, got {getattr(params, field)!r}); "
+                        f"build a new net to change it")
+        elif old is not None and old.seed != params.seed:
+            self.streams = RandomStreams(params.seed)
+        self._params = params
 
     @classmethod
     def from_specs(cls, params, specs, input_shape, name="net"):
         """A net with the layers ``specs`` describe (see ``layers_from_specs``)."""
         net = cls(params, name)
         net.add_specs(specs, input_shape)
+        net._check_output_end()
         return net
 
     # ----- building -------------------------------------------------------
@@ -73,6 +105,7 @@ class NeuralNet:
         self._check_name(name)
         if any(layer is other for other in self._layers):
             raise ValueError(f"add_layer({name!r}): this layer object is already in the net")
+        self._check_classifier(layer, name)
         shape = self.output_shape
         declared = layer.input_shape
         if declared is not None and shape is not None and tuple(declared) != shape:
@@ -98,6 +131,38 @@ class NeuralNet:
         self._names.append(name)
         self._shapes.append(None if out is None else tuple(out))
         self._wbs.extend(layer.weights())
+        self._step = None
+
+    def _check_classifier(self, layer, name):
+        """Refuse a classification layer that does not match ``params.net_type``."""
+        from .classifiers import Logistic, Softmax
+        from .layers.classification import ClassificationLayer
+        if not isinstance(layer, ClassificationLayer):
+            return
+        net_type, kind = self.params.net_type, type(layer.classifier).__name__
+        wanted = {NetType.MULTIPLE_CLASSIFIER: Softmax, NetType.BINARY_CLASSIFIER: Logistic}
+        if net_type is NetType.FITTING:
+            raise ValueError(
+                f"add_layer({name!r}): a {kind} classification layer does not belong in a "
+                f"net of net_type 'fitting' (regression has no classifier); set "
+                f"net_type='multiple_classifier' (softmax) or 'binary_classifier' (logistic)")
+        for cls in wanted.values():
+            if isinstance(layer.classifier, cls) and cls is not wanted[net_type]:
+                raise ValueError(
+                    f"add_layer({name!r}): a {kind} classification layer does not match "
+                    f"net_type {net_type.value!r}, which needs "
+                    f"{wanted[net_type].__name__}")
+
+    def _check_output_end(self):
+        """A classifier net must end in a classification layer (checked once built)."""
+        from .layers.classification import ClassificationLayer
+        net_type = self.params.net_type
+        if net_type is not NetType.FITTING and self._layers \
+                and not isinstance(self._layers[-1], ClassificationLayer):
+            raise ValueError(
+                f"net {self.name!r}: net_type {net_type.value!r} expects a classification "
+                f"layer last (softmax or logistic), got {type(self._layers[-1]).__name__} "
+                f"{self._names[-1]!r}")
 
     def _check_name(self, name):
         if not isinstance(name, str) or _NAME.fullmatch(name) is None:
@@ -109,10 +174,12 @@ class NeuralNet:
 
     @property
     def layers(self):
+        """The layers in order (a new list; the layers themselves are live)."""
         return list(self._layers)
 
     @property
     def layer_names(self):
+        """The layer names in order (``fc1``, ``bn1``, ...)."""
         return list(self._names)
 
     @property
@@ -135,10 +202,12 @@ class NeuralNet:
 
     @property
     def output_size(self):
+        """Values per output sample, None if not fixed."""
         shape = self.output_shape
         return None if shape is None else math.prod(shape)
 
     def get_layer(self, name):
+        """The layer called ``name`` (KeyError listing the names otherwise)."""
         try:
             return self._layers[self._names.index(name)]
         except ValueError:
@@ -156,7 +225,15 @@ class NeuralNet:
         return x
 
     def predict(self, x):
-        """Inference-mode outputs for a validated batch, in chunks to bound memory.
+        """Inference-mode outputs for ``x`` (rows are samples) as a new array.
+
+        ``x`` is checked first (shape, real, finite; cast to params.dtype),
+        as Keras's ``predict`` does; ``inference`` is the textbook's name for it.
+        """
+        return self._predict(self.check_input(x, "predict"))
+
+    def _predict(self, x):
+        """Inference-mode outputs for an already validated batch, in chunks to bound memory.
 
         Nets with feature maps run every chunk at one size: the last, shorter
         chunk is copied into a zero-padded chunk-sized array, so the layers
@@ -186,8 +263,8 @@ class NeuralNet:
         return max(1, min(PREDICT_CHUNK, PREDICT_VALUES // widest))
 
     def inference(self, x):
-        """Predictions for ``x`` (rows are samples) as a new array."""
-        return self.predict(self.check_input(x, "inference"))
+        """The textbook's name for ``predict``: checked, inference-mode outputs."""
+        return self._predict(self.check_input(x, "inference"))
 
     def check_input(self, x, where):
         """Validate features: a batch of ``input_shape`` samples, non-empty, finite,
@@ -219,12 +296,44 @@ class NeuralNet:
             raise ValueError(f"{where}: expected finite values, received NaN or inf")
         return x
 
-    def train(self, data_reader, checkpoint=0.1, need_test=True, restore_best=True,
-              verbose=True, callback=None):
-        """Train epochs ``self.epoch .. params.max_epoch - 1``; see ``training.train``."""
+    def train(self, data_reader, epochs=None, checkpoint=0.1, need_test=True, callbacks=None,
+              verbose=1, batch_order=None, restore_best=True):
+        """Train ``epochs`` more epochs (None: up to ``params.max_epoch``); see
+        ``training.train``. Returns the TrainingHistory."""
         from .training import train
-        return train(self, data_reader, checkpoint=checkpoint, need_test=need_test,
-                     restore_best=restore_best, verbose=verbose, callback=callback)
+        return train(self, data_reader, epochs=epochs, checkpoint=checkpoint,
+                     need_test=need_test, callbacks=callbacks, verbose=verbose,
+                     batch_order=batch_order, restore_best=restore_best)
+
+    # ----- the step API ---------------------------------------------------
+    def loss(self, x, y, train=False):
+        """(data loss, accuracy) on (x, y), without the weight penalty.
+
+        Inference mode by default (what ``test`` measures); ``train=True``
+        runs the training-mode forward pass (batch statistics, dropout) that
+        ``gradients`` differentiates, leaving the net exactly as it was.
+        """
+        from .gradient_check import batch_loss
+        return batch_loss(self, x, y, train)
+
+    def gradients(self, x, y):
+        """``{"layer/W": gradient copy}`` of the data loss plus the L1/L2 penalty at
+        the current weights; nothing in the net changes (see ``gradient_check``)."""
+        from .gradient_check import gradients
+        return gradients(self, x, y)
+
+    def train_step(self, x, y, lr=None):
+        """One optimizer step on (x, y), exactly the step ``train`` takes; returns
+        (loss incl. penalty, accuracy). ``lr`` None: the schedule's rate at ``net.epoch``."""
+        from .training import train_step
+        return train_step(self, x, y, lr)
+
+    def training_step(self):
+        """The step closure ``train`` and ``train_step`` share (see ``training.make_step``)."""
+        if self._step is None:
+            from .training import make_step
+            self._step = make_step(self)
+        return self._step
 
     def test(self, data_reader):
         """(data loss, accuracy) on the reader's test set, without the weight penalty."""
@@ -260,28 +369,47 @@ class NeuralNet:
                 for i, name in enumerate(self._names)}
 
     def set_state(self, state):
+        """Copy a ``get_state()`` result back into the layers."""
         for i, name in enumerate(self._names):
             self.set_layer_arrays(i, state[name])
 
+    def snapshot(self):
+        """Everything a rollback needs: ``get_state()`` plus every optimizer's state."""
+        return {"arrays": self.get_state(),
+                "optimizer": [wb.optimizer_state() for wb in self._wbs]}
+
+    def restore(self, snapshot):
+        """Put a ``snapshot()`` back: weights, buffers and the optimizer state with them."""
+        self.set_state(snapshot["arrays"])
+        for wb, state in zip(self._wbs, snapshot["optimizer"]):
+            wb.set_optimizer_state(state)
+
     # ----- files ----------------------------------------------------------
-    def save(self, path, include_optimizer=True):
-        """Write the net to HDF5 atomically (see ``serialization``)."""
+    def save(self, path, include_optimizer=True, metadata=None):
+        """Write the net to HDF5 atomically (see ``serialization``); ``metadata``, a
+        JSON-able dict that may hold numpy arrays (default: ``self.metadata``), is
+        stored in the file and checksummed like the weights."""
         from .serialization import save_net
-        save_net(self, path, include_optimizer=include_optimizer)
+        if metadata is None:
+            metadata = getattr(self, "metadata", None) or None
+        save_net(self, path, include_optimizer=include_optimizer, metadata=metadata)
 
     @classmethod
     def load(cls, path):
-        """Rebuild a working net (layers, weights, optimizer and RNG state) from a file."""
+        """Rebuild a working net (layers, weights, optimizer and RNG state) from a file;
+        the saved metadata comes back as ``net.metadata`` (``{}`` if none)."""
         from .serialization import load_net
         return load_net(path)
 
     def load_weights(self, path):
-        """Load weights and buffers into this net; names and shapes must match exactly."""
+        """Load weights and buffers into this net; names and shapes must match exactly.
+        Returns the file's metadata (``{}`` if none)."""
         from .serialization import load_weights
-        load_weights(self, path)
+        return load_weights(self, path)
 
     # ----- description ----------------------------------------------------
     def parameter_count(self, index=None):
+        """Trainable values of layer ``index``, or of the whole net."""
         layers = self._layers if index is None else [self._layers[index]]
         return sum(wb.W.size + wb.B.size for layer in layers for wb in layer.weights())
 

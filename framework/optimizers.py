@@ -9,12 +9,11 @@ writes the update with ``out=`` arguments so a training step allocates
 nothing. Every update equation is in the class docstring and pinned by golden
 trajectories in ``tests/test_optimizers.py``.
 """
-import math
-
 import numpy as np
 
 from .enums import OptimizerName
 from .registry import Registry, class_decorator, fold
+from .validation import check_number
 
 OPTIMIZERS = Registry("optimizer")
 
@@ -55,13 +54,9 @@ class Optimizer:
                              f"accepted: {sorted(self.defaults)}")
         for key, default in self.defaults.items():
             value = options.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                    or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{self.name} optimizer: {key} must be a finite number >= 0, "
-                                 f"got {value!r}")
-            if key in self._DECAYS and value >= 1:
-                raise ValueError(f"{self.name} optimizer: {key} must be below 1, got {value!r}")
-            setattr(self, key, float(value))
+            maximum = 1 if key in self._DECAYS else None
+            setattr(self, key, check_number(f"{self.name} optimizer {key}", value, 0,
+                                            maximum, below=True))
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self._state = {key: np.zeros(self.shape, self.dtype) for key in self.state_names}
@@ -72,6 +67,7 @@ class Optimizer:
         """Move ``theta`` to where the gradient should be taken (no-op by default)."""
 
     def step(self, theta, grad, lr):
+        """Update ``theta`` in place from its gradient ``grad`` at learning rate ``lr``."""
         raise NotImplementedError
 
     def step_discarding_grad(self, theta, grad, lr):

@@ -15,6 +15,8 @@ _INIT, _SHUFFLE, _NOISE = 0, 1, 2
 
 @dataclass
 class RandomStreams:
+    """The three generators of one seed: init (weights), shuffle (batches), noise (dropout)."""
+
     seed: int
     init: np.random.Generator = field(init=False, repr=False)
     shuffle: np.random.Generator = field(init=False, repr=False)
@@ -31,5 +33,6 @@ class RandomStreams:
                 for name in ("init", "shuffle", "noise")}
 
     def set_state(self, state):
+        """Put back the streams saved by get_state (for bit-exact resume)."""
         for name, value in state.items():
             getattr(self, name).bit_generator.state = value

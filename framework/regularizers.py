@@ -25,6 +25,7 @@ class Regularizer:
         self._scratch = None
 
     def penalty(self, W):
+        """What this term adds to the loss for the weights ``W`` (a Python float)."""
         return 0.0
 
     def add_gradient(self, W, dW):

@@ -3,10 +3,17 @@
 Each schedule is a small object with ``__call__(base_lr, epoch) -> float``
 (epochs count from 0) and ``get_config()`` so it can be saved as JSON and
 rebuilt by ``make_schedule``. A new schedule joins with ``@register_schedule``.
+
+Every option is checked when the schedule is made, and ``make_schedule``
+refuses options the schedule does not have: a NaN minimum rate or a typo'd
+option name would otherwise train a whole run on a rate nobody asked for.
+NumPy numbers are accepted wherever Python numbers are.
 """
+import inspect
 import math
 
 from .registry import Registry, class_decorator, fold
+from .validation import check_integer, check_number
 
 SCHEDULES = Registry("lr_schedule")
 
@@ -17,6 +24,7 @@ class LRSchedule:
     name = "base"
 
     def get_config(self):
+        """{"name": ..., <options>}: what make_schedule needs to rebuild this schedule."""
         return {"name": self.name}
 
     def __eq__(self, other):
@@ -47,8 +55,8 @@ class StepLR(LRSchedule):
     name = "step"
 
     def __init__(self, step_size=10, gamma=0.5):
-        self.step_size = _positive_int("step_size", step_size)
-        self.gamma = _positive("gamma", gamma)
+        self.step_size = check_integer("lr_schedule 'step' step_size", step_size)
+        self.gamma = check_number("lr_schedule 'step' gamma", gamma, 0, above=True)
 
     def __call__(self, base_lr, epoch):
         return float(base_lr * self.gamma ** (epoch // self.step_size))
@@ -67,11 +75,14 @@ class MultiStepLR(LRSchedule):
     name = "multi_step"
 
     def __init__(self, milestones=(10, 50, 200), gamma=0.7):
-        milestones = [_positive_int("milestones", m) for m in milestones]
+        field = "lr_schedule 'multi_step' milestones"
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+            raise ValueError(f"{field}: expected a list of epochs, got {milestones!r}")
+        milestones = [check_integer(field, m) for m in milestones]
         if milestones != sorted(milestones):
-            raise ValueError(f"milestones: expected increasing epochs, got {milestones!r}")
+            raise ValueError(f"{field}: expected increasing epochs, got {milestones!r}")
         self.milestones = milestones
-        self.gamma = _positive("gamma", gamma)
+        self.gamma = check_number("lr_schedule 'multi_step' gamma", gamma, 0, above=True)
 
     def __call__(self, base_lr, epoch):
         passed = sum(1 for m in self.milestones if epoch >= m)
@@ -88,7 +99,7 @@ class ExponentialLR(LRSchedule):
     name = "exponential"
 
     def __init__(self, gamma=0.95):
-        self.gamma = _positive("gamma", gamma)
+        self.gamma = check_number("lr_schedule 'exponential' gamma", gamma, 0, above=True)
 
     def __call__(self, base_lr, epoch):
         return float(base_lr * self.gamma ** epoch)
@@ -105,9 +116,9 @@ class PolynomialLR(LRSchedule):
     name = "polynomial"
 
     def __init__(self, total_epochs=100, power=1.0, end_lr=0.0):
-        self.total_epochs = _positive_int("total_epochs", total_epochs)
-        self.power = _positive("power", power)
-        self.end_lr = float(end_lr)
+        self.total_epochs = check_integer("lr_schedule 'polynomial' total_epochs", total_epochs)
+        self.power = check_number("lr_schedule 'polynomial' power", power, 0, above=True)
+        self.end_lr = check_number("lr_schedule 'polynomial' end_lr", end_lr, 0)
 
     def __call__(self, base_lr, epoch):
         progress = min(epoch, self.total_epochs) / self.total_epochs
@@ -126,8 +137,8 @@ class CosineLR(LRSchedule):
     name = "cosine"
 
     def __init__(self, total_epochs=100, min_lr=0.0):
-        self.total_epochs = _positive_int("total_epochs", total_epochs)
-        self.min_lr = float(min_lr)
+        self.total_epochs = check_integer("lr_schedule 'cosine' total_epochs", total_epochs)
+        self.min_lr = check_number("lr_schedule 'cosine' min_lr", min_lr, 0)
 
     def __call__(self, base_lr, epoch):
         progress = min(epoch, self.total_epochs) / self.total_epochs
@@ -150,17 +161,19 @@ def make_schedule(spec):
         name = fold(options.pop("name", ""))
         if name not in SCHEDULES:
             raise ValueError(f"lr_schedule: expected one of {SCHEDULES.names()}, got {spec!r}")
-        return SCHEDULES.get(name)(**options)
+        cls = SCHEDULES.get(name)
+        _check_option_names(name, cls, options)
+        return cls(**options)
     raise ValueError(f"lr_schedule: expected a schedule, a name or a dict, got {spec!r}")
 
 
-def _positive(field, value):
-    if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
-        raise ValueError(f"{field}: expected a positive number, got {value!r}")
-    return float(value)
-
-
-def _positive_int(field, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{field}: expected a positive integer, got {value!r}")
-    return value
+def _check_option_names(name, cls, options):
+    """Refuse options the schedule's constructor does not take, listing the ones it does."""
+    accepted = inspect.signature(cls).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in accepted):
+        return
+    known = sorted(p.name for p in accepted)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"lr_schedule {name!r}: unknown option(s) {unknown}; expected "
+                         f"{'one of ' + str(known) if known else 'no options'}")

@@ -8,6 +8,10 @@ and then lets one optimizer per array step in place (which may use ``dW`` / ``dB
 as scratch: after ``update`` they no longer hold the gradient). Arrays are allocated
 once and only ever written in place, so references held by a layer stay valid.
 """
+import contextlib
+import contextvars
+import math
+
 import numpy as np
 
 from .enums import InitMethod, RegularMethod
@@ -41,6 +45,7 @@ class WeightsBias:
         self.optimizer_options = dict(optimizer_options or {})
         w_shape = (self.input_size, self.output_size) if w_shape is None else tuple(w_shape)
         b_shape = (1, self.output_size) if b_shape is None else tuple(b_shape)
+        charge_parameter_budget(w_shape, b_shape)
         self.W = np.zeros(w_shape, self.dtype)
         self.B = np.zeros(b_shape, self.dtype)
         self.dW = np.zeros(w_shape, self.dtype)
@@ -123,6 +128,7 @@ class WeightsBias:
         return state
 
     def set_optimizer_state(self, state):
+        """Put back the state optimizer_state returned (the keys must match exactly)."""
         expected = set(self.optimizer_state())
         _check_keys("optimizer state", state, expected)
         for prefix, optimizer in (("W/", self.optimizer_W), ("B/", self.optimizer_B)):
@@ -132,6 +138,40 @@ class WeightsBias:
     def __repr__(self):
         return (f"WeightsBias(W{self.W.shape}, B{self.B.shape}, "
                 f"{self.init_method.value}, {self.optimizer_name}, {self.dtype.name})")
+
+
+# Values W and B may still take while a parameter_budget is active (None: no budget).
+_BUDGET = contextvars.ContextVar("parameter_budget", default=None)
+
+
+@contextlib.contextmanager
+def parameter_budget(values, source):
+    """Inside the block, the WeightsBias objects made may hold at most ``values`` values
+    of W and B in total; one more raises ValueError before anything is allocated.
+
+    A loader sets it from the number of values its file holds: a 55 KB file whose
+    config declares a 100000x100000 layer is then refused at once, instead of
+    allocating W, its gradient and its optimizer state (tens of GB) first.
+    """
+    token = _BUDGET.set({"left": int(values), "total": int(values), "source": source})
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def charge_parameter_budget(w_shape, b_shape):
+    """Count W and B against the active ``parameter_budget`` (no-op without one)."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    need = math.prod(w_shape) + math.prod(b_shape)
+    if need > budget["left"]:
+        raise ValueError(f"W{tuple(w_shape)} and B{tuple(b_shape)} need {need:,} values, "
+                         f"but only {budget['left']:,} of the {budget['total']:,} parameter "
+                         f"values allowed by {budget['source']} are left; refused before "
+                         "allocating")
+    budget["left"] -= need
 
 
 def _check_keys(what, given, expected):

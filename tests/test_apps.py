@@ -1,23 +1,42 @@
-"""End-to-end tests of the apps, each run as a subprocess on tiny generated files.
+"""End-to-end tests of the apps on tiny generated files in the real formats.
 
 The files are written in the real formats (gzipped idx for MNIST and
 Fashion-MNIST, CIFAR-10 binary records, the Kaggle house CSV with its 21
 columns and quoting, the textbook's curve npz), so the apps go through the
-same readers as on the real data, in a second or two each. The byte-level
-writers are the reader tests' (``reader_files.py``).
+same readers as on the real data. The byte-level writers are the reader
+tests' (``reader_files.py``).
+
+Every app runs as a subprocess both ways, ``python apps/<app>.py`` (from
+another folder) and ``python -m apps.<app>`` (from the clone's root): one
+case per app trains one way and reloads the other, the subprocesses started
+side by side. The other cases and the error paths run in-process through
+``main(argv)``, which is what the scripts call (a subprocess costs seconds of
+start-up and matplotlib import; the whole file must stay well under 90 s).
 """
+import contextlib
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 from reader_files import cifar_bytes, house_rows, idx_bytes, write_bytes, write_house_csv
 
+from apps import cifar_classify, curve_fitting, house_price, mnist_classify
+from framework import HyperParameters, NeuralNet, mlp_specs
+
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ROOT / "apps"
+APP_OBJECTS = {"mnist_classify": mnist_classify.MnistClassify(),
+               "cifar_classify": cifar_classify.CifarClassify(),
+               "house_price": house_price.HousePrice(),
+               "curve_fitting": curve_fitting.CurveFitting()}
+MAINS = {"mnist_classify": mnist_classify.main, "cifar_classify": cifar_classify.main,
+         "house_price": house_price.main, "curve_fitting": curve_fitting.main}
 
 
 # ------------------------------------------------------------- tiny data files
@@ -83,13 +102,41 @@ def data_dir(tmp_path_factory):
     return root
 
 
-# ----------------------------------------------------------------- running
-def run_app(script, *args, cwd=None, timeout=60):
+# ------------------------------------------------------------- subprocesses
+def app_env():
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                MKL_NUM_THREADS="1", MPLBACKEND="Agg")
-    env.pop("MINIFRAMEWORK_DATA", None)
-    return subprocess.run([sys.executable, str(APPS / script), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    for name in ("MINIFRAMEWORK_DATA", "TQDM_DISABLE", "PYTHONPATH"):
+        env.pop(name, None)
+    return env
+
+
+def command(app, way, args):
+    """(argv, cwd): ``python apps/<app>.py`` from ``cwd``, or ``python -m apps.<app>``
+    from the clone's root (where ``-m`` finds the package)."""
+    if way == "script":
+        return [sys.executable, str(ROOT / "apps" / f"{app}.py"), *map(str, args)], None
+    return [sys.executable, "-m", f"apps.{app}", *map(str, args)], ROOT
+
+
+def start(app, way, args, cwd, **popen):
+    argv, fixed_cwd = command(app, way, args)
+    popen.setdefault("stdout", subprocess.PIPE)
+    popen.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(argv, cwd=fixed_cwd or cwd, env=app_env(), text=True, **popen)
+
+
+def run_all(jobs, timeout=240, meanwhile=None):
+    """Run ``jobs`` {key: (app, way, args, cwd)} side by side, calling ``meanwhile()``
+    (if given) while they run; return {key: CompletedProcess}."""
+    running = {key: (start(*job), job) for key, job in jobs.items()}
+    if meanwhile is not None:
+        meanwhile()
+    done = {}
+    for key, (process, job) in running.items():
+        out, err = process.communicate(timeout=timeout)
+        done[key] = subprocess.CompletedProcess(job, process.returncode, out, err)
+    return done
 
 
 def last_json(result):
@@ -98,166 +145,474 @@ def last_json(result):
     return json.loads(lines[-1])
 
 
-def assert_one_line_error(result, app):
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"{app}: error: ")
+def assert_one_line_error(stderr, app, *needles):
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"{app}: error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
 
 
-# Each case: script, small-net training flags, metric names, PNG name prefixes.
+# ------------------------------------------------- every app, both ways
+# Each case: app, how it trains (a subprocess either way, or in-process), small-net
+# flags, metric names. One case of every app trains as a subprocess one way and
+# reloads the other way; the other cases run in-process (the subprocesses' start-up
+# and matplotlib import are most of the time).
 CASES = {
-    "mnist": ("mnist_classify.py", ["--dataset", "mnist", "--hidden", "32,16"],
-              ["test_accuracy", "test_loss"], ["mnist_classify_mnist_"]),
-    "fashion": ("mnist_classify.py", ["--dataset", "fashion", "--hidden", "16", "--bn",
-                                      "--dropout", "0.2", "--optimizer", "adam", "--lr", "0.01"],
-                ["test_accuracy"], ["mnist_classify_fashion_"]),
-    "cifar": ("cifar_classify.py", ["--hidden", "32", "--l2", "1e-4",
-                                    "--lr-schedule", "step:1:0.5"],
-              ["test_accuracy", "test_loss"], ["cifar_classify_cifar10_"]),
-    "mnist_cnn": ("mnist_classify.py", ["--arch", "cnn", "--channels", "4,6", "--hidden",
-                                        "16", "--batch-size", "32"],
-                  ["test_accuracy", "test_loss"], ["mnist_classify_mnist_"]),
-    "fashion_cnn": ("mnist_classify.py", ["--arch", "cnn", "--dataset", "fashion",
-                                          "--channels", "4", "--hidden", "", "--bn"],
-                    ["test_accuracy"], ["mnist_classify_fashion_"]),
-    "cifar_cnn": ("cifar_classify.py", ["--arch", "cnn", "--channels", "4,4", "--hidden",
-                                        "8", "--batch-size", "16"],
-                  ["test_accuracy", "test_loss"], ["cifar_classify_cifar10_"]),
-    "house": ("house_price.py", ["--hidden", "8,4", "--batch-size", "8"],
-              ["r2", "mse_per_10000", "rmse", "mae"], ["house_price_"]),
-    "curve": ("curve_fitting.py", ["--checkpoint", "1"], ["test_loss", "r2"],
-              ["curve_fitting_"]),
+    "mnist": ("mnist_classify", "script", ["--dataset", "mnist", "--hidden", "32,16"],
+              ["test_accuracy", "test_loss"]),
+    "fashion": ("mnist_classify", "in-process",
+                ["--dataset", "fashion", "--hidden", "16", "--bn", "--dropout", "0.2",
+                 "--optimizer", "adam", "--lr", "0.01"], ["test_accuracy"]),
+    "cifar": ("cifar_classify", "module", ["--hidden", "32", "--l2", "1e-4",
+                                           "--lr-schedule", "step:1:0.5"],
+              ["test_accuracy", "test_loss"]),
+    "mnist_cnn": ("mnist_classify", "in-process", ["--arch", "cnn", "--channels", "4,6",
+                                               "--hidden", "16", "--batch-size", "32"],
+                  ["test_accuracy", "test_loss"]),
+    "fashion_cnn": ("mnist_classify", "in-process",
+                    ["--arch", "cnn", "--dataset", "fashion", "--channels", "4", "--hidden",
+                     "", "--bn"], ["test_accuracy"]),
+    "cifar_cnn": ("cifar_classify", "in-process", ["--arch", "cnn", "--channels", "4,4",
+                                               "--hidden", "8", "--batch-size", "16"],
+                  ["test_accuracy", "test_loss"]),
+    "house": ("house_price", "module", ["--hidden", "8,4", "--batch-size", "8"],
+              ["r2", "mse_per_10000", "rmse", "mae"]),
+    "curve": ("curve_fitting", "script", ["--checkpoint", "1", "--restarts", "2"],
+              ["test_loss", "r2"]),
 }
+WAYS = ("script", "module")
+# one case per app reloads as a subprocess the other way; the others in-process
+RELOADED_AS_SUBPROCESS = {"mnist": "module", "cifar": "script", "house": "script",
+                          "curve": "module"}
+
+
+def in_process(app, argv):
+    """(exit status, stdout, stderr) of ``main(argv)``, as the script would exit."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = MAINS[app]([str(a) for a in argv])
+        except SystemExit as stop:      # argparse: --help or a usage error
+            status = stop.code
+    return subprocess.CompletedProcess(argv, status, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def runs(data_dir, tmp_path_factory):
+    """Every case trained and reloaded, one case per app as subprocesses (the reload
+    the other way), the rest in-process meanwhile. {case: (folder, trained, reloaded)}."""
+    folders = {case: tmp_path_factory.mktemp(case) for case in CASES}
+
+    def train_args(case):
+        return ["--data-dir", data_dir, "--epochs", 2, "--plot-dir", folders[case] / "plots",
+                "--save", folders[case] / "w" / "net.h5", "--metrics-json",
+                folders[case] / "metrics.json", "--seed", 3, "--verbose", 2, *CASES[case][2]]
+
+    here = {}
+
+    def train_here():
+        here.update({case: in_process(app, train_args(case))
+                     for case, (app, way, _, _) in CASES.items() if way not in WAYS})
+
+    trained = run_all({case: (app, way, train_args(case), folders[case])
+                       for case, (app, way, _, _) in CASES.items() if way in WAYS},
+                      meanwhile=train_here)
+    trained.update(here)
+    def reload_here():
+        here.update({case: in_process(CASES[case][0], reload_args(data_dir, folders[case]))
+                     for case in CASES if case not in RELOADED_AS_SUBPROCESS
+                     and trained[case].returncode == 0})
+
+    here = {}
+    reloaded = run_all({   # --no-plots: no matplotlib import (the in-process reloads plot)
+        case: (CASES[case][0], way, reload_args(data_dir, folders[case]) + ["--no-plots"],
+               folders[case])
+        for case, way in RELOADED_AS_SUBPROCESS.items() if trained[case].returncode == 0},
+        meanwhile=reload_here)
+    reloaded.update(here)
+    return {case: (folders[case], trained[case], reloaded.get(case)) for case in CASES}
+
+
+def reload_args(data_dir, folder):
+    return ["--data-dir", data_dir, "--load", folder / "w" / "net.h5",
+            "--plot-dir", folder / "plots", "--quiet"]
+
+
+def test_every_app_runs_as_a_subprocess_both_ways():
+    for app in APP_OBJECTS:
+        used = {way for case, (name, way, _, _) in CASES.items() if name == app}
+        used |= {way for case, way in RELOADED_AS_SUBPROCESS.items() if CASES[case][0] == app}
+        assert set(WAYS) <= used, app
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_app_trains_saves_plots_and_reloads_identically(case, data_dir, tmp_path):
-    script, flags, metric_names, prefixes = CASES[case]
-    app = script[:-3]
-    weights, plots = tmp_path / "w" / "net.h5", tmp_path / "plots"
-    metrics_file = tmp_path / "metrics.json"
-    trained = run_app(script, "--data-dir", data_dir, "--epochs", 2, "--plot-dir", plots,
-                      "--save", weights, "--metrics-json", metrics_file, "--seed", 3, *flags,
-                      cwd=tmp_path)
+def test_app_trains_saves_plots_and_reloads_identically(case, runs):
+    app, _, flags, metric_names = CASES[case]
+    folder, trained, reloaded = runs[case]
     assert trained.returncode == 0, trained.stderr
-    assert "Traceback" not in trained.stderr
+    assert trained.stderr == ""                 # no bar, no warning off a terminal
     result = last_json(trained)
     assert result["app"] == app and result["mode"] == "train"
-    assert result["weights"] == str(weights) and weights.is_file()
+    assert result["weights"] == str(folder / "w" / "net.h5")
+    assert (folder / "w" / "net.h5").is_file()
+    assert not list((folder / "w").glob("*.json"))      # data options inside the file
     assert result["train_seconds"] > 0 and result["total_seconds"] >= result["train_seconds"]
     assert result["epochs_run"] == 2
     for name in metric_names:
         assert np.isfinite(result["metrics"][name])
-    assert json.loads(metrics_file.read_text()) == result
-    pngs = sorted(p.name for p in plots.glob("*.png"))
-    assert any(n.endswith("history.png") for n in pngs), pngs
-    assert len(pngs) == 2 and all(any(n.startswith(p) for p in prefixes) for n in pngs)
-    for png in plots.glob("*.png"):
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "epoch" in trained.stdout      # a line per checkpoint
+    assert json.loads((folder / "metrics.json").read_text()) == result
+    assert trained.stdout.count("\nepoch ") >= 2     # a line per checkpoint (--verbose 2)
 
-    reloaded = run_app(script, "--data-dir", data_dir, "--load", weights,
-                       "--plot-dir", tmp_path / "plots2", "--quiet", cwd=tmp_path)
-    assert reloaded.returncode == 0, reloaded.stderr
+    # the run's settings, read back from the net: the flags given, else the app's defaults
+    settings, defaults = result["settings"], APP_OBJECTS[app].defaults(flags)
+    assert settings["epochs"] == 2
+    kept_seed = (min(result["restarts"], key=lambda r: r["val_loss"])["seed"]
+                 if case == "curve" else 3)     # curve: the restart with the lowest val loss
+    assert settings["seed"] == kept_seed
+    assert settings["optimizer"] == flag_value(flags, "--optimizer", defaults.optimizer)
+    assert settings["learning_rate"] == pytest.approx(
+        float(flag_value(flags, "--lr", defaults.lr)))
+    assert settings["batch_size"] == int(flag_value(flags, "--batch-size", defaults.batch_size))
+    schedule = flag_value(flags, "--lr-schedule", defaults.lr_schedule)
+    assert settings["lr_schedule"]["name"] == schedule.split(":")[0]
+    assert settings["keep"] == defaults.keep
+    classes = [layer["class"] for layer in settings["architecture"]["layers"]]
+    assert ("ConvLayer" in classes) == ("--arch" in flags)
+    assert ("BatchNormLayer" in classes) == ("--bn" in flags)
+    assert result["dataset"] == result["data"]["dataset"]
+
+    # plots: named by the run, the reload's beside the training run's
+    run_name = result["run"]
+    assert run_name.startswith(f"{app}_{result['dataset']}")
+    assert sorted(result["plots"]) == sorted(str(p) for p in (folder / "plots").glob(
+        f"{run_name}_*.png"))
+    assert any(p.endswith("_history.png") for p in result["plots"]) and len(result["plots"]) == 2
+    for png in result["plots"]:
+        assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    assert reloaded is not None and reloaded.returncode == 0, reloaded and reloaded.stderr
     assert reloaded.stdout.count("\n") == 1            # --quiet: only the JSON line
     again = last_json(reloaded)
     assert again["mode"] == "load" and again["train_seconds"] is None
     assert again["metrics"] == result["metrics"]        # exactly equal numbers
-    if "--arch" in flags:
-        assert result["arch"] == again["arch"] == "cnn"
+    assert again["data"] == result["data"]
+    assert again["settings"]["architecture"] == settings["architecture"]
+    assert again["run"] != run_name
+    assert len(again["plots"]) == (0 if case in RELOADED_AS_SUBPROCESS else 1)
+    assert all(Path(p).is_file() for p in result["plots"] + again["plots"])
+    assert len(list((folder / "plots").glob("*.png"))) == 2 + len(again["plots"])
 
 
-def test_default_paths_are_relative_to_the_working_folder(data_dir, tmp_path):
-    result = run_app("curve_fitting.py", "--data-dir", data_dir, "--epochs", 1, "--quiet",
-                     cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+def flag_value(flags, flag, default):
+    """The value given for ``flag`` in ``flags``, else ``default``."""
+    return flags[flags.index(flag) + 1] if flag in flags else default
+
+
+@pytest.mark.parametrize("app", sorted(APP_OBJECTS))
+def test_help_shows_every_default(app):
+    """Every option's help ends with its default."""
+    status, out, err = call(app, ["--help"])
+    assert status == 0, err
+    options = _option_entries(out)
+    assert {"--epochs", "--batch-size", "--lr", "--optimizer", "--lr-schedule", "--seed",
+            "--hidden", "--dataset", "--data-dir", "--save", "--load", "--plot-dir",
+            "--metrics-json", "--verbose", "--quiet"} <= set(options)
+    for flag, text in options.items():
+        if flag != "-h":
+            assert "(default:" in " ".join(text.split()), (flag, text)
+    epochs = " ".join(options["--epochs"].split())
+    assert f"(default: {APP_OBJECTS[app].defaults([]).epochs})" in epochs
+
+
+def _option_entries(help_text):
+    """{first flag: its help entry} from an argparse help text."""
+    entries, current = {}, None
+    for line in help_text.splitlines():
+        stripped = line.strip()
+        if line.startswith("  -") and not line.startswith("   "):
+            current = stripped.split()[0].rstrip(",")
+            entries[current] = stripped
+        elif current and line.startswith("   ") and stripped:
+            entries[current] += " " + stripped
+        else:
+            current = None
+    return entries
+
+
+def test_redirected_log_has_whole_epoch_lines(data_dir, tmp_path):
+    """``python apps/house_price.py --epochs 8 > log 2>&1``: 8 epoch lines, no '\\r'."""
+    log = tmp_path / "log"
+    with open(log, "w") as handle:
+        process = start("house_price", "script",
+                        ["--data-dir", data_dir, "--epochs", 8, "--no-save",
+                         "--plot-dir", tmp_path], tmp_path,
+                        stdout=handle, stderr=subprocess.STDOUT)
+        assert process.wait(timeout=120) == 0, log.read_text()
+    text = log.read_bytes().decode()
+    assert "\r" not in text
+    epoch_lines = [line for line in text.splitlines() if line.startswith("epoch")]
+    assert len(epoch_lines) == 8, text
+    assert [float(line.split()[1]) for line in epoch_lines] == [float(e) for e in range(1, 9)]
+    assert json.loads(text.splitlines()[-1])["epochs_run"] == 8
+
+
+def test_ctrl_c_saves_the_best_weights_and_exits_130(data_dir, tmp_path):
+    weights = tmp_path / "interrupted.h5"
+    process = start("house_price", "script",
+                    ["--data-dir", data_dir, "--epochs", 100000, "--save", weights,
+                     "--plot-dir", tmp_path, "--verbose", 2], tmp_path)
+    try:
+        for line in process.stdout:
+            if line.startswith("epoch"):        # training has started
+                break
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("house_price: interrupted at epoch "), err
+    assert lines[0].endswith(f"saved the weights to {weights}")
+    net = NeuralNet.load(weights)
+    assert net.metadata["app"] == "house_price" and 1 <= net.epoch < 100000
+    assert "training stopped: interrupted" in out
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_failed_run_is_one_line_and_exit_1(way, tmp_path):
+    done = run_all({way: ("curve_fitting", way, ["--data-dir", tmp_path / "nothing-here",
+                                                  "--no-save", "--plot-dir", tmp_path],
+                          tmp_path)})[way]
+    assert done.returncode == 1
+    assert_one_line_error(done.stderr, "curve_fitting", "nothing-here")
+    assert done.stdout == ""
+
+
+# ------------------------------------------------------------ in-process
+def call(app, argv):
+    """(exit status, stdout, stderr) of ``main(argv)`` in this process."""
+    done = in_process(app, argv)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("app", sorted(APP_OBJECTS))
+@pytest.mark.parametrize("bad", [["--epochs", "zero"], ["--epochs", "0"], ["--no-such-flag"],
+                                 ["--lr", "-1"], ["--optimizer", "adamw"],
+                                 ["--lr-schedule", "cosine:x"], ["--hidden", "12,a"],
+                                 ["--dropout", "1.5"], ["--verbose", "3"],
+                                 ["--init", "bogus"]])
+def test_bad_flag_is_one_line_and_exit_2(app, bad, data_dir, tmp_path):
+    status, out, err = call(app, ["--data-dir", data_dir, "--no-save", "--plot-dir",
+                                  tmp_path, *bad])
+    assert status == 2
+    assert_one_line_error(err, app, bad[0])
+    assert out == ""                    # refused before any data was read
+
+
+def _fifo(tmp_path):
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("flag, target, message", [
+    ("--save", lambda tmp: tmp, "is a folder"),
+    ("--save", lambda tmp: _touch(tmp / "file") / "net.h5", "is a file, not a folder"),
+    ("--save", _fifo, "not a regular file"),
+    ("--metrics-json", lambda tmp: tmp, "is a folder"),
+    ("--metrics-json", lambda tmp: _touch(tmp / "f") / "sub" / "m.json", "is a file"),
+    ("--plot-dir", lambda tmp: _touch(tmp / "plots.png"), "is a file; expected a folder"),
+    ("--plot-dir", lambda tmp: _touch(tmp / "f") / "plots", "is a file, not a folder"),
+])
+def test_bad_target_is_refused_before_reading_data(flag, target, message, data_dir,
+                                                   tmp_path):
+    path = target(tmp_path)
+    argv = ["--data-dir", data_dir, "--epochs", 1, "--plot-dir", tmp_path / "plots",
+            "--save", tmp_path / "w.h5", flag, path]
+    status, out, err = call("house_price", argv)
+    assert status == 2
+    assert_one_line_error(err, "house_price", flag, str(path), message)
+    assert out == ""                    # no data read, no training
+    assert not (tmp_path / "w.h5").exists()
+
+
+def _touch(path):
+    path.write_text("x")
+    return path
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
+def test_unwritable_folder_is_refused(data_dir, tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    status, out, err = call("house_price", ["--data-dir", data_dir, "--save",
+                                            folder / "net.h5"])
+    assert status == 2
+    assert_one_line_error(err, "house_price", "--save", "not writable")
+
+
+def test_a_net_too_large_for_the_machine_is_refused_before_allocating(data_dir, tmp_path):
+    tracemalloc.start()
+    try:
+        status, out, err = call("mnist_classify", ["--data-dir", data_dir, "--hidden",
+                                                   "100000,100000", "--plot-dir", tmp_path])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert status == 2
+    assert_one_line_error(err, "mnist_classify", "needs about", "GB", "--hidden")
+    assert peak < 200e6                 # the data, not the 40 GB weight matrix
+    assert "epoch" not in out
+
+
+def test_default_paths_are_relative_to_the_working_folder(data_dir, tmp_path,
+                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = call("curve_fitting", ["--data-dir", data_dir, "--epochs", 1,
+                                              "--restarts", 1, "--quiet"])
+    assert status == 0, err
     assert (tmp_path / "weights" / "curve.h5").is_file()
-    assert (tmp_path / "out" / "curve_fitting_result.png").is_file()
-    assert last_json(result)["weights"] == str(Path("weights") / "curve.h5")
+    assert (tmp_path / "out" / "curve_fitting_textbook_seed1_result.png").is_file()
+    assert json.loads(out)["weights"] == str(Path("weights") / "curve.h5")
 
 
-def test_no_save_writes_no_weights(data_dir, tmp_path):
-    result = run_app("house_price.py", "--data-dir", data_dir, "--epochs", 1, "--no-save",
-                     "--plot-dir", tmp_path, "--quiet", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert last_json(result)["weights"] is None
+def test_no_save_writes_no_weights(data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = call("house_price", ["--data-dir", data_dir, "--epochs", 1,
+                                            "--no-save", "--quiet"])
+    assert status == 0, err
+    assert json.loads(out)["weights"] is None
     assert not list(tmp_path.rglob("*.h5"))
-
-
-SCRIPTS = ["mnist_classify.py", "cifar_classify.py", "house_price.py", "curve_fitting.py"]
-COMMON_FLAGS = ["--epochs", "--batch-size", "--lr", "--optimizer", "--init", "--bn",
-                "--dropout", "--l2", "--lr-schedule", "--seed", "--data-dir", "--download",
-                "--save", "--load", "--plot-dir", "--metrics-json", "--quiet", "--hidden"]
-
-
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_help_documents_every_flag(script):
-    result = run_app(script, "--help")
-    assert result.returncode == 0
-    for flag in COMMON_FLAGS + (["--dataset"] if script == "mnist_classify.py" else []):
-        assert flag in result.stdout, flag
-
-
-@pytest.mark.parametrize("script", SCRIPTS)
-@pytest.mark.parametrize("bad", [["--epochs", "zero"], ["--no-such-flag"], ["--lr", "-1"],
-                                 ["--optimizer", "adamw"], ["--lr-schedule", "cosine:x"],
-                                 ["--hidden", "12,a"], ["--dropout", "1.5"]])
-def test_bad_flag_is_one_line_and_non_zero(script, bad, data_dir, tmp_path):
-    result = run_app(script, "--data-dir", data_dir, "--no-save", "--plot-dir", tmp_path,
-                     *bad, cwd=tmp_path)
-    assert_one_line_error(result, script[:-3])
-
-
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_missing_data_is_one_line_and_non_zero(script, tmp_path):
-    result = run_app(script, "--data-dir", tmp_path / "nothing-here", "--no-save",
-                     "--plot-dir", tmp_path, cwd=tmp_path)
-    assert_one_line_error(result, script[:-3])
-    assert "nothing-here" in result.stderr
 
 
 def test_damaged_weights_file_is_one_line(data_dir, tmp_path):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"not an hdf5 file at all")
-    result = run_app("house_price.py", "--data-dir", data_dir, "--load", bad, cwd=tmp_path)
-    assert_one_line_error(result, "house_price")
-    assert "bad.h5" in result.stderr
+    status, _, err = call("house_price", ["--data-dir", data_dir, "--load", bad])
+    assert status == 1
+    assert_one_line_error(err, "house_price", "bad.h5")
 
 
-def test_loading_another_apps_weights_is_one_line(data_dir, tmp_path):
-    weights = tmp_path / "curve.h5"
-    trained = run_app("curve_fitting.py", "--data-dir", data_dir, "--epochs", 1, "--quiet",
-                      "--save", weights, "--plot-dir", tmp_path, cwd=tmp_path)
-    assert trained.returncode == 0, trained.stderr
-    result = run_app("mnist_classify.py", "--data-dir", data_dir, "--load", weights,
-                     "--plot-dir", tmp_path, cwd=tmp_path)
-    assert_one_line_error(result, "mnist_classify")
+def test_loading_another_apps_weights_is_one_line(runs, data_dir, tmp_path):
+    weights = runs["curve"][0] / "w" / "net.h5"
+    status, _, err = call("mnist_classify", ["--data-dir", data_dir, "--load", weights,
+                                             "--plot-dir", tmp_path])
+    assert status == 1
+    assert_one_line_error(err, "mnist_classify", "saved by curve_fitting")
 
 
-def test_load_uses_the_dataset_the_net_was_trained_on(data_dir, tmp_path):
-    weights = tmp_path / "fashion.h5"
-    trained = run_app("mnist_classify.py", "--data-dir", data_dir, "--dataset", "fashion",
-                      "--hidden", "16", "--epochs", 1, "--quiet", "--save", weights,
-                      "--plot-dir", tmp_path, cwd=tmp_path)
-    assert trained.returncode == 0, trained.stderr
-    loaded = run_app("mnist_classify.py", "--data-dir", data_dir, "--load", weights,
-                     "--plot-dir", tmp_path, "--quiet", cwd=tmp_path)
-    assert loaded.returncode == 0, loaded.stderr
-    assert last_json(loaded)["dataset"] == "fashion"
-    assert last_json(loaded)["metrics"] == last_json(trained)["metrics"]
+def test_a_file_without_data_options_is_refused(data_dir, tmp_path):
+    params = HyperParameters(learning_rate=0.1, max_epoch=1, batch_size=8)
+    net = NeuralNet.from_specs(params, mlp_specs((4,), 1, "sigmoid"), 1, "bare")
+    net.save(tmp_path / "bare.h5")
+    status, _, err = call("curve_fitting", ["--data-dir", data_dir, "--load",
+                                            tmp_path / "bare.h5"])
+    assert status == 1
+    assert_one_line_error(err, "curve_fitting", "no data options")
+
+
+def test_a_data_flag_against_the_file_is_refused(runs, data_dir, tmp_path):
+    """The fashion net reloads on Fashion-MNIST by itself (the reload above); asking
+    for MNIST is refused, not silently obeyed or overridden."""
+    weights = runs["fashion"][0] / "w" / "net.h5"
+    status, out, err = call("mnist_classify", ["--data-dir", data_dir, "--load", weights,
+                                               "--dataset", "mnist", "--plot-dir", tmp_path])
+    assert status == 2
+    assert_one_line_error(err, "mnist_classify", "--dataset mnist", "--dataset fashion")
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_load_refuses_data_that_normalise_differently(runs, tmp_path):
+    """A house net scored on another CSV would predict on the wrong price scale."""
+    weights = runs["house"][0] / "w" / "net.h5"
+    other = tmp_path / "other"
+    write_house_csv(other / "house" / "kc_house_data.csv", house_rows(150, seed=5))
+    status, _, err = call("house_price", ["--data-dir", other, "--load", weights,
+                                          "--plot-dir", tmp_path])
+    assert status == 1
+    assert_one_line_error(err, "house_price", "does not match the data this net was trained on")
 
 
 def test_house_collapse_guard_restarts_then_gives_up(data_dir, tmp_path):
     """Zero init leaves every ReLU dead for good: the output is a constant, so
-    the app restarts from new seeds and then exits with a message instead of
-    reporting R² 0 as a result."""
-    result = run_app("house_price.py", "--data-dir", data_dir, "--init", "zero",
-                     "--epochs", 3, "--no-save", "--plot-dir", tmp_path, cwd=tmp_path)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == (
-        "house_price: error: the net collapsed to a constant output from 5 starting "
-        "points; try a smaller --lr or another --init")
-    assert result.stdout.count("restarting from seed") == 5
+    the app restarts from new seeds and then fails (exit 1) with a message
+    instead of reporting R² 0 as a result."""
+    status, out, err = call("house_price", ["--data-dir", data_dir, "--init", "zero",
+                                            "--epochs", 3, "--no-save", "--plot-dir",
+                                            tmp_path])
+    assert status == 1
+    assert err.strip() == ("house_price: error: the net collapsed to a constant output from "
+                           "5 starting points; try a smaller --lr or another --init")
+    assert out.count("restarting from seed") == 5
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, as a shell's would."""
+
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("verbose, tqdm_disable, log, bar", [
+    ("0", None, False, False), ("1", None, True, True), ("1", "1", True, False),
+    ("2", None, True, False)])
+def test_verbose_levels_on_a_terminal(verbose, tqdm_disable, log, bar, data_dir, tmp_path,
+                                      monkeypatch):
+    """0: the JSON line only; 1: log lines and a bar (none if TQDM_DISABLE is set);
+    2: log lines only. Off a terminal 1 is 2 (test_redirected_log_has_whole_epoch_lines);
+    --quiet is 0 (the reloads above)."""
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    if tqdm_disable:
+        monkeypatch.setenv("TQDM_DISABLE", tqdm_disable)
+    terminal, out = _Terminal(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with contextlib.redirect_stdout(out):
+        status = MAINS["house_price"](["--data-dir", str(data_dir), "--epochs", "3",
+                                       "--no-save", "--plot-dir", str(tmp_path),
+                                       "--verbose", verbose])
+    assert status == 0, terminal.getvalue()
+    assert ("\r" in terminal.getvalue()) == bar
+    lines = out.getvalue().splitlines()
+    json.loads(lines[-1])
+    assert (len(lines) > 1) == log
+    # the checkpoint lines are whole lines on stdout, with or without the bar
+    assert "\r" not in out.getvalue()
+    assert sum(line.startswith("epoch") for line in lines) == (3 if log else 0)
+
+
+def test_a_saved_house_net_prices_raw_features_in_a_new_process(runs, data_dir, tmp_path):
+    """The file alone turns raw features into dollars: the same test metrics as the run."""
+    from datareaders.house import HousePriceReader
+    reader = HousePriceReader(data_dir, seed=2019, log_price=True)
+    reader.read_data()                  # raw features: not normalized
+    np.save(tmp_path / "x.npy", reader.x_test)
+    weights = runs["house"][0] / "w" / "net.h5"
+    code = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); "
+            "from apps.house_price import predict_prices; "
+            "np.save(sys.argv[4], predict_prices(sys.argv[2], np.load(sys.argv[3])))")
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT), str(weights),
+                           str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+                          cwd=tmp_path, env=app_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    dollars = np.load(tmp_path / "y.npy")
+    measured = house_price.dollar_metrics(reader.y_test_raw, dollars)
+    reported = last_json(runs["house"][1])["metrics"]
+    for name in ("r2", "rmse", "mae"):
+        assert measured[name] == pytest.approx(reported[name], rel=1e-5)
+    assert dollars.min() > 1000        # dollars, not a scaled log price
+
+
+def test_patience_stops_early_and_combines_with_l2(data_dir, tmp_path):
+    status, out, err = call("house_price", ["--data-dir", data_dir, "--epochs", 400,
+                                            "--patience", 2, "--l2", "1e-3", "--lr", "0.05",
+                                            "--lr-schedule", "constant", "--no-save",
+                                            "--plot-dir", tmp_path, "--quiet"])
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["stop_reason"].startswith("early_stop"), result["stop_reason"]
+    assert result["epochs_run"] < 400
+    assert result["settings"]["regularization"] == {"name": "l2", "value": 1e-3}
+    assert result["settings"]["patience"] == 2

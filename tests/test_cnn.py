@@ -299,7 +299,8 @@ def test_the_first_layer_must_accept_the_given_input_shape():
                                          r"shape is \(4,\)"):
         fw.NeuralNet.from_specs(_params(), [{"type": "fc", "input_size": 5, "output_size": 3}],
                                 (4,))
-    net = fw.NeuralNet.from_specs(_params(), [{"type": "relu"}, {"type": "fc", "size": 2}], 4)
+    net = fw.NeuralNet.from_specs(_params(net_type="fitting"),
+                                  [{"type": "relu"}, {"type": "fc", "size": 2}], 4)
     assert net.input_shape == (4,) and net.layer_shapes == [(4,), (2,)]
 
 
@@ -311,9 +312,10 @@ def test_element_wise_and_output_layers_take_feature_maps(make):
     """Activation and classification layers on (N, C, H, W): central differences
     (softmax normalises over the channel axis, as PyTorch's does)."""
     layer = make()
-    layer.build((3, 2, 4))
+    channels = 1 if isinstance(layer.function, fw.Logistic) else 3   # logistic: one output map
+    layer.build((channels, 2, 4))
     rng = np.random.default_rng(0)
-    x, g = rng.normal(size=(2, 3, 2, 4)), rng.normal(size=(2, 3, 2, 4))
+    x, g = rng.normal(size=(2, channels, 2, 4)), rng.normal(size=(2, channels, 2, 4))
     out = layer.forward(x, train=True)
     assert out.shape == x.shape
     if layer.function.name == "softmax":

@@ -1,20 +1,38 @@
-"""The comparison runner: fairness is asserted from what the runs actually saw.
+"""The comparison runner: fairness, resume and robustness, asserted from what ran.
 
 Every run reports a hash of its initial weights (taken from the built net)
-and of the first mini-batches training drew (taken from the batches the
-training loop received), so these tests check the method rather than trust
-the seeding code.
+and of its first batches; a spy on the reader records the batches training
+actually drew; executions are counted where they happen. So these tests
+check the method rather than trust the seeding code.
 """
+import hashlib
 import json
 import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from framework.compare import apply_overrides, compare, make_variants
-from framework.compare_report import format_markdown, mean_std
+import datareaders  # noqa: F401  (registers the built-in data sources)
+from datareaders.base import ArrayDataReader
+from framework.compare import (DATA_SOURCES, ResultsLog, RunSpec, SweepInterrupted,
+                               apply_overrides, compare, format_markdown, make_variants,
+                               mean_std, register_source)
+from framework.compare import executors
 
-BASE = {"data": {"reader": "toy", "n_train": 330, "n_test": 60, "features": 12,
-                 "classes": 3, "noise": 2.5, "seed": 0, "train_size": 300, "val_size": 30},
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:           # apps/ is run from the checkout, not installed
+    sys.path.insert(0, str(ROOT))
+
+DATA = {"source": "clusters", "options": {"n_train": 330, "n_test": 60, "features": 12,
+                                          "classes": 3, "noise": 2.5},
+        "seed": 0, "train_size": 300, "val_size": 30}
+BASE = {"data": DATA,
         "net": {"hidden": [16, 16], "activation": "relu"},
         "params": {"learning_rate": 0.05, "max_epoch": 3, "batch_size": 32,
                    "net_type": "multiple_classifier", "init_method": "msra"},
@@ -28,6 +46,32 @@ def numbers(results):
                        sort_keys=True) for r in results]
 
 
+class Counter:
+    """Wraps ``executors.run_task``: counts executions per run key, and raises
+    KeyboardInterrupt instead of starting run number ``interrupt_at`` (1-based)."""
+
+    def __init__(self, run_task, interrupt_at=None):
+        self.run_task, self.interrupt_at, self.keys = run_task, interrupt_at, []
+
+    def __call__(self, spec, source):
+        if self.interrupt_at is not None and len(self.keys) + 1 == self.interrupt_at:
+            raise KeyboardInterrupt
+        self.keys.append(spec.key())
+        return self.run_task(spec, source)
+
+
+@pytest.fixture
+def counter(monkeypatch):
+    """Install a Counter (inline runs only: it lives in this process)."""
+    original = executors.run_task
+
+    def install(interrupt_at=None):
+        spy = Counter(original, interrupt_at)
+        monkeypatch.setattr(executors, "run_task", spy)
+        return spy
+    return install
+
+
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
@@ -39,6 +83,7 @@ def by_repeat(sweep, repeat):
     return [r for r in sweep.results if r["repeat"] == repeat]
 
 
+# ------------------------------------------------------------------ fairness
 def test_variants_share_initial_weights_and_batch_order(sweep):
     for repeat in (0, 1):
         runs = by_repeat(sweep, repeat)
@@ -49,6 +94,27 @@ def test_variants_share_initial_weights_and_batch_order(sweep):
         assert len({tuple(r["batch_fingerprint"]) for r in runs}) == 1
         # same start, same data: only the optimizer made the histories differ
         assert len({json.dumps(r["history"]["records"]) for r in runs}) == 3
+
+
+def test_two_variants_train_on_identical_batches(monkeypatch):
+    """A spy on the reader: the batches the training loop actually received."""
+    seen = []
+    original = ArrayDataReader.batches
+
+    def spy(self, *args, **kwargs):
+        epoch = []
+        seen.append(epoch)
+        for x, y in original(self, *args, **kwargs):
+            epoch.append(hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest())
+            yield x, y
+
+    monkeypatch.setattr(ArrayDataReader, "batches", spy)
+    result = compare("spy", BASE, axes={"optimizer_name": ["sgd", "adam"]}, repeats=1,
+                     workers=0, verbose=False)
+    assert [r["status"] for r in result.results] == ["ok", "ok"]
+    assert len(seen) == 6 and all(len(epoch) == 10 for epoch in seen)   # 300 rows / 32
+    assert seen[:3] == seen[3:]                 # sgd's 3 epochs == adam's 3 epochs
+    assert seen[0] != seen[1]                   # a new permutation every epoch
 
 
 def test_repeats_differ_by_seed(sweep):
@@ -68,31 +134,160 @@ def test_batch_norm_variant_shares_the_fc_weights():
     assert sweep.results[0]["batch_fingerprint"] == sweep.results[1]["batch_fingerprint"]
 
 
-def test_rerun_gives_identical_numbers(sweep, tmp_path):
-    again = compare("opt", BASE, axes=OPTIMIZERS, repeats=2, base_seed=5,
-                    out_dir=str(tmp_path), workers=0, verbose=False)
-    assert numbers(again.results) == numbers(sweep.results)
-    for spec in again.specs:
-        name = os.path.join(spec["variant"], f"repeat_{spec['repeat']}.json")
-        with open(os.path.join(sweep.out_dir, name)) as a, \
-                open(os.path.join(again.out_dir, name)) as b:
-            old, new = json.load(a)["result"], json.load(b)["result"]
-        old.pop("seconds"), new.pop("seconds")
-        assert old == new
-    assert again.table() == sweep.table()
+# ------------------------------------------------------------ results.jsonl
+def test_each_run_is_appended_as_it_finishes(tmp_path, monkeypatch):
+    """When run k is reported, results.jsonl already holds runs 1..k."""
+    lines = []
+    log_path = tmp_path / "live" / "results.jsonl"
+    original = executors.run_task
+
+    def watch(spec, source):
+        lines.append(len(log_path.read_text().splitlines()) if log_path.exists() else 0)
+        return original(spec, source)
+
+    monkeypatch.setattr(executors, "run_task", watch)
+    done = compare("live", BASE, axes=OPTIMIZERS, repeats=1, out_dir=str(tmp_path),
+                   workers=0, verbose=False)
+    assert lines == [0, 1, 2]
+    entries = ResultsLog(done.out_dir).entries()
+    assert [e["key"] for e in entries] == [s.key() for s in done.specs]
+    assert [e["result"]["variant"] for e in entries] == ["sgd", "momentum", "adam"]
+    assert RunSpec.from_dict(entries[0]["spec"]) == done.specs[0]
+
+
+def test_interrupted_sweep_resumes_and_runs_each_run_once(sweep, tmp_path, counter):
+    first = counter(interrupt_at=3)
+    with pytest.raises(SweepInterrupted, match=r"2 of 6 runs finished .*results\.jsonl"):
+        compare("opt", BASE, axes=OPTIMIZERS, repeats=2, base_seed=5, out_dir=str(tmp_path),
+                workers=0, verbose=False)
+    assert len(first.keys) == 2
+    assert len((tmp_path / "opt" / "results.jsonl").read_text().splitlines()) == 2
+    second = counter()
+    resumed = compare("opt", BASE, axes=OPTIMIZERS, repeats=2, base_seed=5,
+                      out_dir=str(tmp_path), workers=0, verbose=False)
+    executed = first.keys + second.keys
+    assert sorted(executed) == sorted(s.key() for s in resumed.specs)   # each exactly once
+    assert resumed.table() == sweep.table()
+    assert numbers(resumed.results) == numbers(sweep.results)
+    third = counter()
+    compare("opt", BASE, axes=OPTIMIZERS, repeats=2, base_seed=5, out_dir=str(tmp_path),
+            workers=0, verbose=False)
+    assert third.keys == []                                           # all done: nothing runs
+
+
+def test_a_run_cut_short_by_ctrl_c_is_not_recorded(tmp_path, monkeypatch):
+    """A real SIGINT in the middle of an inline run: training stops after the step,
+    and the sweep ends without writing the cut-short run as a finished one."""
+    original, batches = ArrayDataReader.batches, []
+
+    def press_ctrl_c(self, *args, **kwargs):
+        for x, y in original(self, *args, **kwargs):
+            batches.append(x.shape[0])
+            if len(batches) == 45:              # epoch 2 of the second run
+                os.kill(os.getpid(), signal.SIGINT)
+            yield x, y
+
+    monkeypatch.setattr(ArrayDataReader, "batches", press_ctrl_c)
+    with pytest.raises(SweepInterrupted, match="1 of 3 runs finished"):
+        compare("cut", BASE, axes=OPTIMIZERS, repeats=1, out_dir=str(tmp_path), workers=0,
+                verbose=False)
+    assert len(batches) == 45                   # stopped after the current step
+    entries = ResultsLog(str(tmp_path / "cut")).entries()
+    assert [e["result"]["variant"] for e in entries] == ["sgd"]
+
+
+def test_changed_spec_is_a_new_run_and_failed_runs_are_retried(tmp_path, counter):
+    bad = {"broken": {"net.activation": "no_such_activation"}, "good": {}}
+    first = counter()
+    compare("r", BASE, variants=bad, repeats=1, out_dir=str(tmp_path), workers=0,
+            verbose=False)
+    again = counter()
+    longer = {**BASE, "params": {**BASE["params"], "max_epoch": 4}}
+    compare("r", longer, variants={"good": {}}, repeats=1, out_dir=str(tmp_path), workers=0,
+            verbose=False)
+    compare("r", BASE, variants=bad, repeats=1, out_dir=str(tmp_path), workers=0,
+            verbose=False)
+    assert len(first.keys) == 2 and len(again.keys) == 2
+    assert again.keys[0] not in first.keys      # 4 epochs is another run
+    assert again.keys[1] == first.keys[0]       # the failed run, tried again
+
+
+def test_a_torn_last_line_is_dropped(tmp_path):
+    log = ResultsLog(str(tmp_path))
+    spec = RunSpec.from_dict({**BASE, "name": "t", "variant": "v", "repeat": 0, "seed": 0})
+    log.append(spec, {"status": "ok", "final": {}})
+    with open(log.path, "a") as handle:
+        handle.write('{"key": "cut short by a cra')
+    assert list(ResultsLog(str(tmp_path)).finished()) == [spec.key()]
+    log.append(spec, {"status": "failed"})
+    assert [e["result"]["status"] for e in log.entries()] == ["ok", "failed"]
+    assert log.finished() == {}
 
 
 def test_outputs_are_written(sweep):
     files = set(os.listdir(sweep.out_dir))
-    assert {"summary.json", "table.txt", "table.md", "curves.png"} <= files
-    assert sorted(os.listdir(os.path.join(sweep.out_dir, "adam"))) == \
-        ["repeat_0.json", "repeat_1.json"]
+    assert files == {"results.jsonl", "summary.json", "table.txt", "table.md", "curves.png"}
     with open(os.path.join(sweep.out_dir, "summary.json")) as handle:
         summary = json.load(handle)
     assert summary["variants"] == ["sgd", "momentum", "adam"]
     assert summary["rows"][0]["ok"] == 2
 
 
+def test_runspec_key_ignores_only_where_weights_go():
+    spec = RunSpec.from_dict({**BASE, "name": "k", "variant": "v", "repeat": 0, "seed": 0})
+    moved = RunSpec.from_dict({**spec.to_dict(), "weights_path": "/elsewhere/w.h5"})
+    other = RunSpec.from_dict({**spec.to_dict(), "seed": 1})
+    assert moved.key() == spec.key() != other.key()
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['epochz'\]"):
+        RunSpec.from_dict({**spec.to_dict(), "epochz": 3})
+    with pytest.raises(ValueError, match=r"'train': unknown option\(s\) \['verbose'\]"):
+        RunSpec.from_dict({**spec.to_dict(), "train": {"verbose": 2}})
+
+
+# ------------------------------------------------------------- data sources
+def test_built_in_sources_are_registered_by_datareaders():
+    assert {"mnist", "fashion", "cifar", "house", "curve", "npz", "arrays",
+            "clusters"} <= set(DATA_SOURCES.names())
+    code = ("import framework, framework.compare, sys; "
+            "print(sorted(m for m in sys.modules if m.startswith('datareaders')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"source": "no_such_set"}, r"expected one of \[.*'clusters'.*\], got 'no_such_set'"),
+    ({"source": "os:system", "options": {"command": "touch pwned"}},
+     r"got 'os:system'.*never a module"),
+    ({"reader": "factory", "factory": "os:system"}, r"'source' naming a registered"),
+    ({**DATA, "options": {"n_trian": 10}}, r"'clusters': bad options .*n_trian"),
+    ({**DATA, "train_sise": 10}, r"unknown key\(s\) \['train_sise'\]"),
+])
+def test_a_bad_data_source_is_refused_before_anything_runs(data, message, tmp_path, counter):
+    spy = counter()
+    with pytest.raises(ValueError, match=message):
+        compare("bad", {**BASE, "data": data}, axes=OPTIMIZERS, repeats=2,
+                out_dir=str(tmp_path), workers=0, verbose=False)
+    assert spy.keys == [] and list(tmp_path.iterdir()) == []
+
+
+def test_the_arrays_and_curve_sources():
+    rng = np.random.default_rng(0)
+    x, xt = rng.normal(size=(40, 2)).tolist(), rng.normal(size=(10, 2)).tolist()
+    arrays = {"source": "arrays", "options": {"x_train": x, "y_train": [i % 2 for i in
+              range(40)], "x_test": xt, "y_test": [i % 2 for i in range(10)]}, "val_size": 8}
+    net = {"net": {"hidden": [4]}, "params": {**BASE["params"], "batch_size": 8}}
+    result = compare("a", {**net, "data": arrays}, repeats=1, workers=0, verbose=False)
+    assert result.results[0]["status"] == "ok", result.results[0].get("error")
+    curve = {"source": "curve", "options": {"n_train": 60, "n_test": 20}}
+    fit = {"params": {**net["params"], "net_type": "fitting", "init_method": "xavier"}}
+    result = compare("c", {**net, **fit, "data": curve}, repeats=1, workers=0, verbose=False)
+    assert result.results[0]["status"] == "ok", result.results[0].get("error")
+    assert result.results[0]["final"]["val_accuracy"] is not None
+
+
+# ---------------------------------------------------------------- failures
 def test_a_failing_variant_does_not_stop_the_sweep(tmp_path):
     variants = {"good": {}, "bad": {"net.activation": "no_such_activation"},
                 "also good": {"optimizer_name": "adam"}}
@@ -105,26 +300,141 @@ def test_a_failing_variant_does_not_stop_the_sweep(tmp_path):
     assert "no_such_activation" in bad["error"]
     table = sweep.table()
     assert "0/2" in table and "FAILED bad" in table
-    assert (tmp_path / "fail" / "curves.png").exists()
+    assert sweep.failed == 2 and (tmp_path / "fail" / "curves.png").exists()
 
 
-def test_process_pool_gives_the_inline_numbers(sweep):
-    pooled = compare("opt", BASE, axes=OPTIMIZERS, repeats=2, base_seed=5, workers=2,
-                     verbose=False)
-    assert numbers(pooled.results) == numbers(sweep.results)
+def test_a_sweep_where_every_run_failed_draws_no_plot(tmp_path, capsys):
+    sweep = compare("dead", BASE, variants={"bad": {"net.activation": "nope"}}, repeats=2,
+                    out_dir=str(tmp_path), workers=0, verbose=True)
+    assert sweep.failed == 2
+    assert "no curves.png: all 2 runs failed" in capsys.readouterr().out
+    assert not (tmp_path / "dead" / "curves.png").exists()
+    assert (tmp_path / "dead" / "table.md").exists()
+    with pytest.raises(ValueError, match="no finished run to draw"):
+        sweep.plot(str(tmp_path / "empty.png"))
 
 
-def test_dask_local_cluster_gives_the_local_numbers():
+# -------------------------------------------------------------- the command
+def run_command(tmp_path, *extra):
+    from apps import compare as command
+    return command.main(["--source", "clusters", "--train-size", "90", "--hidden", "4",
+                         "--epochs", "1", "--repeats", "1", "--workers", "0",
+                         "--out", str(tmp_path), *extra])
+
+
+def test_command_refuses_a_config_naming_an_unregistered_source(tmp_path, capsys, counter):
+    spy = counter()
+    config = tmp_path / "sweep.json"
+    config.write_text(json.dumps({"base": {**BASE, "data": {"source": "mypkg.data:make"}},
+                                  "axes": OPTIMIZERS}))
+    assert run_command(tmp_path, "--config", str(config), "--name", "cfg") == 2
+    err = capsys.readouterr().err
+    assert re.search(r"expected one of \[.*'mnist'.*\], got 'mypkg.data:make'", err)
+    assert spy.keys == [] and not (tmp_path / "cfg").exists()
+
+
+def test_command_exits_non_zero_when_runs_fail(tmp_path, capsys):
+    assert run_command(tmp_path, "--activation", "nope", "--name", "dead") == 1
+    captured = capsys.readouterr()
+    assert "all 1 runs failed; no curves drawn" in captured.err
+    assert not (tmp_path / "dead" / "curves.png").exists()
+
+
+def test_command_ctrl_c_prints_one_line_and_exits_130(tmp_path, capsys, counter):
+    counter(interrupt_at=2)
+    assert run_command(tmp_path, "--axis", "optimizer_name=sgd,adam", "--name", "int") == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "interrupted: 1 of 2 runs finished" in err and "run the same sweep again" in err
+
+
+def test_ctrl_c_on_a_pool_sweep_in_a_terminal(tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C does) while worker processes
+    train: one line on stderr, no traceback from any process, status 130."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
+    argv = [sys.executable, "-m", "apps.compare", "--source", "clusters", "--train-size",
+            "900", "--hidden", "32", "--epochs", "40", "--repeats", "4", "--workers", "2",
+            "--axis", "optimizer_name=sgd,adam", "--out", str(tmp_path)]
+    process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    watchdog = threading.Timer(90, os.killpg, (process.pid, signal.SIGKILL))
+    watchdog.start()                            # a hang fails the test, not the suite
+    try:
+        first = process.stdout.readline()       # the first run has finished
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert first.startswith("[1/8]"), first + out
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and err.strip().count("\n") == 0, err
+    assert re.search(r"interrupted: [1-7] of 8 runs finished", err)
+
+
+# ------------------------------------------------------------ executors
+@register_source("clusters_dying_once")
+def clusters_dying_once(data, net_type, dtype):
+    """The clusters source, but the first worker to read it dies (marker file)."""
+    options = dict(data["options"])
+    marker = options.pop("marker")
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)             # the worker process is gone, mid-sweep
+    clusters = DATA_SOURCES.get("clusters")
+    return clusters({**data, "source": "clusters", "options": options}, net_type, dtype)
+
+
+def test_dask_worker_lost_mid_sweep_costs_only_a_retry(tmp_path):
     distributed = pytest.importorskip("distributed", reason="needs the 'cluster' extra")
     axes = {"optimizer_name": ["sgd", "adam"]}
     local = compare("dask", BASE, axes=axes, repeats=2, workers=0, verbose=False)
+    marker = tmp_path / "died"
+    dying = {**DATA, "source": "clusters_dying_once",
+             "options": {**DATA["options"], "marker": str(marker)}}
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
                                   processes=True, dashboard_address=None) as cluster:
-        remote = compare("dask", BASE, axes=axes, repeats=2,
-                         scheduler=cluster.scheduler_address, verbose=False)
-    assert len(remote.results) == 4
-    assert all(r["status"] == "ok" for r in remote.results)
-    assert numbers(remote.results) == numbers(local.results)
+        remote = compare("dask", {**BASE, "data": dying}, axes=axes, repeats=2,
+                         scheduler=cluster.scheduler_address, out_dir=str(tmp_path),
+                         verbose=False)
+    assert marker.exists()                      # a worker did die
+    assert [r["status"] for r in remote.results] == ["ok"] * 4
+    strip = ("key",)                # the specs differ: they name another source
+    assert [{k: v for k, v in json.loads(n).items() if k not in strip}
+            for n in numbers(remote.results)] == \
+        [{k: v for k, v in json.loads(n).items() if k not in strip}
+         for n in numbers(local.results)]
+    assert len(ResultsLog(remote.out_dir).entries()) == 4
+
+
+# ----------------------------------------------------------------- misc
+def test_the_docs_snippet_runs_as_a_script_and_its_pool_gives_the_inline_numbers(tmp_path):
+    """The runner section's snippet, shrunk, as a file: spawned local workers
+    (the default), and exactly the numbers of the same sweep run inline."""
+    text = (ROOT / "docs" / "experiments.md").read_text()
+    section = text.split("## The comparison runner", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    small = {'{"source": "mnist", "train_size": 10000, "seed": 0}':
+             json.dumps({**DATA, "train_size": 90, "val_size": 30}),
+             "[100, 100, 100, 100]": "[8]", '"max_epoch": 15': '"max_epoch": 2',
+             "repeats=3": "repeats=1"}
+    for old, new in small.items():
+        assert old in snippet, f"the docs' snippet changed: update this test ({old})"
+        snippet = snippet.replace(old, new)
+    assert 'if __name__ == "__main__":' in snippet and "workers=" not in snippet
+    (tmp_path / "sweep.py").write_text(snippet)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "sweep.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"adam\s+1/0", done.stdout), done.stdout
+    pooled = ResultsLog(str(tmp_path / "runs" / "optimizers")).entries()
+    namespace = {}
+    exec(snippet.split("if __name__")[0], namespace)         # the snippet's base
+    inline = compare("optimizers", namespace["base"], axes=OPTIMIZERS, repeats=1, workers=0,
+                     verbose=False)
+    assert sorted(numbers([e["result"] for e in pooled])) == sorted(numbers(inline.results))
 
 
 def test_saved_weights_reload(tmp_path):
@@ -148,6 +458,8 @@ def test_variants_from_axes_and_overrides():
     assert spec["params"]["optimizer_name"] == "adam" and spec["net"]["batch_norm"] is True
     assert BASE["params"].get("optimizer_name") is None      # the base is not modified
     assert apply_overrides(BASE, {"data": {"seed": 3}})["data"]["train_size"] == 300
+    deep = apply_overrides(BASE, {"data.options.noise": 0.5})
+    assert deep["data"]["options"]["noise"] == 0.5 and DATA["options"]["noise"] == 2.5
 
 
 def test_mean_std_and_table_format():
@@ -158,3 +470,4 @@ def test_mean_std_and_table_format():
                                         "best_val_loss", "best_val_accuracy", "best_epoch")}}
     text = format_markdown([row])
     assert "| v | 0/1 | failed |" in text and "FAILED v: ValueError: x" in text
+

@@ -5,6 +5,7 @@ training apps use ``--synthetic`` data so the suite needs no download; one
 test also runs an app on the real MNIST files when they are present.
 """
 import importlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -36,6 +37,30 @@ def run_app(name, out, *extra):
     return module.main(["--quick", "--out", str(out), "--workers", "0", *extra])
 
 
+def results(folder):
+    """The result dicts of a sweep folder's results.jsonl, in file order."""
+    with open(folder / "results.jsonl") as handle:
+        return [json.loads(line)["result"] for line in handle]
+
+
+def overfitting_uses_the_test_set_once_per_run(out):
+    assert "test acc (once, at the end)" in (out / "overfitting.md").read_text()
+    runs = results(out / "overfitting")
+    assert runs and all("test" in r for r in runs)
+
+
+def hparam_search_touches_the_test_set_only_at_the_end(out):
+    for round_name in ("hparam_round1", "hparam_round2"):
+        runs = results(out / round_name)
+        assert runs and not any("test" in r for r in runs)
+    finals = results(out / "hparam_final")
+    assert finals and all("test" in r for r in finals)
+
+
+CHECKS = {"overfitting": overfitting_uses_the_test_set_once_per_run,
+          "hparam_search": hparam_search_touches_the_test_set_only_at_the_end}
+
+
 @pytest.mark.parametrize("name", sorted(APPS))
 def test_app_runs_in_quick_mode(name, tmp_path, capsys):
     assert run_app(name, tmp_path, "--synthetic") == 0
@@ -44,24 +69,8 @@ def test_app_runs_in_quick_mode(name, tmp_path, capsys):
         assert path.exists(), f"{name} did not write {filename}"
         assert path.stat().st_size > 0
     assert "FAILED" not in capsys.readouterr().out
-
-
-def test_overfitting_reports_the_test_set_once_per_run(tmp_path):
-    run_app("overfitting", tmp_path, "--synthetic")
-    text = (tmp_path / "overfitting.md").read_text()
-    assert "test acc (once, at the end)" in text
-    for result in (tmp_path / "overfitting" / "none").glob("repeat_*.json"):
-        assert "test" in result.read_text()
-
-
-def test_hparam_search_touches_the_test_set_only_at_the_end(tmp_path):
-    import json
-    run_app("hparam_search", tmp_path, "--synthetic")
-    for round_name in ("hparam_round1", "hparam_round2"):
-        for path in (tmp_path / round_name).rglob("repeat_*.json"):
-            assert "test" not in json.load(open(path))["result"]
-    finals = list((tmp_path / "hparam_final").rglob("repeat_*.json"))
-    assert finals and all("test" in json.load(open(p))["result"] for p in finals)
+    if name in CHECKS:
+        CHECKS[name](tmp_path)
 
 
 def _mnist_available():
@@ -78,7 +87,7 @@ def test_an_app_on_real_mnist(tmp_path, capsys):
 
 def test_compare_command(tmp_path, capsys):
     from apps import compare as command
-    status = command.main(["--reader", "toy", "--train-size", "180", "--hidden", "8",
+    status = command.main(["--source", "clusters", "--train-size", "180", "--hidden", "8",
                            "--epochs", "2", "--repeats", "2", "--workers", "0",
                            "--axis", "optimizer_name=sgd,adam", "--axis",
                            'lr_schedule={"name": "cosine", "total_epochs": 2},"constant"',
@@ -87,3 +96,4 @@ def test_compare_command(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "optimizer_name=adam,lr_schedule=cosine" in out and "2/0" in out
     assert (tmp_path / "cli" / "table.md").exists()
+    assert len(results(tmp_path / "cli")) == 8

@@ -22,20 +22,27 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMP = re.compile(r"\..+\.[0-9a-f]{16}\.tmp")
 
 
-def make_net(hidden=(128, 64, 32, 16), inputs=784, seed=3):
-    """An MLP (Fc + ReLU + softmax) with Adam state, counters and RNG state all non-trivial."""
+def make_net(hidden=(128, 64, 32, 16), inputs=784, seed=3, batch_norm=False):
+    """An MLP (Fc [+ BN] + ReLU + softmax) with Adam state, batch-norm statistics,
+    counters and RNG state all non-trivial (second moments and variances >= 0)."""
     params = fw.HyperParameters(learning_rate=0.01, max_epoch=1, batch_size=32,
                                 net_type="multiple_classifier", optimizer_name="adam",
                                 seed=seed)
     net = fw.NeuralNet.from_specs(params, fw.mlp_specs(hidden, 10, "relu",
+                                                       batch_norm=batch_norm,
                                                        classifier="softmax"), inputs)
     rng = np.random.default_rng(seed)
     for layer in net.layers:
         for wb in layer.weights():
-            state = {key: (rng.normal(size=value.shape) if isinstance(value, np.ndarray)
+            state = {key: (np.abs(rng.normal(size=value.shape)) if key.endswith("/v")
+                           else rng.normal(size=value.shape) if isinstance(value, np.ndarray)
                            else int(rng.integers(1, 1000)))
                      for key, value in wb.optimizer_state().items()}
             wb.set_optimizer_state(state)
+        if layer.buffers():
+            layer.set_buffers({key: np.abs(rng.normal(size=value.shape)) if key == "running_var"
+                               else rng.normal(size=value.shape)
+                               for key, value in layer.buffers().items()})
     net.epoch, net.iteration = 3, 1234
     net.streams.shuffle.random(7)   # move one stream away from its seed
     return net
@@ -56,7 +63,16 @@ def snapshot(net):
             "counters": (net.epoch, net.iteration), "rng": json.dumps(net.streams.get_state()),
             "params": json.dumps(net.params.to_dict(), sort_keys=True),
             "configs": json.dumps([layer.get_config() for layer in net.layers]),
-            "input_shape": net.input_shape, "name": net.name}
+            "input_shape": net.input_shape, "name": net.name,
+            "metadata": _plain_metadata(getattr(net, "metadata", None) or {})}
+
+
+def _plain_metadata(metadata):
+    """The metadata as comparable text: its JSON and each array's dtype, shape and bytes."""
+    arrays = {}
+    document = serialization.encode_metadata(metadata, arrays)
+    return json.dumps([document, [[k, v.dtype.str, v.shape, v.tobytes().hex()]
+                                  for k, v in sorted(arrays.items())]], sort_keys=True)
 
 
 def same(a, b):
@@ -147,6 +163,40 @@ def test_save_under_a_file_size_limit_fails_cleanly_and_keeps_the_old_file(saved
         assert str(path) in result["message"] and ".tmp" not in result["message"]
         assert "EFBIG" in result["message"] and "size limit" in result["message"]
     assert listing(path.parent) == ["net.h5"]
+    assert same(snapshot(fw.NeuralNet.load(path)), before)
+
+
+# ----- a small file system (tmpfs) ------------------------------------------------
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 256 KB tmpfs mounted at tmp_path/fs; skipped where mounting is not allowed."""
+    where = tmp_path / "fs"
+    where.mkdir()
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs",
+                               str(where)], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        pytest.skip(f"cannot run mount ({error})")
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root or CAP_SYS_ADMIN): "
+                    f"{done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize("hidden", [(70,), (80,), (90, 20), (200,)])
+def test_a_full_small_file_system_raises_and_keeps_the_old_file(small_fs, hidden):
+    """The old 80 KB file stays while the new one is written: four sizes that do not fit
+    beside it (some fit alone, so only the real write, not a pre-check, can fail)."""
+    path = small_fs / "net.h5"
+    old = tiny_net()
+    old.save(path)
+    before = snapshot(old)
+    net = make_net(hidden=hidden, inputs=150)
+    _expect_save_error(net, path, "No space left on device", "ENOSPC", "unchanged")
+    assert listing(small_fs) == ["net.h5"]
     assert same(snapshot(fw.NeuralNet.load(path)), before)
 
 
@@ -422,33 +472,45 @@ def test_changed_attributes_or_stripped_checksums_are_refused(saved):
 
 
 def _flip_all(original, net_bytes, tmp_path, flips):
-    """Flip one byte at ``flips`` evenly spread offsets, each on a fresh copy; load each."""
+    """Flip one byte at ``flips`` evenly spread offsets, one at a time (the byte is put
+    back before the next flip, in place, so the file is written once); load each."""
     size = len(net_bytes)
     refused = identical = 0
     different = []
     path = tmp_path / "flipped.h5"
-    for n, offset in enumerate(np.linspace(0, size - 1, flips).astype(int)):
-        data = bytearray(net_bytes)
-        data[offset] = data[offset] ^ 0xFF if n % 2 == 0 else (data[offset] + 1) % 256
-        path.write_bytes(bytes(data))
-        try:
-            loaded = fw.NeuralNet.load(path)
-        except WeightsFileError as error:
-            assert str(path) in str(error)
-            refused += 1
-            continue
-        if same(snapshot(loaded), original):
-            identical += 1
-        else:
-            different.append(int(offset))
+    path.write_bytes(net_bytes)
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        for n, offset in enumerate(np.linspace(0, size - 1, flips).astype(int)):
+            byte = net_bytes[offset]
+            os.pwrite(fd, bytes([byte ^ 0xFF if n % 2 == 0 else (byte + 1) % 256]), offset)
+            try:
+                loaded = fw.NeuralNet.load(path)
+            except WeightsFileError as error:
+                assert str(path) in str(error)
+                refused += 1
+                loaded = None
+            finally:
+                os.pwrite(fd, bytes([byte]), offset)
+            if loaded is not None:
+                if same(snapshot(loaded), original):
+                    identical += 1
+                else:
+                    different.append(int(offset))
+    finally:
+        os.close(fd)
     return refused, identical, different
 
 
 @pytest.mark.parametrize("kind", ["mnist", "tiny"])
 def test_single_byte_flips_never_load_with_different_values(tmp_path, kind):
-    """400 flips over the MNIST-sized net's file (mostly array data) and 400 over a tiny
-    net with the same layer kinds (mostly HDF5 metadata and attributes)."""
-    net = make_net() if kind == "mnist" else tiny_net()
+    """400 flips over the MNIST-sized net's file (784-128-64-10 with batch norm, Adam
+    state and saved data options: mostly array data) and 400 over a tiny net (mostly HDF5
+    structure and attributes)."""
+    net = make_net(hidden=(128, 64), batch_norm=True) if kind == "mnist" else tiny_net()
+    rng = np.random.default_rng(1)
+    net.metadata = {"data": {"dataset": "mnist", "mode": "vector", "fit_on": "all"},
+                    "x_min": rng.random(net.input_size), "x_range": rng.random(net.input_size)}
     good = tmp_path / "good.h5"
     net.save(good)
     original = snapshot(net)

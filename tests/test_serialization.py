@@ -182,7 +182,7 @@ def test_interrupted_save_keeps_the_old_file_and_leaves_no_temp(trained, monkeyp
     x = reader.get_test_set()[0]
     expected = net.inference(x)
 
-    def crash(handle, net):
+    def crash(handle, net, state, record):
         handle.create_group("optimizer").create_dataset("half", data=np.zeros(3))
         raise RuntimeError("disk full (simulated)")
     monkeypatch.setattr(serialization, "_write_optimizer", crash)

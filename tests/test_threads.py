@@ -67,9 +67,12 @@ def test_train_applies_the_setting_and_restores_it():
     before = threads.current_blas_threads()
     seen = []
     threads.set_num_threads(2)
+    class Probe(fw.Callback):
+        def on_checkpoint(self, net, record):
+            seen.append(threads.current_blas_threads())
+
     _net(epochs=1).train(_mnist_like(), checkpoint=1, need_test=False, verbose=False,
-                         callback=lambda net, record: seen.append(
-                             threads.current_blas_threads()))
+                         callbacks=[Probe()])
     assert seen == [2]
     assert threads.current_blas_threads() == before
     with threads.blas_threads(1):
@@ -107,12 +110,12 @@ def test_training_steps_allocate_nothing_new():
     net.train(reader, checkpoint=1, need_test=False, restore_best=False, verbose=False)
     tracemalloc.start()
     try:
-        net.params.max_epoch = 2
-        net.train(reader, checkpoint=1, need_test=False, restore_best=False, verbose=False)
+        net.train(reader, epochs=1, checkpoint=1, need_test=False, restore_best=False,
+                  verbose=False)
         short = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
-        net.params.max_epoch = 5
-        net.train(reader, checkpoint=1, need_test=False, restore_best=False, verbose=False)
+        net.train(reader, epochs=3, checkpoint=1, need_test=False, restore_best=False,
+                  verbose=False)
         long = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -22,6 +22,16 @@ def _same_state(a, b):
         for k in a)
 
 
+class _StateAtEachCheckpoint(fw.Callback):
+    """Keeps a copy of the net's weights at every checkpoint."""
+
+    def __init__(self):
+        self.states = []
+
+    def on_checkpoint(self, net, record):
+        self.states.append(net.get_state())
+
+
 def _noise_reader(n=120, seed=0, features=3):
     """Fitting targets that are pure noise: nothing generalizes, so validation
     loss soon rises while train loss falls (what early stopping is for)."""
@@ -47,8 +57,8 @@ def test_resume_from_file_equals_training_straight_through(build_net, spiral_rea
     first.save(tmp_path / "half.h5", include_optimizer=True)
     resumed = fw.NeuralNet.load(tmp_path / "half.h5")
     assert resumed.epoch == 4
-    resumed.params.max_epoch = 8
-    history = resumed.train(spiral_reader(), checkpoint=1, restore_best=False, verbose=False)
+    history = resumed.train(spiral_reader(), epochs=4, checkpoint=1, restore_best=False,
+                            verbose=False)
 
     assert [r.epoch for r in history.records] == [5.0, 6.0, 7.0, 8.0]
     assert resumed.iteration == straight.iteration
@@ -134,15 +144,16 @@ def test_early_stopping_restores_the_best_weights(build_net):
     params = _params(net_type="fitting", learning_rate=0.01, max_epoch=300, batch_size=8,
                      regular_name="early_stop", regular_value=5)
     net = build_net([3, 64, 64, 1], params, activation="relu")
-    history = net.train(reader, checkpoint=1, verbose=False)
+    seen = _StateAtEachCheckpoint()
+    history = net.train(reader, checkpoint=1, verbose=False, callbacks=[seen])
     assert history.stop_reason.startswith("early_stop")
     assert len(history) < 300
     best = history.best_index
     assert best == len(history) - 1 - 5
     assert all(r.val_loss >= history.best_val_loss for r in history.records[best + 1:])
-    assert _same_state(net.get_state(), history.best_weights)
+    assert _same_state(net.get_state(), seen.states[best])
     twin = build_net([3, 64, 64, 1], params, activation="relu")
-    twin.set_state(history.best_weights)
+    twin.set_state(seen.states[best])
     x = reader.get_test_set()[0]
     assert np.array_equal(net.inference(x), twin.inference(x))
 
@@ -151,12 +162,12 @@ def test_restore_best_false_keeps_the_final_weights(build_net):
     reader = _noise_reader()
     params = _params(net_type="fitting", max_epoch=30, batch_size=8)
     net = build_net([3, 64, 1], params, activation="relu")
-    final = {}
+    seen = _StateAtEachCheckpoint()
     history = net.train(reader, checkpoint=1, restore_best=False, verbose=False,
-                        callback=lambda n, r: final.update(n.get_state()))
+                        callbacks=[seen])
     assert history.best_index != len(history) - 1
-    assert _same_state(net.get_state(), final)
-    assert not _same_state(net.get_state(), history.best_weights)
+    assert _same_state(net.get_state(), seen.states[-1])
+    assert not _same_state(net.get_state(), seen.states[history.best_index])
 
 
 def test_non_finite_loss_stops_at_once_and_restores(build_net, capsys):
@@ -176,11 +187,18 @@ def test_non_finite_loss_stops_at_once_and_restores(build_net, capsys):
 
 
 def test_callback_can_stop_training(build_net, spiral_reader):
-    seen = []
+    class StopAtThird(fw.Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_checkpoint(self, net, record):
+            self.seen.append(record.epoch)
+            net.stop_training = len(self.seen) == 3
+
+    stopper = StopAtThird()
     history = build_net([2, 8, 3], _params(max_epoch=10)).train(
-        spiral_reader(), checkpoint=1, verbose=False,
-        callback=lambda net, record: seen.append(record.epoch) or len(seen) == 3)
-    assert seen == [1.0, 2.0, 3.0] and history.stop_reason == "stopped by callback"
+        spiral_reader(), checkpoint=1, verbose=False, callbacks=[stopper])
+    assert stopper.seen == [1.0, 2.0, 3.0] and history.stop_reason == "stopped by callback"
 
 
 def test_test_metrics_are_recorded(build_net, spiral_reader):

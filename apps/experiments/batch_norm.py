@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from framework.compare_report import curves, draw_curves
+from framework.compare.report import curves, draw_curves
 
 from . import common
 

@@ -8,6 +8,7 @@ set of the same shape of problem, so the apps also run where MNIST is absent.
 import argparse
 import os
 
+import datareaders  # noqa: F401  (registers the data sources the specs name)
 from framework.compare import compare
 
 DEFAULT_OUT = os.path.join("runs", "experiments")
@@ -48,14 +49,15 @@ def data_spec(args, val_size=None, classes=10):
     """The run spec's data section for MNIST or the synthetic stand-in."""
     if args.synthetic:
         n_val = val_size or max(args.train_size // 9, 50)
-        return {"reader": "toy", "n_train": args.train_size + n_val, "n_test": 500,
-                "features": 64, "classes": classes, "noise": 4.0, "seed": 0,
-                "train_size": args.train_size, "val_size": n_val}
-    spec = {"reader": "mnist", "train_size": args.train_size, "seed": 0}
+        return {"source": "clusters", "options": {"n_train": args.train_size + n_val,
+                                                  "n_test": 500, "features": 64,
+                                                  "classes": classes, "noise": 4.0},
+                "seed": 0, "train_size": args.train_size, "val_size": n_val}
+    spec = {"source": "mnist", "train_size": args.train_size, "seed": 0}
     if val_size:
         spec["val_size"] = val_size
     if args.data_dir:
-        spec["data_dir"] = os.path.abspath(args.data_dir)
+        spec["options"] = {"data_dir": os.path.abspath(args.data_dir)}
     return spec
 
 

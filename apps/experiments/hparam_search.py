@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from framework.compare_report import mean_std
+from framework.compare.report import mean_std
 
 from . import common
 

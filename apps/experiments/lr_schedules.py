@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from framework.compare_report import draw_curves
+from framework.compare.report import draw_curves
 from framework.schedules import make_schedule
 
 from . import common

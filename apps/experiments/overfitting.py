@@ -11,7 +11,7 @@ test set is evaluated once per run, after the last epoch, and only reported.
 """
 import sys
 
-from framework.compare_report import draw_curves, mean_std
+from framework.compare.report import draw_curves, mean_std
 
 from . import common
 

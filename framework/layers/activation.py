@@ -29,6 +29,7 @@ class ActivationLayer(Layer):
 
     @property
     def activator(self):
+        """The Activator this layer applies (the textbook's name for ``function``)."""
         return self.function
 
     def forward(self, x, train):

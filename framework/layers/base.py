@@ -38,6 +38,7 @@ import math
 import numpy as np
 
 from ..buffers import BufferCache
+from ..validation import check_integer
 
 
 class Layer:
@@ -77,6 +78,7 @@ class Layer:
 
     @property
     def output_size(self):
+        """Values per output sample (the product of ``output_shape``), None if unknown."""
         return None if self.output_shape is None else math.prod(self.output_shape)
 
     # ----- life cycle -------------------------------------------------------
@@ -89,10 +91,17 @@ class Layer:
         """Create weights from ``streams.init``; keep ``streams.noise`` if needed."""
 
     def forward(self, x, train):
+        """Output for the batch ``x``; ``train`` selects training behaviour (dropout, BN)."""
         raise NotImplementedError
 
     def backward(self, delta):
+        """d(loss)/d(input) from d(loss)/d(output); fills the weights' gradients."""
         raise NotImplementedError
+
+    def min_training_batch(self):
+        """Fewest samples a training batch may have (batch norm needs 2 to normalize);
+        a training loop can check its batch and its last, partial batch up front."""
+        return 1
 
     def weights(self):
         """The ``WeightsBias`` objects the net must update (``[]`` if none)."""
@@ -177,13 +186,12 @@ def as_shape(value, field):
 
 def check_positive_int(owner, field, value):
     """Constructor validation: a ValueError that quotes the value received."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{owner} {field}: expected a positive integer, got {value!r}")
-    return int(value)
+    return check_integer(f"{owner} {field}", value)
 
 
 def check_input(owner, x, shape):
-    """Per-call check: a batch of samples of ``shape`` (None: any shape)."""
+    """Per-call check: a batch of real numbers, samples of ``shape`` (None: any shape)."""
+    check_real(owner, x)
     if shape is None:
         if x.ndim < 2:
             raise ValueError(f"{owner}: expected a batch (samples first, at least 2-D), "
@@ -193,3 +201,20 @@ def check_input(owner, x, shape):
     if x.shape[1:] != shape or x.ndim != len(shape) + 1:
         raise ValueError(f"{owner}: expected input of shape (batch, "
                          f"{', '.join(map(str, shape))}), got {x.shape}")
+
+
+def check_real(owner, x):
+    """Refuse complex (and non-numeric) arrays before NumPy casts them.
+
+    Casting a complex array into a float layer keeps the real part and drops
+    the imaginary one, with at most a warning, so the layer would train on
+    data other than what it was given.
+    """
+    kind = x.dtype.kind
+    if kind == "c":
+        raise ValueError(f"{owner}: expected real numbers, got a complex array (dtype "
+                         f"{x.dtype}, shape {x.shape}); the imaginary part would be dropped. "
+                         f"Pass x.real or np.abs(x) if that is what you mean")
+    if kind not in "fiub":
+        raise ValueError(f"{owner}: expected an array of real numbers, got dtype {x.dtype} "
+                         f"(shape {x.shape})")

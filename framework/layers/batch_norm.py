@@ -17,6 +17,9 @@ convolutional form and PyTorch's BatchNorm2d, so a filter's response is
 scaled alike wherever it fires. Statistics, gamma and beta are then shaped
 ``(1, C, 1, 1)`` to broadcast over the map.
 
+Training on a single value per statistic (a batch of one vector, or one
+1x1 map) is refused: its variance is 0, so xhat is 0 and nothing is learnt.
+
 gamma and beta are a WeightsBias (W = gamma, B = beta, never regularized) so
 the net updates them like any weights; the running statistics are buffers,
 saved with the weights but never optimized. The textbook's running variance
@@ -28,6 +31,7 @@ import numpy as np
 
 from ..enums import OptimizerName
 from ..hyper_parameters import HyperParameters
+from ..validation import check_number
 from ..weights_bias import WeightsBias
 from .base import Layer, check_input
 from .registry import register_layer
@@ -47,13 +51,8 @@ class BatchNormLayer(Layer):
 
     def __init__(self, input_shape=None, momentum=0.9, eps=1e-5, params=None):
         super().__init__()
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)) \
-                or not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNormLayer momentum: expected a number in [0, 1], "
-                             f"got {momentum!r}")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) \
-                or not (eps > 0 and math.isfinite(eps)):
-            raise ValueError(f"BatchNormLayer eps: expected a positive number, got {eps!r}")
+        momentum = check_number("BatchNormLayer momentum", momentum, 0, 1)
+        eps = check_number("BatchNormLayer eps", eps, 0, above=True)
         if params is not None and not isinstance(params, HyperParameters):
             raise ValueError(f"BatchNormLayer params: expected HyperParameters or None, "
                              f"got {params!r}")
@@ -71,6 +70,7 @@ class BatchNormLayer(Layer):
 
     @property
     def spatial(self):
+        """True for (C, H, W) inputs, normalized per channel over N, H and W."""
         return self.input_shape is not None and len(self.input_shape) > 1
 
     def build(self, input_shape):
@@ -128,6 +128,8 @@ class BatchNormLayer(Layer):
             out *= row
             out += self.wb.B
             return out
+        if x.size == self.size:
+            self._refuse_single_value(x)
         axes = self._axes
         xhat = self.xhat = self.buffer("xhat", x.shape, self.dtype)
         np.mean(x, axis=axes, keepdims=True, out=mean)
@@ -143,6 +145,20 @@ class BatchNormLayer(Layer):
         np.multiply(xhat, self.wb.W, out=out)
         out += self.wb.B
         return out
+
+    def min_training_batch(self):
+        """2 samples when each sample gives one value per statistic, else 1."""
+        self._require_shape()
+        return 2 if math.prod(self.input_shape[1:]) == 1 else 1
+
+    def _refuse_single_value(self, x):
+        """Training on one value per statistic: its variance is 0, every xhat is 0,
+        the output is beta whatever the input, and gamma and the layers below
+        get no gradient: the layer would train silently on nothing."""
+        per = "channel (batch x height x width)" if self.spatial else "feature (batch rows)"
+        raise ValueError(f"BatchNormLayer: training needs at least 2 values per {per} to "
+                         f"normalize over, received input of shape {x.shape}, 1 value each; "
+                         f"use a batch size of at least 2 (inference on one sample is fine)")
 
     def _update_running(self, running, batch_value):
         np.multiply(batch_value, 1.0 - self.momentum, out=self._row2)

@@ -61,6 +61,15 @@ def _make(spec, index, shape, params):
     """(layer, its name or None) for one spec."""
     if isinstance(spec, Layer):
         return spec, None
+    kind, options, name = parse_spec(spec, index)
+    try:
+        return make_layer(kind, options, shape, params), name
+    except ValueError as error:
+        raise ValueError(f"layer spec {index} ({kind!r}): {error}") from None
+
+
+def parse_spec(spec, index):
+    """``(type, options, name or None)`` of spec number ``index``, checked."""
     if isinstance(spec, type):
         raise ValueError(f"layer spec {index}: got the class {spec.__name__}, expected "
                          f"an instance or a dict such as {{'type': 'fc', 'size': 10}}")
@@ -76,13 +85,22 @@ def _make(spec, index, shape, params):
         options = dict(spec["config"])
     if name is not None and not isinstance(name, str):
         raise ValueError(f"layer spec {index}: 'name' must be a string, got {name!r}")
-    try:
-        return _from_kind(kind, options, shape, params), name
-    except ValueError as error:
-        raise ValueError(f"layer spec {index} ({kind!r}): {error}") from None
+    return kind, options, name
 
 
-def _from_kind(kind, options, shape, params):
+def layer_class(kind):
+    """The class a spec's ``type`` builds (None if the type is unknown)."""
+    if kind in LAYERS:
+        return LAYERS.get(kind)
+    if kind in ACTIVATORS:
+        return ActivationLayer
+    if kind in CLASSIFIERS:
+        return ClassificationLayer
+    return None
+
+
+def make_layer(kind, options, shape, params):
+    """A new layer of spec type ``kind`` with ``options``, for input ``shape``."""
     if kind in LAYERS:
         return LAYERS.get(kind).from_config(options, shape, params)
     if kind in ACTIVATORS:

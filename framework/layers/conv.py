@@ -26,7 +26,7 @@ import numpy as np
 
 from ..hyper_parameters import HyperParameters
 from ..weights_bias import WeightsBias
-from .base import Layer, as_shape, check_input, check_positive_int
+from .base import Layer, as_shape, check_input, check_positive_int, check_real
 from .im2col import (as_pair, col2im, column_blocks, im2col, image_buffer, matrix_images,
                      offset_pairs, output_size)
 from .registry import register_layer
@@ -169,7 +169,11 @@ class ConvLayer(Layer):
         plan = self._plan
         if x.shape != self._plan_shape:
             plan = self._plan_for(x)
-        np.copyto(plan.interior, x)             # the zero border is never written
+        try:
+            np.copyto(plan.interior, x)         # the zero border is never written
+        except TypeError:                       # a complex batch of a known shape
+            check_real("ConvLayer", x)
+            raise
         im2col(plan.im2col)
         _product(self._w2, plan.cols, plan.gemm_out)
         # bias on the contiguous GEMM output, then a plain copy: NumPy buffers a

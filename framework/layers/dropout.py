@@ -14,6 +14,7 @@ disturbs weight initialization or batch order. Tests can fix it:
 """
 import numpy as np
 
+from ..validation import check_number
 from .base import Layer, check_input
 from .registry import register_layer
 
@@ -28,10 +29,7 @@ class DropoutLayer(Layer):
 
     def __init__(self, input_shape=None, ratio=0.5):
         super().__init__()
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.floating)) \
-                or not 0.0 <= ratio < 1.0:
-            raise ValueError(f"DropoutLayer ratio: expected a number in [0, 1), got {ratio!r}")
-        self.ratio = float(ratio)
+        self.ratio = check_number("DropoutLayer ratio", ratio, 0, 1, below=True)
         if input_shape is not None:
             self.build(input_shape)
         self.rng = None
@@ -39,6 +37,7 @@ class DropoutLayer(Layer):
 
     @property
     def size(self):
+        """Values per sample (the textbook's constructor argument), None until built."""
         return self.input_size
 
     def initialize(self, streams):

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..hyper_parameters import HyperParameters
 from ..weights_bias import WeightsBias
-from .base import Layer, check_input, check_positive_int
+from .base import Layer, check_input, check_positive_int, check_real
 from .registry import register_layer
 
 _matmul, _dot, _add = np.matmul, np.dot, np.add
@@ -61,12 +61,24 @@ class FcLayer(Layer):
     @classmethod
     def from_config(cls, config, input_shape=None, params=None):
         """Also takes a spec's short form ``{"size": n}``, the input from ``input_shape``."""
+        return super().from_config(cls._full_config(config, input_shape), input_shape, params)
+
+    @classmethod
+    def sizes_from_config(cls, config, input_shape=None):
+        """``(input_size, output_size)`` of the layer a config describes, checked but
+        without making its weights (what a memory estimate needs before allocating)."""
+        config = cls._full_config(config, input_shape)
+        return (check_positive_int("FcLayer", "input_size", config.get("input_size")),
+                check_positive_int("FcLayer", "output_size", config.get("output_size")))
+
+    @staticmethod
+    def _full_config(config, input_shape):
         config = dict(config)
         if "size" in config:
             config["output_size"] = config.pop("size")
         if config.get("input_size") is None and input_shape is not None:
             config["input_size"] = _vector_width(input_shape)
-        return super().from_config(config, input_shape, params)
+        return config
 
     def initialize(self, streams):
         self.wb.initialize(streams.init)
@@ -74,15 +86,15 @@ class FcLayer(Layer):
     def forward(self, x, train):
         out = self._out
         if x.shape != self._out_shape:          # a new batch shape: check it, fetch its output
-            if x.ndim != 2 or x.shape[1] != self.input_size:
-                check_input("FcLayer", x, self.input_shape)
+            check_input("FcLayer", x, self.input_shape)
             out = self._out = self.buffer("out", (x.shape[0], self.units), self.dtype)
             self._out_shape = x.shape
         self.x = x          # a reference: backward needs it, copying would cost
         wb = self.wb
         try:
             _dot(x, wb.W, out)                  # see _product: inlined, it runs every step
-        except ValueError:
+        except ValueError:                      # another dtype than the last batch's: the
+            check_real("FcLayer", x)            # shape was checked, its numbers were not
             _matmul(x, wb.W, out=out)
         _add(out, wb.B, out=out)
         return out

@@ -25,7 +25,7 @@ class FlattenLayer(Layer):
         return (math.prod(as_shape(input_shape, "FlattenLayer input_shape")),)
 
     def forward(self, x, train):
-        if x.shape[1:] != self.input_shape:
+        if x.shape[1:] != self.input_shape or x.dtype.kind == "c":
             if self.input_shape is None:         # used on its own: the first batch decides
                 self.build(x.shape[1:])
             check_input("FlattenLayer", x, self.input_shape)

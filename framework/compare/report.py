@@ -61,6 +61,7 @@ def table_rows(rows):
 
 
 def format_text(rows):
+    """The summary rows as an aligned plain-text table (failures listed below)."""
     header, body = table_rows(rows)
     widths = [max(len(line[c]) for line in [header] + body) for c in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
@@ -70,6 +71,7 @@ def format_text(rows):
 
 
 def format_markdown(rows):
+    """The summary rows as a Markdown table (failures listed below)."""
     header, body = table_rows(rows)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
@@ -109,8 +111,12 @@ def plot_curves(results, variants, path, panels=(("val_loss",), ("val_accuracy",
 
     Within a panel the first column is solid and the next ones dashed/dotted
     (e.g. ``("train_accuracy", "val_accuracy")`` shows the generalization gap).
-    Returns the Figure, already saved to ``path`` (Agg; never shown).
+    Returns the Figure, already saved to ``path`` (Agg; never shown). With no
+    ok run there is nothing to draw: ValueError, rather than an empty figure.
     """
+    if not any(r.get("status") == "ok" for r in results):
+        raise ValueError(f"plot_curves: no finished run to draw ({len(results)} failed); "
+                         f"nothing written to {path}")
     from matplotlib.figure import Figure
     fig = Figure(figsize=(5.2 * len(panels), 4.0), dpi=90)
     for p, metrics in enumerate(panels):

@@ -1,0 +1,13 @@
+"""What every app shares: flags, the run skeleton, output, weights and targets.
+
+- ``flags``: one parser factory, the same flag names and defaults everywhere
+  (``add_*_flags`` for apps of another shape);
+- ``skeleton``: ``App`` (what an app describes) and ``run_app`` (parse -> data ->
+  train or load -> evaluate -> plots -> JSON line); ``run_guarded`` (one-line
+  errors, exit codes 0 / 1 / 2 / 130) for any app's main;
+- ``training``: hyper-parameters from flags, the memory check, the training call;
+- ``weights``: saving and loading a net together with its data options;
+- ``targets``: output paths checked before any work starts;
+- ``output``: the log (``--verbose``) and the JSON result line;
+- ``image_classifier``: the MLP/CNN image app behind mnist_classify and cifar_classify.
+"""
