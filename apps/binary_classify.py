@@ -14,14 +14,16 @@ the samples on top.
 ``--dataset breast-cancer`` reads the real diagnostic data (569 samples, 30
 features; ``breast_cancer.csv`` or the UCI ``wdbc.data`` under
 ``<data>/breast-cancer/``), splits 20 % of each class off for testing with
---seed (so ``--seed 1`` .. ``--seed 10`` are ten different splits),
-z-scores the features with the training part's statistics and trains a
-30-8-1 sigmoid net (Adam lr 0.01, L2 0.003, 100 epochs; chosen on seeds
-11-40, see docs/results.md for seeds 1-10: 97.6 % on average). It writes
-the confusion matrix.
+the data seed (``--data-seed``, by default ``--seed``, so ``--seed 1`` ..
+``--seed 10`` are ten different splits), z-scores the features with the
+training part's statistics and trains a 30-8-1 sigmoid net (Adam lr 0.01,
+L2 0.003, 100 epochs; chosen on seeds 11-40, see docs/results.md for seeds
+1-10). It writes the confusion matrix.
 
-Both print the test accuracy and end with the JSON result line. Plot files
-carry the run's name (data set and seed, or the loaded weights' name).
+The data options (data set, data seed, arc points, test fraction) and the
+normalisation statistics travel inside the weights file, so ``--load``
+prepares the same test set. Both data sets print the test accuracy and end
+with the JSON result line; plot files carry the run's name.
 
     python apps/binary_classify.py
     python apps/binary_classify.py --dataset breast-cancer --seed 3
@@ -29,188 +31,183 @@ carry the run's name (data set and seed, or the loaded weights' name).
 """
 import argparse
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cli  # noqa: E402
+if not __package__:     # `python apps/binary_classify.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-cli.add_repo_to_path()
+import numpy as np  # noqa: E402
+from datareaders.breast_cancer import BreastCancerReader  # noqa: E402
+from datareaders.double_arc import DoubleArcReader  # noqa: E402
+from framework import FcLayer, LossFunction, NetType, Stopper, mlp_specs  # noqa: E402
 
-APP = "binary_classify"
-DATASETS = ("double-arc", "breast-cancer")
-DEFAULTS = {
-    "double-arc": cli.AppDefaults(
-        hidden=(3,), epochs=500, batch_size=5, lr=0.02, optimizer="adam", init="xavier",
-        activation="sigmoid", checkpoint=1.0, keep="best", save="weights/double_arc.h5",
-        extra={"stop_loss": 0.02}),
-    "breast-cancer": cli.AppDefaults(
-        hidden=(8,), epochs=100, batch_size=32, lr=0.01, optimizer="adam", init="xavier",
-        activation="sigmoid", checkpoint=1.0, keep="last", l2=0.003,
-        save="weights/breast_cancer.h5", extra={"stop_loss": 0.0}),
-}
-VALIDATION_FOLDS = 10
-VALIDATION_SEED = 0
+from apps.app_plots import (confusion_matrix, plot_confusion_matrix,  # noqa: E402
+                            plot_decision_boundary)
+from apps.support import flags, skeleton  # noqa: E402
+
 AXIS_LABELS = ("x1 (position along the arc)", "x2 (height)")
+DEFAULT_ARC_POINTS = 200        # the textbook's training points per class
+DEFAULT_TEST_FRACTION = 0.2
 
 
-def _chosen_dataset(argv):
-    """The --dataset in ``argv``, read before the parser is built, so --help shows
-    that data set's defaults."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--dataset", default=DATASETS[0])
-    known, _ = pre.parse_known_args(argv)
-    return known.dataset if known.dataset in DATASETS else DATASETS[0]
+class BinaryClassify(skeleton.App):
+    """The double arc and the breast-cancer set, each with its own defaults."""
+
+    name = "binary_classify"
+    description = "Train (or --load and evaluate) a binary classifier (logistic output)."
+    epilog = ("--dataset double-arc: the textbook's generated two arcs; breast-cancer: the "
+              "Wisconsin diagnostic data, <data>/breast-cancer/breast_cancer.csv or "
+              "wdbc.data. Defaults shown are those of the chosen --dataset.")
+    datasets = ("double-arc", "breast-cancer")
+    data_flags = ("dataset", "data_seed", "arc_points", "test_fraction")
+    net_type = NetType.BINARY_CLASSIFIER
+    DEFAULTS = {
+        "double-arc": flags.AppDefaults(
+            hidden=(3,), epochs=500, batch_size=5, lr=0.02, optimizer="adam", init="xavier",
+            activation="sigmoid", checkpoint=1.0, keep="best", save="weights/double_arc.h5",
+            extra={"stop_loss": 0.02}),
+        "breast-cancer": flags.AppDefaults(
+            hidden=(8,), epochs=100, batch_size=32, lr=0.01, optimizer="adam", init="xavier",
+            activation="sigmoid", checkpoint=1.0, keep="last", l2=0.003,
+            save="weights/breast_cancer.h5", extra={"stop_loss": 0.0}),
+    }
+
+    def _chosen_dataset(self, argv):
+        """The --dataset in ``argv``, read before the parser is built, so that --help
+        shows that data set's defaults."""
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--dataset", default=self.datasets[0])
+        known, _ = pre.parse_known_args(argv)
+        return known.dataset if known.dataset in self.datasets else self.datasets[0]
+
+    def defaults(self, argv):
+        return self.DEFAULTS[self._chosen_dataset(argv)]
+
+    def add_flags(self, group, argv):
+        stop_loss = self.defaults(argv).extra["stop_loss"]
+        group.add_argument("--data-seed", type=flags.non_negative_int, default=None,
+                            help="seed of the generated arcs or of the train/test split "
+                                 "(default: --seed)")
+        group.add_argument("--arc-points", type=flags.positive_int,
+                            default=DEFAULT_ARC_POINTS, metavar="N",
+                            help="double arc: training points per class (the textbook's "
+                                 "200); the test set has N // 4 per class")
+        group.add_argument("--test-fraction", type=fraction,
+                            default=DEFAULT_TEST_FRACTION, metavar="F",
+                            help="breast cancer: fraction of each class held out for testing")
+        group.add_argument("--stop-loss", type=flags.non_negative, default=stop_loss,
+                            metavar="LOSS",
+                            help="stop when the validation loss falls to this value (the "
+                                 "textbook's double arc: 0.02; 0 = train for --epochs)")
+
+    def data_options(self, args):
+        """The data flags, the data seed filled in from --seed when not given."""
+        options = super().data_options(args)
+        if options["data_seed"] is None:
+            options["data_seed"] = args.seed
+        return options
+
+    def name_parts(self, args):
+        """The data seed joins the run name only when it is not --seed."""
+        if args.data_seed is None or args.data_seed == args.seed:
+            return ()
+        return (f"data{args.data_seed}",)
+
+    def stopper(self, args):
+        return Stopper("stop_loss", args.stop_loss) if args.stop_loss > 0 else None
+
+    def read_data(self, run):
+        """The data set's reader, its x scaled and y made 0/1."""
+        options = run.options
+        if options["dataset"] == "double-arc":
+            points = options["arc_points"]
+            reader = DoubleArcReader(points, max(1, points // 4), seed=options["data_seed"])
+            reader.read_data()
+            reader.normalize_x()
+        else:
+            reader = BreastCancerReader(run.args.data_dir,
+                                        test_fraction=options["test_fraction"],
+                                        seed=options["data_seed"]).read_data()
+            reader.standardize_x()
+        reader.normalize_y(NetType.BINARY_CLASSIFIER)
+        run.log(f"{options['dataset']}: {reader.num_train:,} training and "
+                f"{reader.num_test:,} test samples, {reader.num_feature} features, classes "
+                f"{', '.join(reader.class_names)}")
+        return reader
+
+    def specs(self, run):
+        args = run.args
+        return (mlp_specs(args.hidden, 1, args.activation, args.bn, args.dropout,
+                          classifier="logistic"), run.reader.num_feature)
+
+    def evaluate(self, run):
+        """Test accuracy, loss, errors and the confusion matrix (the test set, once)."""
+        net, reader = run.net, run.reader
+        reader.astype(net.params.dtype)
+        x_test, y_test = reader.get_test_set()
+        output = net.inference(x_test)
+        predicted = (output >= 0.5).astype(int).ravel()
+        truth = y_test.astype(int).ravel()
+        counts = confusion_matrix(truth, predicted, 2)
+        metrics = {"test_accuracy": float((predicted == truth).mean()),
+                   "test_loss": float(LossFunction(NetType.BINARY_CLASSIFIER)
+                                      .loss(output, y_test)),
+                   "test_errors": int((predicted != truth).sum()),
+                   "num_test": int(truth.size),
+                   "confusion": counts.tolist()}
+        run.log(f"test accuracy {100 * metrics['test_accuracy']:.2f}% "
+                f"({metrics['test_errors']} errors in {metrics['num_test']}), "
+                f"test loss {metrics['test_loss']:.4f}")
+        run.scratch["confusion"] = counts
+        return metrics
+
+    def plots(self, run, metrics):
+        """The confusion matrix; for the double arc also the decision boundary."""
+        accuracy = f"test accuracy {100 * metrics['test_accuracy']:.2f}%"
+        plot_confusion_matrix(run.scratch["confusion"], list(run.reader.class_names),
+                              run.plot_path("confusion"), f"{run.name}\n{accuracy}")
+        if run.options["dataset"] == "double-arc":
+            plot_boundary(run, accuracy)
 
 
-def make_parser(dataset):
-    defaults = DEFAULTS[dataset]
-    parser = cli.make_parser(
-        APP, "Train (or --load and evaluate) a binary classifier (logistic output).",
-        defaults, epilog="Defaults shown are those of the chosen --dataset. Data: the "
-        "double arc is generated; breast cancer is <data>/breast-cancer/breast_cancer.csv "
-        "or wdbc.data.")
-    parser.add_argument("--dataset", choices=DATASETS, default=DATASETS[0],
-                        help="the textbook's generated double arc, or the Wisconsin "
-                             "breast-cancer data")
-    parser.add_argument("--data-seed", type=cli.non_negative_int, default=None,
-                        help="seed of the generated arcs or of the train/test split "
-                             "(default: --seed)")
-    parser.add_argument("--arc-points", type=cli.positive_int, default=200, metavar="N",
-                        help="double arc: training points per class (the textbook's 200); "
-                             "the test set has N // 4 per class")
-    parser.add_argument("--test-fraction", type=cli.ratio, default=0.2, metavar="F",
-                        help="breast cancer: fraction of each class held out for testing")
-    parser.add_argument("--stop-loss", type=cli.non_negative,
-                        default=defaults.extra["stop_loss"], metavar="LOSS",
-                        help="stop when the validation loss falls to this value (the "
-                             "textbook's double arc: 0.02; 0 = train for --epochs)")
-    return parser
+def fraction(text):
+    """A number in (0, 1) (--test-fraction: 0 would leave no test set, 1 no training set)."""
+    try:
+        value = flags.ratio(text)
+    except argparse.ArgumentTypeError:
+        value = 0.0
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text!r}")
+    return value
 
 
-def make_reader(args, options):
-    """The data set's reader, its x scaled and y made 0/1."""
-    from framework import NetType
-    if options["dataset"] == "double-arc":
-        from datareaders.double_arc import DoubleArcReader
-        points = options["arc_points"]
-        reader = DoubleArcReader(points, max(1, points // 4), seed=options["data_seed"])
-        reader.read_data()
-        reader.normalize_x()
-    else:
-        from datareaders.breast_cancer import BreastCancerReader
-        reader = BreastCancerReader(args.data_dir, test_fraction=options["test_fraction"],
-                                    seed=options["data_seed"]).read_data()
-        reader.standardize_x()
-    reader.normalize_y(NetType.BINARY_CLASSIFIER)
-    return reader
+def plot_boundary(run, accuracy):
+    """The net's P(upper arc) over the plane in the data's own units, every sample on top."""
+    net, reader = run.net, run.reader
+
+    def probability(points):
+        return net.inference(reader.transform_x(points).astype(net.params.dtype)).ravel()
+
+    parts = [(x, y) for x, y in ((reader.x_train, reader.y_train), (reader.x_val, reader.y_val),
+                                 (reader.x_test, reader.y_test)) if x is not None]
+    x = np.concatenate([x for x, _ in parts]) * reader.x_range + reader.x_min
+    labels = np.concatenate([y for _, y in parts]).ravel().astype(int)
+    widths = "-".join(str(width) for width in layer_widths(net))
+    plot_decision_boundary(probability, x, labels, run.plot_path("boundary"),
+                           f"{run.name}, {widths} net: {accuracy}",
+                           list(reader.class_names), AXIS_LABELS)
 
 
-def run_name(args, options):
-    """What the plot files are called: data set + seed, or the loaded weights' name."""
-    if args.load:
-        return f"{APP}_{options['dataset']}_loaded_{Path(args.load).stem}"
-    return f"{APP}_{options['dataset']}_seed{options['data_seed']}"
-
-
-def evaluate(net, reader):
-    """Test accuracy, loss, errors and the confusion matrix (the test set, once)."""
-    from app_plots import confusion_matrix
-    from framework import LossFunction, NetType
-    reader.astype(net.params.dtype)
-    x_test, y_test = reader.get_test_set()
-    output = net.inference(x_test)
-    predicted = (output >= 0.5).astype(int).ravel()
-    truth = y_test.astype(int).ravel()
-    counts = confusion_matrix(truth, predicted, 2)
-    metrics = {"test_accuracy": float((predicted == truth).mean()),
-               "test_loss": float(LossFunction(NetType.BINARY_CLASSIFIER).loss(output, y_test)),
-               "test_errors": int((predicted != truth).sum()),
-               "num_test": int(truth.size),
-               "confusion": counts.tolist()}
-    return metrics, counts
-
-
-def draw_plots(args, options, net, reader, metrics, counts, history):
-    """The confusion matrix, the decision boundary (double arc) and the history."""
-    import numpy as np
-    from app_plots import plot_confusion_matrix, plot_decision_boundary, plot_path
-    from framework import NetType
-    from framework.plotting import plot_history
-    name, dataset = run_name(args, options), options["dataset"]
-    accuracy = f"test accuracy {100 * metrics['test_accuracy']:.2f}%"
-    names = list(reader.class_names)
-    plots = [plot_path(args.plot_dir, name, "confusion")]
-    plot_confusion_matrix(counts, names, plots[-1], f"{dataset}: {accuracy}")
-    if dataset == "double-arc":
-        def probability(points):
-            return net.inference(reader.transform_x(points).astype(net.params.dtype)).ravel()
-        sets = [s for s in (reader.x_train, reader.x_val, reader.x_test) if s is not None]
-        labels = [s for s in (reader.y_train, reader.y_val, reader.y_test) if s is not None]
-        x = np.concatenate(sets) * reader.x_range + reader.x_min
-        plots.append(plot_path(args.plot_dir, name, "boundary"))
-        plot_decision_boundary(probability, x, np.concatenate(labels).ravel().astype(int),
-                               plots[-1], f"double arc, "
-                               f"{'-'.join(str(s) for s in _widths(net))} net: {accuracy}",
-                               names, AXIS_LABELS)
-    if history is not None and len(history):
-        plots.append(plot_path(args.plot_dir, name, "history"))
-        plot_history(history, plots[-1], run_name=name, net_type=NetType.BINARY_CLASSIFIER,
-                     mark_best=args.keep == "best")
-    return plots
-
-
-def _widths(net):
+def layer_widths(net):
     """Layer widths of an MLP, input first (2-3-1): the input and each FC layer's units."""
-    from framework import FcLayer
     return [net.input_size] + [layer.units for layer in net.layers
                                if isinstance(layer, FcLayer)]
 
 
-def main(argv):
-    from framework import NetType, Stopper
-    started = time.perf_counter()
-    args = make_parser(_chosen_dataset(argv)).parse_args(argv)
-    log = cli.make_log(args)
-    options = {"dataset": args.dataset, "test_fraction": args.test_fraction,
-               "arc_points": args.arc_points,
-               "data_seed": args.seed if args.data_seed is None else args.data_seed}
-    net = cli.load_if_asked(args, APP, log, options)
-    reader = make_reader(args, options)
-    log(f"{options['dataset']}: {reader.num_train:,} training and {reader.num_test:,} test "
-        f"samples, {reader.num_feature} features, classes {', '.join(reader.class_names)}")
-
-    history = train_seconds = None
-    if net is None:
-        reader.generate_validation_set(k=VALIDATION_FOLDS, seed=VALIDATION_SEED)
-        stopper = Stopper("stop_loss", args.stop_loss) if args.stop_loss > 0 else None
-        params = cli.make_params(args, NetType.BINARY_CLASSIFIER, stopper=stopper)
-        net = cli.build_mlp(params, options["dataset"].replace("-", "_"), reader.num_feature,
-                            args.hidden, 1, args.activation, args.bn, args.dropout,
-                            classifier="logistic")
-        log(net.summary())
-        history, train_seconds = cli.train(net, reader, args, log)
-        weights = cli.save_trained(net, args, options, APP, log)
-    else:
-        weights = args.load
-
-    metrics, counts = evaluate(net, reader)
-    log(f"test accuracy {100 * metrics['test_accuracy']:.2f}% ({metrics['test_errors']} "
-        f"errors in {metrics['num_test']}), test loss {metrics['test_loss']:.4f}")
-    plots = draw_plots(args, options, net, reader, metrics, counts, history)
-    log("plots: " + ", ".join(str(p) for p in plots))
-
-    extra = dict(options, seed=net.params.seed)
-    if history is not None:
-        extra.update(hidden=list(args.hidden), activation=args.activation,
-                     optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
-                     batch_size=args.batch_size, epochs=args.epochs, l2=args.l2,
-                     epochs_run=net.epoch, stop_reason=history.stop_reason,
-                     best_epoch=history.best_epoch, keep=args.keep)
-    cli.result_line(args, APP, metrics, train_seconds, time.perf_counter() - started,
-                    weights, plots, extra)
-    return 0
+def main(argv=None):
+    """Run the app; return its exit status."""
+    return skeleton.run_app(BinaryClassify(), argv)
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run_app(APP, main))
+    sys.exit(main())

@@ -10,29 +10,50 @@ init_method, init_scale, regular_name, regular_value, lr_schedule, batch_size,
 ...) or a dotted path (net.batch_norm, net.dropout, net.activation,
 data.train_size); values are JSON where they parse (0.1, true, {"name":
 "cosine", "total_epochs": 10}) and strings otherwise. ``--config`` reads a
-JSON file with "base" and optional "variants" / "axes" instead; its data
-section names a registered source ({"source": "mnist"}), never a module.
+JSON file with "base" and optional "variants" / "axes" instead of the net,
+training and data flags; its data section names a registered source
+({"source": "mnist"}), never a module.
 
-Prints a table of final and best validation metrics (mean ± std over
-repeats) and writes runs/<name>/ (results.jsonl, summary, table, curves.png).
+The base run is the training apps' flags (the same names and meanings):
+``--hidden``, ``--activation``, ``--init``, ``--bn``, ``--dropout``,
+``--epochs``, ``--batch-size``, ``--lr``, ``--optimizer``, ``--lr-schedule``,
+``--l2``, ``--checkpoint``, ``--keep``, ``--dataset`` (a registered data
+source). Prints a table of final and best validation metrics (mean ± std over
+repeats), writes ``<runs-dir>/<name>/`` (results.jsonl, summary, tables,
+curves.png) and ``<plot-dir>/<name>_curves.png``, and ends with the JSON line.
 Running the same command again resumes: finished runs are not run again.
-Ctrl-C stops with one line and exit status 130; failed runs give status 1.
+Exit status: 0 every run finished, 1 "k of N runs failed", 2 a usage error (a
+bad flag or config, refused before anything runs), 130 Ctrl-C (one line).
 """
 import argparse
 import json
 import sys
+from pathlib import Path
 
-import datareaders  # noqa: F401  (registers the data sources)
-from framework.compare import DATA_SOURCES, SweepInterrupted, compare
+if not __package__:     # `python apps/compare.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-_DATA_DIR_SOURCES = ("mnist", "fashion", "cifar", "house")
+from framework.compare import DATA_SOURCES  # noqa: E402
+
+from apps.experiments import common  # noqa: E402  (also registers the data sources)
+from apps.support import flags  # noqa: E402
+from apps.support.flags import UsageError  # noqa: E402
+
+NAME = "compare"
+QUICK = {"epochs": 2, "repeats": 1, "train_size": 200, "hidden": (16,)}
+DEFAULTS = flags.AppDefaults(hidden=(100, 100, 100, 100), epochs=10, batch_size=128, lr=0.01,
+                             optimizer="sgd", init="msra", save="", checkpoint=0.5)
+# the flags (dests) that build the base run; a --config replaces them
+BASE_FLAGS = ("hidden", "activation", "init", "bn", "dropout", "epochs", "batch_size", "lr",
+              "optimizer", "lr_schedule", "l2", "checkpoint", "keep", "dataset", "data_dir",
+              "download", "train_size")
 
 
 def parse_axis(text):
     """'key=v1,v2' -> (key, [v1, v2]); a JSON object value may contain commas."""
     key, sep, values = text.partition("=")
     if not sep or not key or not values:
-        raise argparse.ArgumentTypeError(f"--axis: expected KEY=V1,V2,..., got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected KEY=V1,V2,..., got {text!r}")
     try:
         parsed = json.loads(f"[{values}]")
     except json.JSONDecodeError:
@@ -47,108 +68,150 @@ def _value(text):
         return text.strip()
 
 
+def datasets():
+    """The registered data sources, the default (mnist) first."""
+    names = sorted(DATA_SOURCES.names())
+    return ["mnist"] + [name for name in names if name != "mnist"]
+
+
 def make_parser():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--name", default="compare", help="sweep name (output sub-folder)")
-    p.add_argument("--config", help="JSON file with base / variants / axes")
-    p.add_argument("--axis", action="append", type=parse_axis, default=[],
-                   metavar="KEY=V1,V2", help="a variant axis (repeatable)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0, help="base seed; repeat k uses seed + k")
-    p.add_argument("--source", default="mnist", choices=DATA_SOURCES.names(),
-                   help="registered data source (default %(default)s)")
-    p.add_argument("--data-dir", default=None, help="data root (default $MINIFRAMEWORK_DATA)")
-    p.add_argument("--train-size", type=int, default=10000)
-    p.add_argument("--hidden", default="100,100,100,100", help="hidden layer sizes")
-    p.add_argument("--activation", default="relu")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--optimizer", default="sgd")
-    p.add_argument("--init", default="msra")
-    p.add_argument("--checkpoint", type=float, default=0.5, help="epochs between records")
-    p.add_argument("--out", default="runs")
-    p.add_argument("--save-weights", action="store_true", help="also write each run's .h5")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local processes (0 = inline; default min(2, runs))")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address")
-    return p
+    """The sweep's flags, then the training apps' net, training, data and output flags."""
+    parser = flags.new_parser(NAME, __doc__.splitlines()[0],
+                              epilog="Every run of a variant's repeat k uses seed + k: the "
+                                     "same initial weights and batches for every variant.")
+    sweep = parser.add_argument_group("sweep")
+    sweep.add_argument("--config", default=None, metavar="FILE",
+                       help="JSON file with base / variants / axes (instead of the net, "
+                            "training and data flags)")
+    sweep.add_argument("--axis", action="append", type=parse_axis, default=[],
+                       metavar="KEY=V1,V2", help="a variant axis, repeatable (default: none, "
+                                                 "one variant)")
+    common.add_sweep_flags(sweep, 3, seed_help="base seed: repeat k of every variant uses "
+                                               "seed + k (initial weights and batch order)")
+    sweep.add_argument("--save-weights", action="store_true",
+                       help="also write each run's .h5 under --runs-dir")
+    sweep.add_argument("--quick", action="store_true",
+                       help=f"a tiny sweep in seconds: {common.describe_quick(QUICK)}; a flag "
+                            "given explicitly wins")
+    flags.add_net_flags(parser.add_argument_group("net"), DEFAULTS)
+    add_training_flags(parser.add_argument_group("training"))
+    data = parser.add_argument_group("data")
+    flags.add_data_flags(data, datasets(), dataset_aliases=("--source",), metavar="SOURCE")
+    common.add_train_size_flag(data, 10000)
+    common.add_synthetic_flag(data)
+    common.add_outputs(parser.add_argument_group("output"))
+    return parser
+
+
+def add_training_flags(group):
+    """The training apps' flags that a sweep's base run uses (the same names, types and
+    defaults); the seed is the sweep's --seed."""
+    group.add_argument("--epochs", type=flags.positive_int, default=DEFAULTS.epochs,
+                       help="epochs of every run")
+    group.add_argument("--batch-size", type=flags.positive_int, default=DEFAULTS.batch_size,
+                       help="mini-batch size")
+    group.add_argument("--lr", type=flags.positive_float, default=DEFAULTS.lr,
+                       help="base learning rate")
+    group.add_argument("--optimizer", default=DEFAULTS.optimizer,
+                       help="sgd, momentum, nag, adagrad, adadelta, rmsprop or adam")
+    group.add_argument("--lr-schedule", default=DEFAULTS.lr_schedule, metavar="SPEC",
+                       help="constant | cosine[:MIN_LR] (over --epochs) | step:EPOCHS[:GAMMA] "
+                            "| multistep:E1,E2,...[:GAMMA] | exponential:GAMMA "
+                            "| polynomial[:POWER] (over --epochs)")
+    group.add_argument("--l2", type=flags.non_negative, default=DEFAULTS.l2, metavar="LAMBDA",
+                       help="L2 weight penalty lambda/2*sum(W^2) (0 = none)")
+    group.add_argument("--checkpoint", type=flags.positive_float, default=DEFAULTS.checkpoint,
+                       metavar="EPOCHS", help="epochs between records (validation)")
+    group.add_argument("--keep", choices=("best", "last"), default=DEFAULTS.keep,
+                       help="weights each run ends with: the checkpoint with the lowest "
+                            "validation loss, or the last ones")
 
 
 def base_from_args(args):
-    data = {"source": args.source, "train_size": args.train_size, "seed": 0}
-    if args.source == "clusters":
+    """The base run spec from the net, training and data flags."""
+    data = {"source": args.dataset, "train_size": args.train_size, "seed": 0}
+    if args.dataset == "clusters":
         data.update(options={"n_train": args.train_size + args.train_size // 9,
                              "n_test": 200}, val_size=args.train_size // 9)
-    if args.data_dir and args.source in _DATA_DIR_SOURCES:
-        data["options"] = {"data_dir": args.data_dir}
-    hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
-    return {"data": data, "net": {"hidden": hidden, "activation": args.activation},
-            "params": {"learning_rate": args.lr, "max_epoch": args.epochs,
-                       "batch_size": args.batch_size, "net_type": "multiple_classifier",
-                       "optimizer_name": args.optimizer, "init_method": args.init},
-            "train": {"checkpoint": args.checkpoint}}
+    options = common.source_options(args.dataset, args.data_dir, args.download)
+    if options:
+        data["options"] = options
+    net = {"hidden": list(args.hidden), "activation": args.activation}
+    if args.bn:
+        net["batch_norm"] = True
+    if args.dropout:
+        net["dropout"] = args.dropout
+    params = {"learning_rate": args.lr, "max_epoch": args.epochs,
+              "batch_size": args.batch_size, "net_type": "multiple_classifier",
+              "optimizer_name": args.optimizer, "init_method": args.init}
+    schedule = flags.parse_schedule(args.lr_schedule, args.epochs)
+    if schedule["name"] != "constant":
+        params["lr_schedule"] = schedule
+    if args.l2:
+        params.update(regular_name="l2", regular_value=args.l2)
+    train = {"checkpoint": args.checkpoint}
+    if args.keep == "last":
+        train["restore_best"] = False
+    return {"data": data, "net": net, "params": params, "train": train}
 
 
 def read_config(path):
-    """(base, variants, axes) from a JSON config file; ValueError naming the file."""
-    with open(path) as handle:
-        try:
+    """(base, variants, axes) from a JSON config file; UsageError naming the file."""
+    try:
+        with open(path) as handle:
             config = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error})") from None
+    except OSError as error:
+        raise UsageError(f"--config: cannot read {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--config: {path} is not valid JSON ({error})") from None
     if not isinstance(config, dict) or not isinstance(config.get("base"), dict):
-        raise ValueError(f"{path}: expected an object with a \"base\" object "
+        raise UsageError(f"--config: {path}: expected an object with a \"base\" object "
                          f"(and optional \"variants\", \"axes\")")
     unknown = set(config) - {"base", "variants", "axes"}
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; "
+        raise UsageError(f"--config: {path}: unknown key(s) {sorted(unknown)}; "
                          f"expected base, variants, axes")
     return config["base"], config.get("variants"), config.get("axes") or {}
 
 
-def main(argv=None):
-    args = make_parser().parse_args(argv)
+def body(experiment, parser, argv):
+    """One sweep: the base from --config or the flags, the variants from --axis."""
+    args = experiment.args
     if args.config:
-        try:
-            base, variants, axes = read_config(args.config)
-        except (OSError, ValueError) as error:
-            print(f"compare: error: {error}", file=sys.stderr)
-            return 2
+        given = sorted(common.given_flags(parser, argv, BASE_FLAGS))
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise UsageError(f"{flag}: not used with --config (the config's base sets it)")
+        base, variants, axes = read_config(args.config)
+        source = base.get("data", {}).get("source") if isinstance(base.get("data"), dict) \
+            else None
+        args.dataset = source if isinstance(source, str) else None
+        experiment.name = args.name or common.default_name(NAME, args)
     else:
         base, variants, axes = base_from_args(args), None, {}
     axes = {**axes, **dict(args.axis)}
+    experiment.settings.update(base=base, axes=axes, variants=variants, config=args.config,
+                               repeats=args.repeats, seed=args.seed)
     try:
-        sweep = compare(args.name, base, variants=variants, axes=axes or None,
-                        repeats=args.repeats, base_seed=args.seed, out_dir=args.out,
-                        workers=args.workers, scheduler=args.scheduler,
-                        save_weights=args.save_weights)
-    except SweepInterrupted as stop:
-        print(stop, file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except ValueError as error:     # a bad config: nothing was run
-        print(f"compare: error: {error}", file=sys.stderr)
-        return 2
-    print()
-    print(sweep.table())
-    print(f"results in {sweep.out_dir}")
-    return _status(sweep)
+        sweep = experiment.sweep(base, variants=variants, axes=axes or None,
+                                 save_weights=args.save_weights)
+    except (ValueError, TypeError) as error:    # a bad base or axis: nothing ran
+        raise UsageError(str(error)) from None
+    experiment.log("\n" + sweep.table())
+    if experiment.plotting:
+        drawn = Path(sweep.out_dir) / "curves.png"    # the sweep's own, if drawn just now
+        if drawn.exists() and drawn.stat().st_mtime >= experiment.started_at:
+            experiment.copy_plot(drawn, "curves")
+        else:                                         # every run failed: a figure saying so
+            experiment.sweep_plot(sweep, "curves", title=experiment.name)
 
 
-def _status(sweep):
-    """0 if every run finished; else 1 with one line saying how many failed."""
-    total = len(sweep.results)
-    if not sweep.failed:
-        return 0
-    if sweep.failed == total:
-        print(f"all {total} runs failed; no curves drawn (the errors are listed above)",
-              file=sys.stderr)
-    else:
-        print(f"{sweep.failed} of {total} runs failed (listed above)", file=sys.stderr)
-    return 1
+def main(argv=None):
+    """Run the sweep; return its exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser()
+    return common.run(NAME, parser, lambda experiment: body(experiment, parser, argv), argv,
+                      QUICK)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,11 @@ def main(argv=None):
         pstats.Stats(profile).sort_stats("tottime").print_stats(20)
         return
     if args.pyinstrument:
-        from pyinstrument import Profiler
+        try:
+            from pyinstrument import Profiler
+        except ImportError:
+            sys.exit("profile_train.py: --pyinstrument needs pyinstrument: "
+                     "pip install -e '.[bench]'")
         profiler = Profiler(interval=0.0002)
         profiler.start()
         one_epoch()

@@ -10,8 +10,10 @@ Importing the package also registers its data sets as the data sources a
 never imports this package.
 """
 from .base import ArrayDataReader, DataReader
+from .breast_cancer import BreastCancerReader
 from .cifar import CifarImageReader
 from .curve import CurveFittingReader
+from .double_arc import DoubleArcReader
 from .errors import DataFileError
 from .house import HousePriceReader
 from .mnist import FashionMnistDataReader, MnistImageDataReader
@@ -19,4 +21,4 @@ from . import sources  # noqa: F401  (registers "mnist", "clusters", ... as data
 
 __all__ = ["DataReader", "ArrayDataReader", "MnistImageDataReader",
            "FashionMnistDataReader", "CifarImageReader", "CurveFittingReader",
-           "HousePriceReader", "DataFileError"]
+           "HousePriceReader", "DoubleArcReader", "BreastCancerReader", "DataFileError"]

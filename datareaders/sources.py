@@ -32,8 +32,10 @@ import numpy as np
 from framework.compare.sources import register_source
 
 from .base import ArrayDataReader
+from .breast_cancer import BreastCancerReader
 from .cifar import CifarImageReader
 from .curve import CurveFittingReader
+from .double_arc import DoubleArcReader
 from .house import HousePriceReader
 from .mnist import MnistImageDataReader
 from .npzfile import read_npz_pair
@@ -149,6 +151,19 @@ def curve(train_file=None, test_file=None, n_train=1000, n_test=200, seed=0, noi
     """The textbook's ch09 curve: generated from ``seed``, or read from npz files."""
     return CurveFittingReader(train_file, test_file, n_train, n_test, seed,
                               noise).read_data()
+
+
+@reader_source("double_arc", "double-arc")
+def double_arc(n_train=200, n_test=50, seed=0, noise=0.25, gap=0.65):
+    """The textbook's two noisy sine arcs (binary), generated from ``seed``."""
+    return DoubleArcReader(n_train, n_test, seed, noise, gap).read_data()
+
+
+@reader_source("breast_cancer", "breast-cancer")
+def breast_cancer(data_dir=None, path=None, test_fraction=0.2, seed=0):
+    """Wisconsin diagnostic breast cancer (binary), a stratified split by ``seed``; its
+    30 features span different scales, so give the data ``"per_feature": true``."""
+    return BreastCancerReader(data_dir, path, test_fraction, seed).read_data()
 
 
 @reader_source("npz")

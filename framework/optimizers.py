@@ -203,7 +203,7 @@ class AdaGrad(Optimizer):
 
 @register_optimizer
 class AdaDelta(Optimizer):
-    """AdaDelta (Zeiler 2012):
+    """AdaDelta (Zeiler 2012): steps from running means of g^2 and dx^2; ``lr`` unused.
 
     Eg  <- rho * Eg + (1 - rho) * g^2
     dx  <- -sqrt(Edx + eps) / sqrt(Eg + eps) * g
@@ -266,7 +266,7 @@ class RMSProp(Optimizer):
 
 @register_optimizer
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015, Algorithm 1), with bias correction:
+    """Adam (Kingma & Ba 2015, Algorithm 1): running means of g and g^2, bias-corrected.
 
     t <- t + 1
     m <- beta1 * m + (1 - beta1) * g

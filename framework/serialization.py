@@ -17,11 +17,15 @@ full disk or a file-size limit cannot crash it; any OS failure raises
 ``WeightsFileError`` naming the target, the old file stays as it was and the
 temporary file is removed (docs/reliability.md lists the guarantees).
 
+Text attributes are fixed-length UTF-8 strings stored in the attribute itself (no
+variable-length strings in HDF5's global heap, whose damage can hang libhdf5); loading
+decodes them back to str and also reads the variable-length text of older files.
+
 Integrity: every array dataset is written with HDF5's fletcher32 filter and
 carries a ``sha256`` attribute (dtype, shape and bytes of its values; scalar
 datasets such as Adam's ``t`` cannot be chunked and rely on this digest alone).
 The root attribute ``attrs_sha256`` is a SHA-256 of a canonical serialisation
-of every root, layer-group and /optimizer attribute (the JSON configs,
+of every root, layer-group, /optimizer and /metadata attribute (the JSON configs,
 counters and RNG state); it is verified right after the structural checks,
 before the net is built. Files without these (written before checksums, such
 as tests/data/format1_mlp.h5) load exactly as before.
@@ -71,6 +75,7 @@ METADATA_GROUP = "metadata"
 ARRAY_TAG = "__ndarray__"        # {"__ndarray__": "a0"} in the metadata JSON: dataset a0
 MAX_METADATA_DEPTH = 16
 MAX_COUNTER = 2 ** 63 - 1
+INLINE_TEXT = 32 * 1024          # longer text attributes are stored variable-length
 # While a load builds the net, its layers may allocate W and B for at most this many
 # times the values the file stores, plus BUDGET_SLACK values: room for layers that build
 # their weights twice, but a config declaring gigabytes in a small file is refused.
@@ -130,7 +135,7 @@ def _file_image(h5py, net, state, document, arrays):
             _write_optimizer(handle, net, state, record)
         if document is not None:
             _write_metadata(handle, document, arrays, record)
-        handle.attrs[DIGEST_ATTR] = _record_digest(record)
+        _set_attrs(handle, "/", {DIGEST_ATTR: _record_digest(record)}, {})
         handle.flush()
         return handle.id.get_file_image()
     finally:
@@ -357,7 +362,7 @@ def _attrs_digest(handle):
     for obj in objects:
         attrs = record[obj.name] = {}
         for key in obj.attrs:
-            attrs[key] = _canonical(obj.attrs[key])
+            attrs[key] = _canonical(_attr_value(obj.attrs[key]))
     return _record_digest(record)
 
 
@@ -374,13 +379,30 @@ def _record_digest(record):
 
 def _set_attrs(obj, name, attrs, record):
     """Write ``attrs`` on ``obj`` and note their canonical forms under ``name`` in
-    ``record``: the digest is computed from these, without reading the file back. Ints
-    are stored as int64 and text as str, which is how h5py reads them back."""
+    ``record``: the digest is computed from these, without reading the file back.
+
+    Ints are stored as int64. Text is stored as a fixed-length UTF-8 string inside the
+    attribute itself, not as a variable-length string in HDF5's global heap: a
+    damaged global-heap entry can make libhdf5 loop forever while reading it (found by
+    the byte-flip test), which no check of ours could then stop. Loading decodes it
+    back to str (``_attr_value``). Text longer than INLINE_TEXT stays variable-length,
+    because an object header message is limited to 64 KB.
+    """
     canonical = record.setdefault(name, {})
     for key, value in attrs.items():
         value = np.int64(value) if isinstance(value, (int, np.integer)) else value
-        obj.attrs[key] = value
+        stored = value
+        if isinstance(value, str) and 0 < len(value.encode("utf-8")) <= INLINE_TEXT:
+            stored = np.bytes_(value.encode("utf-8"))
+        obj.attrs[key] = stored
         canonical[key] = _canonical(value)
+
+
+def _attr_value(value):
+    """An attribute as written: fixed-length text (numpy bytes) decoded back to str."""
+    if isinstance(value, np.bytes_):
+        return value.decode("utf-8")
+    return value
 
 
 def _write_root(handle, net, record):
@@ -930,7 +952,7 @@ class CheckedGroup:
     def attrs(self):
         if self._attrs is None:
             attrs = self._group.attrs
-            self._attrs = {key: attrs[key] for key in attrs}
+            self._attrs = {key: _attr_value(attrs[key]) for key in attrs}
         return self._attrs
 
     def __getitem__(self, key):

@@ -375,37 +375,22 @@ def test_sigint_in_a_subprocess_stops_after_the_step_with_the_best_weights():
                       "records": result["records"]} and result["records"] >= 4
 
 
-def test_an_app_saves_what_it_has_and_exits_130_after_ctrl_c(build_net, tmp_path, capsys):
-    """apps/cli.py: train() hands back the kept weights, the app saves them, and
-    run_app ends with status 130 and one line on stderr."""
-    from types import SimpleNamespace
-
-    from apps import cli
-
+def test_the_weights_saved_after_ctrl_c_are_the_best_ones(build_net, tmp_path):
+    """What an app does on Ctrl-C (tests/test_apps.py checks the exit status 130):
+    train returns the history, the net holds the best checkpoint's weights, and
+    saving them then gives a file with exactly those arrays."""
     class CtrlC(fw.Callback):
         def on_batch_end(self, net, iteration, loss):
             if iteration == 40:
                 raise KeyboardInterrupt
 
-    args = SimpleNamespace(patience=0, keep="best", checkpoint=1.0, quiet=True, verbose=0)
     path = tmp_path / "net.h5"
     seen = Snapshots()
     net = build_net([3, 32, 1], _params(net_type="fitting", max_epoch=50, batch_size=8),
                     activation="relu")
-
-    histories = []
-
-    def main(argv):
-        history, _ = cli.train(net, _noise_reader(), args, lambda message: None,
-                               callbacks=[seen, CtrlC()])
-        histories.append(history)
-        cli.save_net(net, path, {}, "demo")
-        return 0
-
-    assert cli.run_app("demo", main, []) == cli.EXIT_INTERRUPTED == 130
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("demo: interrupted")
-    (history,) = histories
+    history = net.train(_noise_reader(), checkpoint=1.0, need_test=False, verbose=0,
+                        callbacks=[seen, CtrlC()])
+    net.save(path)
     assert history.stop_reason == "interrupted" and history.best_index < len(history) - 1
     assert _same(fw.NeuralNet.load(path).get_state(),
                  seen.snapshots[history.best_index]["arrays"])

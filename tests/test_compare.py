@@ -310,34 +310,109 @@ def test_a_sweep_where_every_run_failed_draws_no_plot(tmp_path, capsys):
     assert "no curves.png: all 2 runs failed" in capsys.readouterr().out
     assert not (tmp_path / "dead" / "curves.png").exists()
     assert (tmp_path / "dead" / "table.md").exists()
-    with pytest.raises(ValueError, match="no finished run to draw"):
-        sweep.plot(str(tmp_path / "empty.png"))
+    figure = sweep.plot(str(tmp_path / "asked.png"))     # asked for anyway: words, no axes
+    assert (tmp_path / "asked.png").read_bytes()[:4] == b"\x89PNG"
+    assert [text.get_text() for text in figure.axes[0].texts] == [
+        "nothing to draw: all 2 runs failed\n(the errors are listed in the table)"]
+    assert figure.axes[0].get_xticks().size == 0 and not figure.axes[0].lines
+    from framework.plotting import DPI
+    assert figure.dpi == DPI
+
+
+def test_a_panel_whose_variants_all_failed_says_so(tmp_path):
+    """One variant failed, one finished: the failed one's own panel holds a message."""
+    from framework.compare import draw_curves
+    from framework.plotting import new_figure
+    sweep = compare("half", BASE, variants={"bad": {"net.activation": "nope"}, "good": {}},
+                    repeats=1, workers=0, verbose=False)
+    figure = new_figure(6, 3)
+    bad, good = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    draw_curves(bad, sweep.results, ["bad"], ("val_loss",))
+    draw_curves(good, sweep.results, ["good"], ("val_loss",))
+    assert [t.get_text() for t in bad.texts] == ["no finished run of bad"] and not bad.lines
+    assert len(good.lines) == 1 and not good.texts
+    assert list(good.lines[0].get_xdata()) == [1.0, 2.0, 3.0]
 
 
 # -------------------------------------------------------------- the command
+# (tests/test_experiments.py runs it as a subprocess both ways, with --help)
 def run_command(tmp_path, *extra):
+    """``apps/compare.py``'s main in-process: (exit status, stdout, stderr)."""
     from apps import compare as command
-    return command.main(["--source", "clusters", "--train-size", "90", "--hidden", "4",
+    return command.main(["--dataset", "clusters", "--train-size", "90", "--hidden", "4",
                          "--epochs", "1", "--repeats", "1", "--workers", "0",
-                         "--out", str(tmp_path), *extra])
+                         "--runs-dir", str(tmp_path / "runs"), "--plot-dir",
+                         str(tmp_path / "plots"), *extra])
 
 
 def test_command_refuses_a_config_naming_an_unregistered_source(tmp_path, capsys, counter):
+    from apps import compare as command
     spy = counter()
     config = tmp_path / "sweep.json"
     config.write_text(json.dumps({"base": {**BASE, "data": {"source": "mypkg.data:make"}},
                                   "axes": OPTIMIZERS}))
-    assert run_command(tmp_path, "--config", str(config), "--name", "cfg") == 2
+    argv = ["--config", str(config), "--name", "cfg", "--runs-dir", str(tmp_path / "runs"),
+            "--plot-dir", str(tmp_path / "plots"), "--workers", "0"]
+    assert command.main(argv) == 2
     err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("compare: error: ")
     assert re.search(r"expected one of \[.*'mnist'.*\], got 'mypkg.data:make'", err)
-    assert spy.keys == [] and not (tmp_path / "cfg").exists()
+    assert spy.keys == [] and not (tmp_path / "runs").exists()
+    assert command.main([*argv, "--epochs", "3"]) == 2     # a base flag beside --config
+    assert "compare: error: --epochs: not used with --config" in capsys.readouterr().err
+
+
+def test_command_runs_a_config_and_writes_the_json_line(tmp_path, capsys):
+    from apps import compare as command
+    config = tmp_path / "sweep.json"
+    config.write_text(json.dumps({"base": BASE, "variants": {"plain": {},
+                                                             "adam": {"optimizer_name": "adam"}}}))
+    assert command.main(["--config", str(config), "--repeats", "1", "--workers", "0",
+                         "--runs-dir", str(tmp_path / "runs"), "--no-plots", "--quiet",
+                         "--metrics-json", str(tmp_path / "m.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1                  # --quiet: only the JSON line
+    result = json.loads(out)
+    assert result == json.loads((tmp_path / "m.json").read_text())
+    assert result["run"] == "compare_clusters_seed1" and result["dataset"] == "clusters"
+    assert [v["variant"] for v in result["variants"]] == ["plain", "adam"]
+    assert result["variants"][1]["overrides"] == {"optimizer_name": "adam"}
+    assert result["settings"]["base"] == BASE and result["plots"] == []
+    assert (result["runs"], result["failed_runs"]) == (2, 0)
+    runs = ResultsLog(str(tmp_path / "runs" / "compare_clusters_seed1")).entries()
+    assert [e["result"]["seed"] for e in runs] == [1, 1]        # the apps' default --seed
+
+
+def test_command_flags_make_the_base_run(tmp_path, capsys):
+    """The training apps' flags, each where it belongs in the spec."""
+    from apps import compare as command
+    args = command.make_parser().parse_args(
+        ["--dataset", "clusters", "--hidden", "8,4", "--bn", "--dropout", "0.2", "--l2",
+         "1e-3", "--lr-schedule", "cosine", "--keep", "last", "--epochs", "4"])
+    base = command.base_from_args(args)
+    assert base["net"] == {"hidden": [8, 4], "activation": "relu", "batch_norm": True,
+                           "dropout": 0.2}
+    assert base["params"]["regular_name"] == "l2" and base["params"]["regular_value"] == 1e-3
+    assert base["params"]["lr_schedule"] == {"name": "cosine", "total_epochs": 4,
+                                             "min_lr": 0.0}
+    assert base["train"] == {"checkpoint": 0.5, "restore_best": False}
+    for bad in (["--epochs", "0"], ["--repeats", "0"], ["--axis", "novalue"]):
+        with pytest.raises(SystemExit) as stop:
+            command.main(bad)
+        assert stop.value.code == 2
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err
 
 
 def test_command_exits_non_zero_when_runs_fail(tmp_path, capsys):
-    assert run_command(tmp_path, "--activation", "nope", "--name", "dead") == 1
+    assert run_command(tmp_path, "--axis", "net.activation=nope", "--name", "dead") == 1
     captured = capsys.readouterr()
-    assert "all 1 runs failed; no curves drawn" in captured.err
-    assert not (tmp_path / "dead" / "curves.png").exists()
+    assert captured.err.count("\n") == 1 and captured.err.startswith(
+        "compare: error: 1 of 1 runs failed (the first: ValueError: ")
+    assert "'nope'" in captured.err and "all are in the tables and the JSON line" in captured.err
+    result = json.loads(captured.out.splitlines()[-1])
+    assert result["failed_runs"] == 1 and "nope" in result["variants"][0]["errors"][0]
+    assert not (tmp_path / "runs" / "dead" / "curves.png").exists()
+    assert result["plots"] == [str(tmp_path / "plots" / "dead_curves.png")]  # says why
 
 
 def test_command_ctrl_c_prints_one_line_and_exits_130(tmp_path, capsys, counter):
@@ -345,16 +420,17 @@ def test_command_ctrl_c_prints_one_line_and_exits_130(tmp_path, capsys, counter)
     assert run_command(tmp_path, "--axis", "optimizer_name=sgd,adam", "--name", "int") == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert "interrupted: 1 of 2 runs finished" in err and "run the same sweep again" in err
+    assert err.startswith("compare: sweep 'int' interrupted: 1 of 2 runs finished")
+    assert "run the same sweep again" in err
 
 
 def test_ctrl_c_on_a_pool_sweep_in_a_terminal(tmp_path):
     """SIGINT to the whole process group (what Ctrl-C does) while worker processes
     train: one line on stderr, no traceback from any process, status 130."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
-    argv = [sys.executable, "-m", "apps.compare", "--source", "clusters", "--train-size",
+    argv = [sys.executable, "-m", "apps.compare", "--dataset", "clusters", "--train-size",
             "900", "--hidden", "32", "--epochs", "40", "--repeats", "4", "--workers", "2",
-            "--axis", "optimizer_name=sgd,adam", "--out", str(tmp_path)]
+            "--axis", "optimizer_name=sgd,adam", "--runs-dir", str(tmp_path), "--no-plots"]
     process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     watchdog = threading.Timer(90, os.killpg, (process.pid, signal.SIGKILL))
@@ -370,7 +446,7 @@ def test_ctrl_c_on_a_pool_sweep_in_a_terminal(tmp_path):
     assert first.startswith("[1/8]"), first + out
     assert process.returncode == 130, err
     assert "Traceback" not in err and err.strip().count("\n") == 0, err
-    assert re.search(r"interrupted: [1-7] of 8 runs finished", err)
+    assert re.search(r"^compare: sweep .* interrupted: [1-7] of 8 runs finished", err)
 
 
 # ------------------------------------------------------------ executors

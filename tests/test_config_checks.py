@@ -202,7 +202,7 @@ def test_schedules_refuse_bad_and_unknown_options(config, expected):
 
 
 def test_the_command_line_cosine_nan_is_refused():
-    from apps.cli import parse_schedule
+    from apps.support.flags import parse_schedule
     with pytest.raises(ValueError, match=r"lr_schedule 'cosine' min_lr: expected a finite "
                                          r"number >= 0, got nan"):
         _params(lr_schedule=parse_schedule("cosine:nan", 10))

@@ -412,7 +412,7 @@ def test_round_trip_is_bit_identical_and_every_array_has_fletcher32_and_a_digest
     net.save(path)
     arrays = []
     with h5py.File(path, "r") as f:
-        assert isinstance(f.attrs[serialization.DIGEST_ATTR], str)
+        assert isinstance(f.attrs[serialization.DIGEST_ATTR], bytes)   # fixed-length text
         f.visititems(lambda name, obj: arrays.append(obj)
                      if isinstance(obj, h5py.Dataset) else None)
         assert arrays

@@ -59,7 +59,8 @@ def test_file_layout_follows_the_contract(trained):
         assert json.loads(f.attrs["layer_names"]) == net.layer_names
         assert json.loads(f.attrs["hyper_parameters"]) == net.params.to_dict()
         bn = f["layers/bn1"]
-        assert bn.attrs["class"] == "BatchNormLayer" and bn.attrs["index"] == 1
+        assert bn.attrs["class"] == b"BatchNormLayer" and bn.attrs["index"] == 1
+        assert bn.attrs.get_id("class").dtype.kind == "S"     # fixed-length, not in the heap
         assert set(bn) == {"W", "B", "running_mean", "running_var"}
         assert f["layers/fc1/W"].shape == (2, 16)
         assert f["optimizer/fc1/W/m"].shape == (2, 16) and f["optimizer/fc1/W/t"][()] > 0

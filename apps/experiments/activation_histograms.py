@@ -1,6 +1,6 @@
 """Experiment 3: activation histograms per layer for four initialisations.
 
-    python -m apps.experiments.activation_histograms [--out DIR]
+    python apps/experiments/activation_histograms.py [--samples 1000] [--plot-dir DIR]
 
 The notes' set-up: 1,000 Gaussian inputs through 5 fully connected layers of
 100 units (no bias), with sigmoid, tanh or ReLU after each. The weights come
@@ -11,13 +11,19 @@ activation function; the table gives each layer's activation std (spread)
 and, for sigmoid/tanh, the share of saturated units.
 """
 import sys
+from pathlib import Path
 
-import numpy as np
+if not __package__:     # `python apps/experiments/x.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-from framework import activators
-from framework.initializers import initialize
+import numpy as np  # noqa: E402
+from framework import activators  # noqa: E402
+from framework.initializers import initialize  # noqa: E402
 
-from . import common
+from apps.experiments import common  # noqa: E402
+
+NAME = "activation_histograms"
+QUICK = {"samples": 200, "layers": 2}
 
 INITS = (("std 1", "normal", 1.0), ("std 0.01", "normal", 0.01),
          ("Xavier", "xavier_normal", 1.0), ("He", "msra", 1.0))
@@ -47,10 +53,10 @@ def saturation(name, a):
     return float(np.mean(a == 0.0))
 
 
-def plot(name, results, quick):
-    from matplotlib.figure import Figure
+def plot(experiment, name, results):
+    """One row of per-layer histograms per initialisation."""
     layers = len(next(iter(results.values())))
-    fig = Figure(figsize=(2.2 * layers, 1.7 * len(results)), dpi=50 if quick else 64)
+    fig = experiment.figure(max(2.4 * layers, 7.0), 1.9 * len(results) + 0.8)
     for row, (label, outputs) in enumerate(results.items()):
         bins = _bins(name, outputs[0])
         for col, a in enumerate(outputs):
@@ -58,15 +64,14 @@ def plot(name, results, quick):
             values = a.ravel() if name != "relu" else a[a > 0].ravel()
             ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins, color=f"C{row}")
             ax.set_yticks([])
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=8)
             if row == 0:
-                ax.set_title(f"layer {col + 1}", fontsize=9)
+                ax.set_title(f"layer {col + 1}", fontsize=10)
             if col == 0:
-                ax.set_ylabel(label, fontsize=9)
+                ax.set_ylabel(label, fontsize=10)
     fig.suptitle(f"{name}: activation histograms"
-                 + (" (positive part, zeros omitted; one x range per row, set by layer 1, "
+                 + ("\n(positive part, zeros omitted; one x range per row, set by layer 1, "
                     "larger values in the last bin)" if name == "relu" else ""))
-    fig.tight_layout()
     return fig
 
 
@@ -79,11 +84,23 @@ def _bins(name, first_layer):
     return np.linspace(0, np.percentile(first_layer[first_layer > 0], 99), 31)
 
 
-def main(argv=None):
-    parser = common.make_parser(__doc__.splitlines()[0], epochs=0)
-    parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--layers", type=int, default=5)
-    args = common.parse(parser, argv, quick={"samples": 200, "layers": 2})
+def make_parser():
+    """The experiment's flags: no training, so --samples, --layers, --seed and outputs."""
+    parser = common.make_parser(NAME, __doc__.splitlines()[0], quick=QUICK)
+    group = parser.add_argument_group(NAME)
+    group.add_argument("--samples", type=common.flags.positive_int, default=1000,
+                       help="Gaussian input rows")
+    group.add_argument("--layers", type=common.flags.positive_int, default=5,
+                       help="fully connected layers of 100 units")
+    return parser
+
+
+def body(experiment):
+    """Every activation x init: the per-layer spreads (table, JSON) and histograms."""
+    args = experiment.args
+    experiment.settings.update(samples=args.samples, layers=args.layers, width=100,
+                               seed=args.seed, inits={label: {"init": method, "scale": scale}
+                                                      for label, method, scale in INITS})
     layers = " | ".join(f"layer {i + 1}" for i in range(args.layers))
     lines = ["Std of each layer's activations (share saturated: sigmoid a<0.02 or a>0.98, "
              "tanh |a|>0.96; ReLU: share of zeros).", "",
@@ -94,12 +111,20 @@ def main(argv=None):
                                       layers=args.layers, seed=args.seed)
                    for label, method, scale in INITS}
         for label, outputs in results.items():
-            stds = " | ".join(f"{a.std():.3g}" for a in outputs)
-            lines.append(f"| {name} | {label} | {stds} | {saturation(name, outputs[-1]):.0%} |")
-        common.save_figure(plot(name, results, args.quick), args,
-                           f"activation_histograms_{name}.png")
-    common.write_text(args, "activation_histograms.md", "\n".join(lines) + "\n")
-    return 0
+            share = saturation(name, outputs[-1])
+            stds = [float(a.std()) for a in outputs]
+            lines.append(f"| {name} | {label} | " + " | ".join(f"{v:.3g}" for v in stds)
+                         + f" | {share:.0%} |")
+            experiment.variants.append({"activation": name, "variant": label,
+                                        "layer_std": stds, "last_layer_saturated": share})
+        if experiment.plotting:
+            experiment.save_figure(plot(experiment, name, results), name)
+    experiment.write_table("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    """Run the experiment; return its exit status."""
+    return common.run(NAME, make_parser(), body, argv, QUICK)
 
 
 if __name__ == "__main__":

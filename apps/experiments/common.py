@@ -1,96 +1,322 @@
-"""What every experiment app shares: its command line, data spec and outputs.
+"""What every experiment app (and ``apps/compare.py``) shares: flags, the run, outputs.
+
+The experiments are apps of another shape than the training apps (a sweep of
+variants x repeats instead of one net), so they compose the shared
+``apps.support.flags`` (same names, types and defaults, every default in
+``--help``) and end the same way: one JSON line (``output.write_result``),
+one-line errors and the exit statuses of ``apps.support.skeleton``:
+
+- 0 every run finished; 1 some runs failed ("k of N runs failed", after the
+  JSON line, which lists them); 2 a usage error; 130 Ctrl-C (one line saying
+  how many runs are kept; the same command resumes).
 
 Each app runs full size by default and tiny with ``--quick`` (the tests use
-that). MNIST comes from the datareaders MNIST reader (``--data-dir``, else
-``MINIFRAMEWORK_DATA``); ``--synthetic`` swaps in a seeded Gaussian-cluster
+that; a flag given explicitly wins over ``--quick``). MNIST comes from the
+datareaders MNIST reader (``--data-dir``, else ``MINIFRAMEWORK_DATA``);
+``--dataset clusters`` (or ``--synthetic``) swaps in a seeded Gaussian-cluster
 set of the same shape of problem, so the apps also run where MNIST is absent.
+
+Outputs: the sweeps' folders ``<runs-dir>/<run>[_<part>]/`` (results.jsonl,
+which a re-run resumes from, tables, curves.png); the app's figures and
+Markdown tables ``<plot-dir>/<run>_<kind>.png|.md``, named by the run
+(``app_plots.plot_path``) so runs with other data, seeds or ``--quick`` never
+overwrite each other.
 """
 import argparse
 import os
+import shutil
+import sys
+import time
 
 import datareaders  # noqa: F401  (registers the data sources the specs name)
-from framework.compare import compare
+from framework.compare import SweepInterrupted, compare, make_variants
+from framework.plotting import new_figure, save_figure
 
-DEFAULT_OUT = os.path.join("runs", "experiments")
+from apps.app_plots import plot_path
+from apps.support import flags, output, targets
+from apps.support.skeleton import EXIT_FAILED, EXIT_INTERRUPTED, run_guarded
+
+DATASETS = ("mnist", "fashion", "clusters")
+DOWNLOADABLE = ("mnist", "fashion", "cifar")
+DATA_DIR_SOURCES = ("mnist", "fashion", "cifar", "house")
+QUICK_DPI = 60          # --quick figures: small files, fast to draw (the tests)
+_UNSET = object()
 
 
-def make_parser(description, epochs, repeats=3, train_size=10000):
-    """The shared options; apps add their own."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny data and few epochs (seconds; used by the tests)")
-    parser.add_argument("--out", default=DEFAULT_OUT, help="output folder (default %(default)s)")
-    parser.add_argument("--data-dir", default=None,
-                        help="data root holding mnist/ (default: $MINIFRAMEWORK_DATA)")
-    parser.add_argument("--synthetic", action="store_true",
-                        help="use a synthetic 10-class set instead of MNIST")
-    parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--repeats", type=int, default=repeats)
-    parser.add_argument("--train-size", type=int, default=train_size)
-    parser.add_argument("--seed", type=int, default=0, help="base seed (repeat k uses seed+k)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="local worker processes (0 = inline; default min(2, runs))")
-    parser.add_argument("--scheduler", default=None,
-                        help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+# ------------------------------------------------------------------ flags
+def make_parser(name, description, sweep=None, seed=True, quick=None, epilog=None):
+    """The shared flags of an experiment; ``sweep`` (a dict of the app's defaults for
+    ``epochs``, ``repeats``, ``train_size``) adds the sweep and data flags, ``quick``
+    (flag dest -> value) is what ``--quick`` sets. The app adds its own flags."""
+    parser = flags.new_parser(name, description, epilog)
+    group = parser.add_argument_group("experiment")
+    if quick:
+        group.add_argument("--quick", action="store_true",
+                           help=f"a tiny run in seconds (the tests use it): "
+                                f"{describe_quick(quick)}; a flag given explicitly wins")
+    if sweep is not None:
+        add_sweep_flags(group, sweep["repeats"], seed_help="base seed: repeat k of every "
+                        "variant uses seed + k (initial weights and batch order)")
+        group.add_argument("--epochs", type=flags.positive_int, default=sweep["epochs"],
+                           help="epochs of every run")
+        data = parser.add_argument_group("data")
+        flags.add_data_flags(data, DATASETS)
+        add_train_size_flag(data, sweep["train_size"])
+        add_synthetic_flag(data)
+    elif seed:
+        group.add_argument("--seed", type=flags.non_negative_int, default=1,
+                           help="seed of the random inputs and weights")
+    add_outputs(parser.add_argument_group("output"), runs_dir=sweep is not None)
     return parser
 
 
-def parse(parser, argv, quick):
-    """Parse ``argv``; ``--quick`` replaces the sizes by ``quick`` (a dict)."""
+def describe_quick(quick):
+    """``{"epochs": 2, "hidden": (16,)}`` -> ``"--epochs 2 --hidden 16"`` (for --help)."""
+    def text(value):
+        return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return " ".join(f"--{key.replace('_', '-')} {text(value)}" for key, value in quick.items())
+
+
+def add_sweep_flags(group, repeats, seed_help):
+    """--repeats, --seed, --workers, --scheduler (how the runs of a sweep are made)."""
+    group.add_argument("--repeats", type=flags.positive_int, default=repeats,
+                       help="runs of every variant (seeds seed, seed + 1, ...)")
+    group.add_argument("--seed", type=flags.non_negative_int, default=1, help=seed_help)
+    group.add_argument("--workers", type=flags.non_negative_int, default=None,
+                       help="local worker processes, 0 = run inline (default: min(2, runs))")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: "
+                            "none, local processes)")
+
+
+def add_train_size_flag(group, default):
+    """--train-size: training rows of every run (validation rows come on top)."""
+    group.add_argument("--train-size", type=flags.positive_int, default=default,
+                       help="training samples of every run")
+
+
+def add_synthetic_flag(group):
+    """--synthetic, the old spelling of ``--dataset clusters``."""
+    group.add_argument("--synthetic", dest="dataset", action="store_const", const="clusters",
+                       default=argparse.SUPPRESS,
+                       help="the same as --dataset clusters: seeded Gaussian clusters, "
+                            "no download")
+
+
+def add_outputs(group, runs_dir=True):
+    """The skeleton's output flags, --runs-dir for the sweeps, --out (the old name of
+    --plot-dir, hidden)."""
+    flags.add_output_flags(
+        group, name_help="run name: the sweep folder under --runs-dir and the start of "
+                         "every file name (default: APP[_DATASET][_quick][_seedS])",
+        verbose_help="0: only the JSON line; 1 and 2: a line per finished run, the "
+                     "tables and the files written")
+    group.add_argument("--out", dest="plot_dir", default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
+    if runs_dir:
+        group.add_argument("--runs-dir", default="runs", metavar="DIR",
+                           help="where the sweeps keep results.jsonl (a re-run resumes "
+                                "from it), tables and curves.png")
+
+
+def parse(parser, argv, quick=None):
+    """Parse ``argv``; ``--quick`` sets the ``quick`` values of the flags not given."""
     args = parser.parse_args(argv)
-    if args.quick:
+    if quick and args.quick:
+        given = given_flags(parser, argv, quick)
         for key, value in quick.items():
-            setattr(args, key, value)
-    os.makedirs(args.out, exist_ok=True)
+            if key not in given:
+                setattr(args, key, value)
     return args
 
 
-def data_spec(args, val_size=None, classes=10):
-    """The run spec's data section for MNIST or the synthetic stand-in."""
-    if args.synthetic:
-        n_val = val_size or max(args.train_size // 9, 50)
-        return {"source": "clusters", "options": {"n_train": args.train_size + n_val,
-                                                  "n_test": 500, "features": 64,
-                                                  "classes": classes, "noise": 4.0},
-                "seed": 0, "train_size": args.train_size, "val_size": n_val}
-    spec = {"source": "mnist", "train_size": args.train_size, "seed": 0}
-    if val_size:
-        spec["val_size"] = val_size
-    if args.data_dir:
-        spec["options"] = {"data_dir": os.path.abspath(args.data_dir)}
-    return spec
+def given_flags(parser, argv, keys):
+    """Which of the flags (dests) ``keys`` ``argv`` gives: argparse leaves alone an
+    attribute the namespace already has unless its flag is given."""
+    args = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(keys, _UNSET)))
+    return {key for key in keys if getattr(args, key) is not _UNSET}
+
+
+# ------------------------------------------------------------------- the run
+def run(name, parser, body, argv=None, quick=None):
+    """Parse ``argv`` (default ``sys.argv[1:]``), check the output targets, run
+    ``body(experiment)`` and print the JSON line; return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+
+    def main():
+        args = parse(parser, argv, quick)
+        check_targets(args)
+        experiment = Experiment(name, args)
+        try:
+            body(experiment)
+        except SweepInterrupted as stop:
+            print(f"{name}: {stop}", file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED
+        return experiment.finish()
+    return run_guarded(name, main)
+
+
+def check_targets(args):
+    """Every output path before any work (a bad one is a usage error, exit 2)."""
+    targets.check_folder_target("--plot-dir", args.plot_dir)
+    if getattr(args, "runs_dir", None):
+        targets.check_folder_target("--runs-dir", args.runs_dir)
+    if args.metrics_json:
+        targets.check_file_target("--metrics-json", args.metrics_json)
+
+
+def default_name(app, args):
+    """APP[_DATASET][_quick][_seedS]: what names the run's sweeps and files."""
+    parts = [app, getattr(args, "dataset", None), "quick" if getattr(args, "quick", False)
+             else None, f"seed{args.seed}" if hasattr(args, "seed") else None]
+    return "_".join(part for part in parts if part)
+
+
+class Experiment:
+    """One run of an experiment app: its flags, log, sweeps, files and JSON line."""
+
+    def __init__(self, app, args):
+        self.app, self.args = app, args
+        self.log = output.Log(args.verbose)
+        self.name = args.name or default_name(app, args)
+        self.settings, self.metrics = {}, {}
+        self.variants, self.sweeps, self.plots, self.tables = [], [], [], []
+        self.runs = self.failed = 0
+        self.started = time.perf_counter()
+        self.started_at = time.time()           # wall clock, to compare with file times
+
+    # ----- what a spec is made of
+    def data_spec(self, val_size=None, classes=10):
+        """The run spec's data section: MNIST (or Fashion-MNIST), or the clusters."""
+        args = self.args
+        if args.dataset == "clusters":
+            n_val = val_size or max(args.train_size // 9, 50)
+            return {"source": "clusters", "options": {"n_train": args.train_size + n_val,
+                                                      "n_test": 500, "features": 64,
+                                                      "classes": classes, "noise": 4.0},
+                    "seed": 0, "train_size": args.train_size, "val_size": n_val}
+        spec = {"source": args.dataset, "train_size": args.train_size, "seed": 0}
+        if val_size:
+            spec["val_size"] = val_size
+        spec_options = source_options(args.dataset, args.data_dir, args.download)
+        if spec_options:
+            spec["options"] = spec_options
+        return spec
+
+    def params(self, **fields):
+        """HyperParameters fields for a classifier run of ``--epochs`` epochs."""
+        return {"max_epoch": self.args.epochs, "net_type": "multiple_classifier", **fields}
+
+    # ----- sweeps
+    def sweep(self, base, variants=None, axes=None, part=None, **options):
+        """``compare`` with the app's repeats, seed, workers, scheduler and runs folder;
+        the sweep is named ``<run>[_<part>]``; its rows join the JSON line."""
+        args = self.args
+        named = make_variants(variants, axes)
+        name = f"{self.name}_{part}" if part else self.name
+        sweep = compare(name, base, variants=named, repeats=args.repeats, base_seed=args.seed,
+                        out_dir=args.runs_dir, workers=args.workers, scheduler=args.scheduler,
+                        verbose=args.verbose >= 1, **options)
+        self.sweeps.append(str(sweep.out_dir))
+        self.runs += len(sweep.results)
+        self.failed += sweep.failed
+        for row in sweep.rows:
+            self.variants.append({"sweep": name, "overrides": named[row["variant"]], **row})
+        return sweep
+
+    # ----- files
+    @property
+    def plotting(self):
+        """False with --no-plots: the app then draws nothing (drawing is the cost)."""
+        return not self.args.no_plots
+
+    def figure(self, width, height):
+        """A figure at the plots' DPI, laid out to fit; with --quick a draft (low DPI,
+        no layout pass: half the drawing time, and the tests draw many)."""
+        if not self.args.quick:
+            return new_figure(width, height)
+        figure = new_figure(width, height, dpi=QUICK_DPI)
+        figure.set_layout_engine("none")
+        return figure
+
+    def plot_path(self, kind):
+        """``<plot-dir>/<run>_<kind>.png``, listed in the JSON line."""
+        path = plot_path(self.args.plot_dir, self.name, kind)
+        self.plots.append(str(path))
+        return path
+
+    def save_figure(self, figure, kind):
+        """Write ``figure`` as ``<plot-dir>/<run>_<kind>.png``; return the path."""
+        path = self.plot_path(kind)
+        save_figure(figure, path)
+        self.log(f"wrote {path}")
+        return path
+
+    def sweep_plot(self, sweep, kind, **options):
+        """The sweep's mean curves (``Sweep.plot``) as ``<plot-dir>/<run>_<kind>.png``."""
+        path = self.plot_path(kind)
+        sweep.plot(str(path), **options)
+        self.log(f"wrote {path}")
+        return path
+
+    def copy_plot(self, source, kind):
+        """A PNG already drawn (a sweep's curves.png) as ``<plot-dir>/<run>_<kind>.png``."""
+        path = self.plot_path(kind)
+        shutil.copyfile(source, path)
+        self.log(f"wrote {path}")
+        return path
+
+    def write_table(self, text, kind="table"):
+        """Write Markdown ``text`` as ``<plot-dir>/<run>_<kind>.md`` and log it."""
+        path = plot_path(self.args.plot_dir, self.name, kind).with_suffix(".md")
+        path.write_text(text)
+        self.tables.append(str(path))
+        self.log(text)
+        self.log(f"wrote {path}")
+        return path
+
+    # ----- the end
+    def result(self):
+        """The JSON line: what ran, with which settings, and each variant's summary."""
+        args = self.args
+        return {"app": self.app, "run": self.name, "dataset": getattr(args, "dataset", None),
+                "settings": self.settings, "variants": self.variants, "metrics": self.metrics,
+                "runs": self.runs, "failed_runs": self.failed, "sweeps": self.sweeps,
+                "plots": self.plots, "tables": self.tables,
+                "total_seconds": round(time.perf_counter() - self.started, 3)}
+
+    def finish(self):
+        """Print the JSON line; exit status 1 (one line) if any run failed, else 0."""
+        output.write_result(self.result(), self.args.metrics_json)
+        if self.failed:
+            errors = [error for row in self.variants for error in row.get("errors", ())]
+            first = _shorten(errors[0]) if errors else "unknown"
+            print(f"{self.app}: error: {self.failed} of {self.runs} runs failed (the first: "
+                  f"{first}; all are in the tables and the JSON line)", file=sys.stderr,
+                  flush=True)
+            return EXIT_FAILED
+        return 0
+
+
+def _shorten(text, limit=300):
+    """One line of at most ``limit`` characters, in the apps' words."""
+    text = " ".join(str(text).split()).replace("pass download=True", "pass --download")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def source_options(source, data_dir, download):
+    """The data source's options from --data-dir and --download (where they apply)."""
+    options = {}
+    if data_dir and source in DATA_DIR_SOURCES:
+        options["data_dir"] = os.path.abspath(data_dir)   # workers may run elsewhere
+    if download and source in DOWNLOADABLE:
+        options["download"] = True
+    return options
 
 
 def mlp(hidden, activation="relu", **options):
+    """The compact net section of a spec."""
     return {"hidden": list(hidden), "activation": activation, **options}
-
-
-def params(args, **fields):
-    """HyperParameters fields for a classifier run of ``args.epochs`` epochs."""
-    return {"max_epoch": args.epochs, "net_type": "multiple_classifier", **fields}
-
-
-def sweep(args, name, base, **options):
-    """``compare`` with the app's repeats, seed, workers, scheduler and output folder."""
-    return compare(name, base, repeats=args.repeats, base_seed=args.seed, out_dir=args.out,
-                   workers=args.workers, scheduler=args.scheduler, **options)
-
-
-def write_text(args, filename, text):
-    """Write ``text`` under ``args.out``, print it, return the path."""
-    path = os.path.join(args.out, filename)
-    with open(path, "w") as handle:
-        handle.write(text)
-    print(text)
-    print(f"wrote {path}")
-    return path
-
-
-def save_figure(fig, args, filename):
-    path = os.path.join(args.out, filename)
-    fig.savefig(path)
-    print(f"wrote {path}")
-    return path
 
 
 def fmt(mean_std, digits=4):

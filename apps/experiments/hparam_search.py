@@ -1,6 +1,6 @@
 """Experiment 8: random log-scale search over learning rate and weight decay.
 
-    python -m apps.experiments.hparam_search [--trials 16 --trials2 10] [--epochs 20]
+    python apps/experiments/hparam_search.py [--trials 16 --trials2 10] [--epochs 20]
 
 The notes' recipe (section 5): sample hyper-parameters at random on a log
 scale, judge them on *validation* data, narrow the ranges around the best
@@ -14,12 +14,19 @@ evaluates the test set once per repeat.
 """
 import math
 import sys
+from pathlib import Path
 
-import numpy as np
+if not __package__:     # `python apps/experiments/x.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-from framework.compare.report import mean_std
+import numpy as np  # noqa: E402
+from framework.compare.report import mean_std  # noqa: E402
+from framework.plotting import FONT_SIZE  # noqa: E402
 
-from . import common
+from apps.experiments import common  # noqa: E402
+
+NAME = "hparam_search"
+QUICK = {"epochs": 2, "repeats": 1, "train_size": 200, "trials": 4, "trials2": 3, "top": 2}
 
 LR_RANGE = (-4.0, 0.0)        # log10 learning rate
 WD_RANGE = (-8.0, -1.0)       # log10 weight decay (L2 lambda)
@@ -39,7 +46,7 @@ def narrow(scored, top, margin=0.25):
     return (min(lrs) - margin, max(lrs) + margin), (min(wds) - margin, max(wds) + margin)
 
 
-def run_round(args, base, name, pairs):
+def run_round(experiment, base, name, pairs):
     """One sweep; each trial scored by its final validation accuracy (mean over repeats).
 
     Accuracy, not loss: the recorded validation loss includes the L2 penalty,
@@ -47,7 +54,7 @@ def run_round(args, base, name, pairs):
     """
     variants = {f"lr={lr:.3g},wd={wd:.3g}": {"learning_rate": lr, "regular_name": "l2",
                                              "regular_value": wd} for lr, wd in pairs}
-    sweep = common.sweep(args, name, base, variants=variants)
+    sweep = experiment.sweep(base, variants=variants, part=name)
     scored = []
     for row, (lr, wd) in zip(sweep.rows, pairs):
         mean, std = row["final_val_accuracy"]
@@ -56,10 +63,10 @@ def run_round(args, base, name, pairs):
     return scored
 
 
-def plot(trials, box, chosen):
-    from matplotlib.figure import Figure
+def plot(experiment, trials, box, chosen):
+    """The trials in the (lr, wd) plane, and validation accuracy against lr."""
     from matplotlib.patches import Rectangle
-    fig = Figure(figsize=(11, 4.2), dpi=72)
+    fig = experiment.figure(11, 4.6)
     ax = fig.add_subplot(1, 2, 1)
     scores = sorted(max(t["score"], 0) for t in trials)
     low, high = scores[len(scores) // 4], scores[-1]     # spread the colours over the top 3/4
@@ -75,18 +82,18 @@ def plot(trials, box, chosen):
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="weight decay",
            title="trials (colour = final val acc)")
     fig.colorbar(sc, ax=ax)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=FONT_SIZE - 1)
     ax = fig.add_subplot(1, 2, 2)
     ax.errorbar([t["lr"] for t in trials], [t["score"] for t in trials],
                 yerr=[t["std"] for t in trials], fmt="o", markersize=4, capsize=2)
     ax.set(xscale="log", xlabel="learning rate", ylabel="final val accuracy", ylim=(0, 1),
            title="validation accuracy vs learning rate")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
 def report(trials, box, chosen, final_row, test):
+    """The ten best trials, the narrowed box, the choice and the one test result."""
     lines = ["| rank | round | learning rate | weight decay | final val acc (mean ± std) |",
              "|---|---|---|---|---|"]
     for i, t in enumerate(sorted(trials, key=lambda t: -t["score"])[:10]):
@@ -102,32 +109,56 @@ def report(trials, box, chosen, final_row, test):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    parser = common.make_parser(__doc__.splitlines()[0], epochs=20, repeats=2, train_size=1000)
-    parser.add_argument("--trials", type=int, default=16, help="round-1 trials")
-    parser.add_argument("--trials2", type=int, default=10, help="round-2 trials")
-    parser.add_argument("--top", type=int, default=4, help="best trials that set round 2")
-    parser.add_argument("--search-seed", type=int, default=0)
-    args = common.parse(parser, argv, quick={"epochs": 2, "repeats": 1, "train_size": 200,
-                                             "trials": 4, "trials2": 3, "top": 2})
-    base = {"data": common.data_spec(args, val_size=1000 if not args.quick else 200),
+def body(experiment):
+    """Round 1, round 2 in the narrowed box, then the chosen setting on the test set."""
+    args = experiment.args
+    base = {"data": experiment.data_spec(val_size=1000 if not args.quick else 200),
             "net": common.mlp([100] * 4),
-            "params": common.params(args, learning_rate=0.01, batch_size=100,
-                                    init_method="msra", optimizer_name="sgd"),
+            "params": experiment.params(learning_rate=0.01, batch_size=100,
+                                        init_method="msra", optimizer_name="sgd"),
             "train": {"checkpoint": 1.0}}
+    experiment.settings.update(base=base, repeats=args.repeats, seed=args.seed,
+                               trials=args.trials, trials2=args.trials2, top=args.top,
+                               search_seed=args.search_seed, lr_range=list(LR_RANGE),
+                               wd_range=list(WD_RANGE))
     rng = np.random.default_rng(args.search_seed)
-    trials = run_round(args, base, "hparam_round1", sample(rng, args.trials, LR_RANGE, WD_RANGE))
+    trials = run_round(experiment, base, "round1",
+                       sample(rng, args.trials, LR_RANGE, WD_RANGE))
     box = narrow(trials, args.top)
-    trials += run_round(args, base, "hparam_round2", sample(rng, args.trials2, *box))
+    trials += run_round(experiment, base, "round2", sample(rng, args.trials2, *box))
     chosen = max(trials, key=lambda t: t["score"])
-    final = common.sweep(args, "hparam_final", {**base, "evaluate_test": True},
-                         variants={"chosen": {"learning_rate": chosen["lr"], "regular_name": "l2",
-                                              "regular_value": chosen["wd"]}})
-    test = mean_std([r["test"]["accuracy"] for r in final.results
-                               if r["status"] == "ok"])
-    common.save_figure(plot(trials, box, chosen), args, "hparam_search.png")
-    common.write_text(args, "hparam_search.md", report(trials, box, chosen, final.rows[0], test))
-    return 0
+    final = experiment.sweep({**base, "evaluate_test": True}, part="final",
+                             variants={"chosen": {"learning_rate": chosen["lr"],
+                                                  "regular_name": "l2",
+                                                  "regular_value": chosen["wd"]}})
+    test = mean_std([r["test"]["accuracy"] for r in final.results if r["status"] == "ok"])
+    experiment.metrics.update(chosen={"lr": chosen["lr"], "wd": chosen["wd"],
+                                      "val_accuracy": [chosen["score"], chosen["std"]]},
+                              round2_box={"log10_lr": list(box[0]), "log10_wd": list(box[1])},
+                              test_accuracy=test)
+    if experiment.plotting:
+        experiment.save_figure(plot(experiment, trials, box, chosen), "trials")
+    experiment.write_table(report(trials, box, chosen, final.rows[0], test))
+
+
+def make_parser():
+    """The shared sweep flags with this experiment's defaults, and the search's own."""
+    parser = common.make_parser(NAME, __doc__.splitlines()[0], quick=QUICK,
+                                sweep={"epochs": 20, "repeats": 2, "train_size": 1000})
+    group = parser.add_argument_group(NAME)
+    positive = common.flags.positive_int
+    group.add_argument("--trials", type=positive, default=16, help="round-1 trials")
+    group.add_argument("--trials2", type=positive, default=10, help="round-2 trials")
+    group.add_argument("--top", type=positive, default=4,
+                       help="best round-1 trials that set the round-2 box")
+    group.add_argument("--search-seed", type=common.flags.non_negative_int, default=0,
+                       help="seed of the trials' sampling")
+    return parser
+
+
+def main(argv=None):
+    """Run the experiment; return its exit status."""
+    return common.run(NAME, make_parser(), body, argv, QUICK)
 
 
 if __name__ == "__main__":

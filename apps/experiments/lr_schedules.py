@@ -1,6 +1,6 @@
 """Experiment 7: learning-rate schedules, and what they do to a run.
 
-    python -m apps.experiments.lr_schedules [--epochs 20] [--repeats 3]
+    python apps/experiments/lr_schedules.py [--epochs 20] [--repeats 3]
 
 Left: the framework's schedules (``framework.schedules``) over the run's
 epochs -- constant, step, multi-step, exponential, polynomial, cosine. Then
@@ -10,13 +10,20 @@ each schedule; same weights and batches within a repeat, mean +- std over
 repeats, judged on the validation split.
 """
 import sys
+from pathlib import Path
 
-import numpy as np
+if not __package__:     # `python apps/experiments/x.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-from framework.compare.report import draw_curves
-from framework.schedules import make_schedule
+import numpy as np  # noqa: E402
+from framework.compare.report import draw_curves  # noqa: E402
+from framework.plotting import FONT_SIZE  # noqa: E402
+from framework.schedules import make_schedule  # noqa: E402
 
-from . import common
+from apps.experiments import common  # noqa: E402
+
+NAME = "lr_schedules"
+QUICK = {"epochs": 3, "repeats": 2, "train_size": 300}
 
 
 def schedules(epochs):
@@ -31,9 +38,9 @@ def schedules(epochs):
             "cosine": {"name": "cosine", "total_epochs": epochs}}
 
 
-def plot(sweep, named, epochs, repeats):
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(15, 4.2), dpi=64)
+def plot(experiment, sweep, named, epochs, repeats):
+    """The schedules themselves, then validation loss and accuracy under each."""
+    fig = experiment.figure(15, 4.8)
     ax = fig.add_subplot(1, 3, 1)
     for i, (label, config) in enumerate(named.items()):
         schedule = make_schedule(config)
@@ -44,29 +51,41 @@ def plot(sweep, named, epochs, repeats):
     ax.set_ylabel("lr / base lr")
     ax.set_title("the schedules")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=FONT_SIZE - 1)
     for p, metric in enumerate(("val_loss", "val_accuracy")):
         ax = fig.add_subplot(1, 3, p + 2)
         draw_curves(ax, sweep.results, sweep.variants, (metric,))
         ax.set_title(f"Momentum lr 0.05: {metric}")
     fig.suptitle(f"Learning-rate schedules, mean ± std over {repeats} repeats")
-    fig.tight_layout()
     return fig
 
 
-def main(argv=None):
-    parser = common.make_parser(__doc__.splitlines()[0], epochs=20)
-    args = common.parse(parser, argv, quick={"epochs": 3, "repeats": 2, "train_size": 300})
+def body(experiment):
+    """One sweep over the schedules; the figure and the table."""
+    args = experiment.args
     named = schedules(args.epochs)
-    base = {"data": common.data_spec(args), "net": common.mlp([100] * 4),
-            "params": common.params(args, learning_rate=0.05, batch_size=128,
-                                    init_method="msra", optimizer_name="momentum"),
+    base = {"data": experiment.data_spec(), "net": common.mlp([100] * 4),
+            "params": experiment.params(learning_rate=0.05, batch_size=128,
+                                        init_method="msra", optimizer_name="momentum"),
             "train": {"checkpoint": 0.5 if not args.quick else 1.0}}
+    experiment.settings.update(base=base, repeats=args.repeats, seed=args.seed)
     variants = {label: {"lr_schedule": config} for label, config in named.items()}
-    sweep = common.sweep(args, "lr_schedules", base, variants=variants)
-    common.save_figure(plot(sweep, named, args.epochs, args.repeats), args, "lr_schedules.png")
-    common.write_text(args, "lr_schedules.md", sweep.markdown())
-    return 0
+    sweep = experiment.sweep(base, variants=variants)
+    if experiment.plotting:
+        experiment.save_figure(plot(experiment, sweep, named, args.epochs, args.repeats),
+                               "curves")
+    experiment.write_table(sweep.markdown())
+
+
+def make_parser():
+    """The shared sweep flags with this experiment's defaults."""
+    return common.make_parser(NAME, __doc__.splitlines()[0], quick=QUICK,
+                              sweep={"epochs": 20, "repeats": 3, "train_size": 10000})
+
+
+def main(argv=None):
+    """Run the experiment; return its exit status."""
+    return common.run(NAME, make_parser(), body, argv, QUICK)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Experiment 1: optimizer paths on an elongated bowl.
 
-    python -m apps.experiments.optimizer_paths [--steps 30] [--out DIR]
+    python apps/experiments/optimizer_paths.py [--steps 30] [--plot-dir DIR]
 
 f(x, y) = x^2/20 + y^2 (the notes' function) and x^2/10 + y^2 (the ai-edu
 textbook's), starting from (-7, 2). The framework's own optimizers take the
@@ -12,12 +12,18 @@ AdaGrad 1.5, Adam 0.3); NAG shares Momentum's, RMSProp uses Adam's 0.3, and
 AdaDelta has no learning rate.
 """
 import sys
+from pathlib import Path
 
-import numpy as np
+if not __package__:     # `python apps/experiments/x.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-from framework.optimizers import make_optimizer
+import numpy as np  # noqa: E402
+from framework.optimizers import make_optimizer  # noqa: E402
 
-from . import common
+from apps.experiments import common  # noqa: E402
+
+NAME = "optimizer_paths"
+QUICK = {"steps": 10}
 
 START = (-7.0, 2.0)
 OPTIMIZERS = (("SGD", "sgd", 0.95), ("Momentum", "momentum", 0.1), ("NAG", "nag", 0.1),
@@ -27,6 +33,7 @@ FUNCTIONS = (("x2_20", 20.0), ("x2_10", 10.0))   # f = x^2/a + y^2
 
 
 def gradient(theta, a):
+    """The gradient of f = x^2/a + y^2 at ``theta``."""
     return np.array([2.0 * theta[0] / a, 2.0 * theta[1]])
 
 
@@ -44,6 +51,7 @@ def path(name, lr, a, steps):
 
 
 def loss(points, a):
+    """f = x^2/a + y^2 at each point of a path."""
     return points[:, 0] ** 2 / a + points[:, 1] ** 2
 
 
@@ -59,9 +67,9 @@ def summary_rows(paths, a):
     return rows
 
 
-def plot(paths, a, title, quick):
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(13, 6), dpi=55 if quick else 72)
+def plot(experiment, paths, a, title):
+    fig = experiment.figure(13, 6.4)
+    quick = experiment.args.quick
     xs, ys = np.meshgrid(np.linspace(-10, 10, 120 if quick else 300),
                          np.linspace(-5, 5, 60 if quick else 150))
     zs = xs ** 2 / a + ys ** 2
@@ -78,9 +86,8 @@ def plot(paths, a, title, quick):
         ax.semilogy(np.maximum(loss(points, a), 1e-12), label=label, linewidth=1)
     ax.set_xlabel("step")
     ax.set_ylabel("f(x, y)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -94,19 +101,41 @@ def markdown(rows_by_function, steps):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    parser = common.make_parser(__doc__.splitlines()[0], epochs=0)
-    parser.add_argument("--steps", type=int, default=30)
-    args = common.parse(parser, argv, quick={"steps": 30})
+def make_parser():
+    """The experiment's flags: it trains no net, so only --steps and the outputs."""
+    parser = common.make_parser(NAME, __doc__.splitlines()[0], seed=False, quick=QUICK)
+    parser.add_argument_group(NAME).add_argument(
+        "--steps", type=common.flags.positive_int, default=30,
+        help="optimizer steps from the start point")
+    return parser
+
+
+def body(experiment):
+    """Every optimizer's path on both bowls: figures, table, JSON summary."""
+    steps = experiment.args.steps
+    experiment.settings.update(steps=steps, start=list(START),
+                               optimizers={label: {"optimizer": name, "lr": lr}
+                                           for label, name, lr in OPTIMIZERS})
     rows_by_function = []
     for tag, a in FUNCTIONS:
-        paths = [path(name, lr, a, args.steps) for _, name, lr in OPTIMIZERS]
-        rows_by_function.append(summary_rows(paths, a))
-        fig = plot(paths, a, f"f(x, y) = x²/{a:g} + y², {args.steps} steps from (-7, 2)",
-                   args.quick)
-        common.save_figure(fig, args, f"optimizer_paths_{tag}.png")
-    common.write_text(args, "optimizer_paths.md", markdown(rows_by_function, args.steps))
-    return 0
+        paths = [path(name, lr, a, steps) for _, name, lr in OPTIMIZERS]
+        rows = summary_rows(paths, a)
+        rows_by_function.append(rows)
+        for label, _, final, below, max_x in rows:
+            experiment.variants.append({"function": tag, "variant": label,
+                                        "final_f": float(final),
+                                        "first_step_below_0.01": None if below == "never"
+                                        else int(below), "max_x": float(max_x)})
+        if experiment.plotting:
+            fig = plot(experiment, paths, a,
+                       f"f(x, y) = x²/{a:g} + y², {steps} steps from (-7, 2)")
+            experiment.save_figure(fig, tag)
+    experiment.write_table(markdown(rows_by_function, steps))
+
+
+def main(argv=None):
+    """Run the experiment; return its exit status."""
+    return common.run(NAME, make_parser(), body, argv, QUICK)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Experiment 2: seven optimizers training a 5-layer, 100-unit ReLU net on MNIST.
 
-    python -m apps.experiments.optimizers_mnist [--epochs 15] [--repeats 3]
+    python apps/experiments/optimizers_mnist.py [--epochs 15] [--repeats 3]
 
 The notes' set-up (4 hidden layers of 100 ReLU units + softmax output, He
 initialisation, batch 128, each optimizer at its usual learning rate), run
@@ -10,8 +10,16 @@ are mean +- std over repeats. Judged on the validation split (10% of the
 training subset); the test set is not used.
 """
 import sys
+from pathlib import Path
 
-from . import common
+if not __package__:     # `python apps/experiments/x.py` from a clone: make `apps` importable
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
+
+from apps.experiments import common  # noqa: E402
+
+NAME = "optimizers_mnist"
+QUICK = {"epochs": 2, "repeats": 2, "train_size": 300}
+PANELS = (("train_loss",), ("val_accuracy",))
 
 # optimizer -> learning rate (the notes' defaults: 0.01 for SGD-like and
 # AdaGrad, 0.001 for Adam/RMSProp; AdaDelta has none)
@@ -20,26 +28,39 @@ OPTIMIZERS = {"SGD": ("sgd", 0.01), "Momentum": ("momentum", 0.01), "NAG": ("nag
               "RMSProp": ("rmsprop", 0.001), "Adam": ("adam", 0.001)}
 
 
-def base_spec(args):
-    return {"data": common.data_spec(args),
+def base_spec(experiment):
+    """The shared run: net, data and training settings (the optimizer is the variant)."""
+    return {"data": experiment.data_spec(),
             "net": common.mlp([100] * 4),
-            "params": common.params(args, learning_rate=0.01, batch_size=128,
-                                    init_method="msra"),
-            "train": {"checkpoint": 0.25 if not args.quick else 1.0}}
+            "params": experiment.params(learning_rate=0.01, batch_size=128,
+                                        init_method="msra"),
+            "train": {"checkpoint": 0.25 if not experiment.args.quick else 1.0}}
+
+
+def body(experiment):
+    """One sweep over the optimizers; the curves figure and the table."""
+    base = base_spec(experiment)
+    experiment.settings.update(base=base, repeats=experiment.args.repeats,
+                               seed=experiment.args.seed)
+    variants = {label: {"optimizer_name": name, "learning_rate": lr}
+                for label, (name, lr) in OPTIMIZERS.items()}
+    sweep = experiment.sweep(base, variants=variants, panels=PANELS)
+    if experiment.plotting:
+        experiment.sweep_plot(sweep, "curves", panels=PANELS, log_y=("train_loss",),
+                              title="5-layer ReLU net, MNIST: mean ± std over "
+                                    f"{experiment.args.repeats} repeats")
+    experiment.write_table(sweep.markdown())
+
+
+def make_parser():
+    """The shared sweep flags with this experiment's defaults."""
+    return common.make_parser(NAME, __doc__.splitlines()[0], quick=QUICK,
+                              sweep={"epochs": 15, "repeats": 3, "train_size": 10000})
 
 
 def main(argv=None):
-    parser = common.make_parser(__doc__.splitlines()[0], epochs=15)
-    args = common.parse(parser, argv, quick={"epochs": 2, "repeats": 2, "train_size": 300})
-    variants = {label: {"optimizer_name": name, "learning_rate": lr}
-                for label, (name, lr) in OPTIMIZERS.items()}
-    sweep = common.sweep(args, "optimizers_mnist", base_spec(args), variants=variants,
-                         panels=(("train_loss",), ("val_accuracy",)))
-    sweep.plot(f"{args.out}/optimizers_mnist.png", panels=(("train_loss",), ("val_accuracy",)),
-               title="5-layer ReLU net, MNIST: mean ± std over "
-                     f"{args.repeats} repeats", log_y=("train_loss",))
-    common.write_text(args, "optimizers_mnist.md", sweep.markdown())
-    return 0
+    """Run the experiment; return its exit status."""
+    return common.run(NAME, make_parser(), body, argv, QUICK)
 
 
 if __name__ == "__main__":

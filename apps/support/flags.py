@@ -129,10 +129,12 @@ def add_training_flags(group, defaults):
                        help="seed of the initial weights, the batch order and dropout")
 
 
-def add_data_flags(group, datasets, dataset_aliases=()):
-    """--dataset, --data-dir, --download."""
+def add_data_flags(group, datasets, dataset_aliases=(), metavar=None):
+    """--dataset, --data-dir, --download; with ``metavar`` the choices are listed in
+    the help rather than in the usage line (for a long list)."""
+    listed = f": {', '.join(datasets)}" if metavar else ""
     group.add_argument("--dataset", *dataset_aliases, dest="dataset", choices=tuple(datasets),
-                       default=datasets[0], help="which data set")
+                       default=datasets[0], metavar=metavar, help="which data set" + listed)
     group.add_argument("--data-dir", default=None, metavar="DIR",
                        help="data root (default: $MINIFRAMEWORK_DATA, else "
                             "~/.cache/miniframework)")
@@ -149,8 +151,9 @@ def add_weights_flags(group, defaults):
                        help="evaluate a saved net on the test set instead of training")
 
 
-def add_output_flags(group):
-    """--plot-dir, --no-plots, --metrics-json, --name, --verbose, --quiet."""
+def add_output_flags(group, name_help=None, verbose_help=None):
+    """--plot-dir, --no-plots, --metrics-json, --name, --verbose, --quiet; apps of
+    another shape (sweeps) say what their run name and log levels are."""
     group.add_argument("--plot-dir", default="out", metavar="DIR",
                        help="folder for the PNG plots")
     group.add_argument("--no-plots", action="store_true",
@@ -158,12 +161,13 @@ def add_output_flags(group):
     group.add_argument("--metrics-json", default=None, metavar="PATH",
                        help="also write the JSON result object to this file")
     group.add_argument("--name", default=None, metavar="RUN",
-                       help="run name, used in plot file names and the JSON line (default: "
-                            "APP_DATASET_seedS when training, APP_DATASET_load_FILE with "
-                            "--load)")
+                       help=name_help or "run name, used in plot file names and the JSON "
+                            "line (default: APP_DATASET_seedS when training, "
+                            "APP_DATASET_load_FILE with --load)")
     group.add_argument("--verbose", type=int, choices=VERBOSE_LEVELS, default=1,
-                       help="0: only the JSON line; 1: log lines, and a progress bar on a "
-                            "terminal (none if TQDM_DISABLE is set); 2: log lines only")
+                       help=verbose_help or "0: only the JSON line; 1: log lines, and a "
+                            "progress bar on a terminal (none if TQDM_DISABLE is set); 2: "
+                            "log lines only")
     group.add_argument("--quiet", dest="verbose", action="store_const", const=0,
                        default=argparse.SUPPRESS, help="the same as --verbose 0")
 

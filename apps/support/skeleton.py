@@ -179,10 +179,10 @@ def _run(app, argv):
     _check_targets(args)
     run = Run(app, args, output.Log(args.verbose), app.data_options(args))
     if args.load:
-        statistics = _load(run, _given(parser, argv, app.data_flags))
+        preprocessing = _load(run, _given(parser, argv, app.data_flags))
     run.reader = app.read_data(run)
     if args.load:
-        weights.check_same_data(args.load, statistics, run.reader)
+        weights.check_same_data(args.load, preprocessing, run.reader)
     else:
         _train(run, params)
         if run.trained.interrupted:
@@ -230,8 +230,8 @@ def _given(parser, argv, keys):
 
 def _load(run, given):
     """The saved net and its data options; a data flag ``given`` against them is
-    refused. Returns the normalisation statistics saved with the net."""
-    net, saved, statistics = weights.load_net(run.args.load, run.app.name)
+    refused. Returns the reader preprocessing saved with the net."""
+    net, saved, preprocessing = weights.load_net(run.args.load, run.app.name)
     missing = sorted(set(run.options) - set(saved))
     if missing:
         raise ValueError(f"{run.args.load}: its saved data options lack {missing}; "
@@ -246,7 +246,7 @@ def _load(run, given):
     run.net, run.weights = net, run.args.load
     run.name = run.args.name or "_".join(
         [run.app.name, run.options["dataset"], "load", Path(run.args.load).stem])
-    return statistics
+    return preprocessing
 
 
 def _save(run):

@@ -11,6 +11,9 @@ import warnings
 
 import numpy as np
 
+from ..plotting import (FONT_SIZE, MARKER_LIMIT, draw_message, message_figure, new_figure,
+                        save_figure)
+
 METRICS = (("final", "val_loss"), ("final", "val_accuracy"),
            ("best", "val_loss"), ("best", "val_accuracy"), ("best", "epoch"))
 
@@ -111,24 +114,22 @@ def plot_curves(results, variants, path, panels=(("val_loss",), ("val_accuracy",
 
     Within a panel the first column is solid and the next ones dashed/dotted
     (e.g. ``("train_accuracy", "val_accuracy")`` shows the generalization gap).
-    Returns the Figure, already saved to ``path`` (Agg; never shown). With no
-    ok run there is nothing to draw: ValueError, rather than an empty figure.
+    Returns the Figure (``framework.plotting``'s: its DPI, never shown), saved
+    to ``path``. With no ok run there is nothing to draw: the figure says so
+    in words (how many runs failed) rather than showing empty axes.
     """
     if not any(r.get("status") == "ok" for r in results):
-        raise ValueError(f"plot_curves: no finished run to draw ({len(results)} failed); "
-                         f"nothing written to {path}")
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(5.2 * len(panels), 4.0), dpi=90)
+        return message_figure(f"nothing to draw: all {len(results)} runs failed\n"
+                              "(the errors are listed in the table)", path, title)
+    fig = new_figure(5.2 * len(panels), 4.4)
     for p, metrics in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), p + 1)
         draw_curves(ax, results, variants, metrics)
-        if metrics[0] in log_y:
+        if metrics[0] in log_y and ax.lines:
             ax.set_yscale("log")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    return fig
+    return save_figure(fig, path)
 
 
 def draw_curves(ax, results, variants, metrics, colors=None, legend=True):
@@ -142,10 +143,15 @@ def draw_curves(ax, results, variants, metrics, colors=None, legend=True):
                 continue
             x, mean, std = curve
             label = variant if len(metrics) == 1 else f"{variant} ({metric})"
-            ax.plot(x, mean, style, color=color, label=label, linewidth=1.4)
+            ax.plot(x, mean, style, color=color, label=label, linewidth=1.4,
+                    marker="o" if len(x) <= MARKER_LIMIT else None, markersize=3)
             ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
+    if not ax.lines:    # every run of these variants failed: say so, not empty axes
+        names = f" of {', '.join(map(str, variants))}" if len(variants) <= 3 else ""
+        draw_message(ax, f"no finished run{names}")
+        return
     ax.set_xlabel("epoch")
     ax.set_ylabel(" / ".join(metrics))
     ax.grid(alpha=0.3)
     if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=FONT_SIZE - 1)
