@@ -41,7 +41,7 @@ from datareaders.breast_cancer import BreastCancerReader  # noqa: E402
 from datareaders.double_arc import DoubleArcReader  # noqa: E402
 from framework import FcLayer, LossFunction, NetType, Stopper, mlp_specs  # noqa: E402
 
-from apps.app_plots import (confusion_matrix, plot_confusion_matrix,  # noqa: E402
+from apps.support.plots import (confusion_matrix, plot_confusion_matrix,  # noqa: E402
                             plot_decision_boundary)
 from apps.support import flags, skeleton  # noqa: E402
 

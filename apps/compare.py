@@ -35,7 +35,7 @@ if not __package__:     # `python apps/compare.py` from a clone: make `apps` imp
 
 from framework.compare import DATA_SOURCES  # noqa: E402
 
-from apps.experiments import common  # noqa: E402  (also registers the data sources)
+from apps.support import sweeps as common  # noqa: E402  (also registers the data sources)
 from apps.support import flags  # noqa: E402
 from apps.support.flags import UsageError  # noqa: E402
 

@@ -37,7 +37,7 @@ from datareaders.curve import CurveFittingReader  # noqa: E402
 from datareaders.download import resolve_data_dir  # noqa: E402
 from framework import LossFunction, NetType, Stopper, mlp_specs  # noqa: E402
 
-from apps.app_plots import plot_fitted_curve  # noqa: E402
+from apps.support.plots import plot_fitted_curve  # noqa: E402
 from apps.support import flags, skeleton  # noqa: E402
 
 TEXTBOOK_STOP_LOSS = 0.001

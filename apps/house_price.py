@@ -34,7 +34,7 @@ from datareaders.house import HousePriceReader  # noqa: E402
 from framework import LossFunction, NetType, mlp_specs  # noqa: E402
 from framework.callbacks import Callback  # noqa: E402
 
-from apps.app_plots import plot_predicted_vs_actual  # noqa: E402
+from apps.support.plots import plot_predicted_vs_actual  # noqa: E402
 from apps.support import flags, output, skeleton  # noqa: E402
 from apps.support.weights import load_net  # noqa: E402
 

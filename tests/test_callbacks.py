@@ -15,6 +15,7 @@ import framework as fw
 from datareaders.base import ArrayDataReader
 from framework.callbacks import CallbackList
 from framework.callbacks.progress import bar_allowed
+from net_state import same_arrays, same_snapshot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,18 +35,6 @@ def _noise_reader(n=120, seed=0):
     reader.normalize_y("fitting")
     reader.generate_validation_set(k=4, seed=seed)
     return reader
-
-
-def _same(a, b):
-    return a.keys() == b.keys() and all(
-        a[k].keys() == b[k].keys() and all(np.array_equal(a[k][p], b[k][p]) for p in a[k])
-        for k in a)
-
-
-def _same_snapshot(a, b):
-    return _same(a["arrays"], b["arrays"]) and all(
-        x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
-        for x, y in zip(a["optimizer"], b["optimizer"]))
 
 
 class Snapshots(fw.Callback):
@@ -149,7 +138,7 @@ def test_early_stopping_stops_at_the_right_checkpoint_and_restores_the_best(buil
     assert history.stop_reason.startswith("early_stop") and len(history) < 300
     assert len(history) == best + 1 + 4                       # stopped at the 4th bad one
     assert all(loss >= losses[best] for loss in losses[best + 1:])
-    assert _same_snapshot(net.snapshot(), seen.snapshots[best])   # weights + optimizer
+    assert same_snapshot(net.snapshot(), seen.snapshots[best])   # weights + optimizer
     if regular[0] == "l2":     # the penalty was applied: train loss = data loss + penalty
         assert history.records[0].train_loss > 0
 
@@ -263,7 +252,7 @@ def test_terminate_on_nan_stops_at_a_non_finite_loss(build_net):
     history = net.train(_noise_reader(), checkpoint=1, verbose=0, restore_best=False)
     assert history.stop_reason.startswith("diverged: train loss")
     assert history.records[-1].epoch < 1.0
-    assert _same_snapshot(net.snapshot(), start)            # rolled back, even restore_best=False
+    assert same_snapshot(net.snapshot(), start)            # rolled back, even restore_best=False
 
 
 # ----- progress -----------------------------------------------------------
@@ -327,7 +316,7 @@ def test_keyboard_interrupt_from_a_callback_returns_the_best_state(build_net):
     history = net.train(_noise_reader(), checkpoint=1, verbose=0, callbacks=[seen, CtrlC()])
     assert history.stop_reason == "interrupted"
     assert net.iteration == 95 and history.records[-1].iteration == 95
-    assert _same_snapshot(net.snapshot(), seen.snapshots[history.best_index])
+    assert same_snapshot(net.snapshot(), seen.snapshots[history.best_index])
 
 
 _SIGINT_SCRIPT = textwrap.dedent("""
@@ -392,7 +381,7 @@ def test_the_weights_saved_after_ctrl_c_are_the_best_ones(build_net, tmp_path):
                         callbacks=[seen, CtrlC()])
     net.save(path)
     assert history.stop_reason == "interrupted" and history.best_index < len(history) - 1
-    assert _same(fw.NeuralNet.load(path).get_state(),
+    assert same_arrays(fw.NeuralNet.load(path).get_state(),
                  seen.snapshots[history.best_index]["arrays"])
 
 

@@ -329,7 +329,7 @@ def test_a_panel_whose_variants_all_failed_says_so(tmp_path):
     bad, good = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     draw_curves(bad, sweep.results, ["bad"], ("val_loss",))
     draw_curves(good, sweep.results, ["good"], ("val_loss",))
-    assert [t.get_text() for t in bad.texts] == ["no finished run of bad"] and not bad.lines
+    assert [t.get_text() for t in bad.texts] == ["no finished run:\nbad"] and not bad.lines
     assert len(good.lines) == 1 and not good.texts
     assert list(good.lines[0].get_xdata()) == [1.0, 2.0, 3.0]
 

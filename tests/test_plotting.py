@@ -2,7 +2,6 @@
 legend placement, dpi), not on pixels; and the PNG files they write."""
 import math
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,8 @@ from framework.history import Record, TrainingHistory
 from framework.plotting import (DPI, FONT_SIZE, MARKER_LIMIT, message_figure, metric_label,
                                 plot_history)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
-from app_plots import (confusion_matrix, plot_confusion_matrix,  # noqa: E402
-                       plot_decision_boundary, plot_path)
+from apps.support.plots import (confusion_matrix, plot_confusion_matrix,
+                                plot_decision_boundary, plot_path)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -17,6 +17,7 @@ import pytest
 import framework as fw
 import framework.serialization as serialization
 from framework.errors import WeightsFileError
+from framework.serialization import atomic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMP = re.compile(r"\..+\.[0-9a-f]{16}\.tmp")
@@ -121,15 +122,15 @@ import json, os, resource, sys
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
 from test_save_faults import tiny_net
-import framework.serialization as serialization
+import framework.serialization.atomic as atomic
 from framework.errors import WeightsFileError
 path, limit = sys.argv[2], int(sys.argv[3])
 net = tiny_net(seed=11)
-original_check = serialization._check_size_limit
+original_check = atomic._check_size_limit
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 results = []
 for precheck in (False, True):       # without the pre-check the write itself hits EFBIG
-    serialization._check_size_limit = original_check if precheck else (lambda p, s: None)
+    atomic._check_size_limit = original_check if precheck else (lambda p, s: None)
     try:
         net.save(path)
         results.append({"saved": True})
@@ -263,7 +264,7 @@ def test_no_space_left_raises_naming_the_target(saved, monkeypatch):
     def full(fd, data):
         os.write(fd, bytes(data)[:100])
         raise OSError(errno.ENOSPC, "No space left on device", "/somewhere/.net.h5.x.tmp")
-    monkeypatch.setattr(serialization, "_write_all", full)
+    monkeypatch.setattr(atomic, "_write_all", full)
     _expect_save_error(tiny_net(seed=11), path, "No space left", "ENOSPC", "unchanged")
     assert path.read_bytes() == before
     assert listing(path.parent) == ["net.h5"]
@@ -358,7 +359,7 @@ def test_ctrl_c_during_the_write_keeps_the_old_file_and_leaves_no_temp(saved, mo
         os.write(fd, bytes(data)[:len(data) // 2])
         written.append(True)
         raise KeyboardInterrupt
-    monkeypatch.setattr(serialization, "_write_all", interrupted)
+    monkeypatch.setattr(atomic, "_write_all", interrupted)
     with pytest.raises(KeyboardInterrupt):
         tiny_net(seed=11).save(path)
     assert written

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import framework as fw
-import framework.serialization as serialization
+from framework.serialization import writer
 from framework.errors import WeightsFileError
 from fresh_process import load_and_predict
 
@@ -186,7 +186,7 @@ def test_interrupted_save_keeps_the_old_file_and_leaves_no_temp(trained, monkeyp
     def crash(handle, net, state, record):
         handle.create_group("optimizer").create_dataset("half", data=np.zeros(3))
         raise RuntimeError("disk full (simulated)")
-    monkeypatch.setattr(serialization, "_write_optimizer", crash)
+    monkeypatch.setattr(writer, "_write_optimizer", crash)
     net.layers[0].wb.W += 1.0
     with pytest.raises(RuntimeError, match="simulated"):
         net.save(path)

@@ -5,6 +5,7 @@ import pytest
 
 import framework as fw
 from datareaders.base import ArrayDataReader
+from net_state import same_snapshot
 
 
 def _params(**kw):
@@ -16,18 +17,6 @@ def _params(**kw):
 
 def _batch(rng, n=10, features=4, classes=3):
     return rng.normal(size=(n, features)), np.eye(classes)[rng.integers(0, classes, n)]
-
-
-def _same(a, b):
-    return a.keys() == b.keys() and all(
-        a[k].keys() == b[k].keys() and all(np.array_equal(a[k][p], b[k][p]) for p in a[k])
-        for k in a)
-
-
-def _same_snapshot(a, b):
-    return _same(a["arrays"], b["arrays"]) and all(
-        x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
-        for x, y in zip(a["optimizer"], b["optimizer"]))
 
 
 # ----- gradients --------------------------------------------------------------
@@ -77,10 +66,10 @@ def test_gradients_and_loss_change_nothing(build_net):
     grads = net.gradients(x, y)
     loss_train, _ = net.loss(x, y, train=True)
     loss, accuracy = net.loss(x, y)
-    assert _same_snapshot(net.snapshot(), before)
+    assert same_snapshot(net.snapshot(), before)
     assert net.streams.noise.bit_generator.state == noise
     grads["fc1/W"] += 1.0                          # copies, not the net's arrays
-    assert _same_snapshot(net.snapshot(), before)
+    assert same_snapshot(net.snapshot(), before)
     a = net.predict(x)
     expected = fw.LossFunction("multiple_classifier")
     assert loss == expected.loss(a, y.astype(np.float32)) and 0 <= accuracy <= 1
@@ -113,7 +102,7 @@ def test_train_step_is_bit_identical_to_train_on_the_same_batches(build_net):
             loss, _ = by_steps.train_step(x[rows], y[rows], lr=params.learning_rate_at(epoch))
             losses.append(loss)
         by_steps.epoch += 1
-    assert _same_snapshot(by_steps.snapshot(), by_train.snapshot())
+    assert same_snapshot(by_steps.snapshot(), by_train.snapshot())
     assert by_steps.iteration == by_train.iteration == 21
     assert history.records[0].learning_rate == 0.05 and history.records[2].learning_rate == 0.0125
     assert by_steps.streams.noise.bit_generator.state == \

@@ -15,6 +15,7 @@ import pytest
 import framework as fw
 import framework.serialization as serialization
 from framework.errors import WeightsFileError
+from framework.serialization.digests import array_digest, attrs_digest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -40,9 +41,9 @@ def reseal(f):
     for group in [f["layers"][n] for n in f["layers"]] + [f[k] for k in ("optimizer",
                                                                          "metadata") if k in f]:
         digests = json.loads(group.attrs["sha256"])
-        group.attrs["sha256"] = json.dumps({k: serialization._array_digest(group[k][()])
+        group.attrs["sha256"] = json.dumps({k: array_digest(group[k][()])
                                             for k in digests}, sort_keys=True)
-    f.attrs[serialization.DIGEST_ATTR] = serialization._attrs_digest(f)
+    f.attrs[serialization.DIGEST_ATTR] = attrs_digest(f)
 
 
 def edit(path, action, sealed=True):

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from framework import activators  # noqa: E402
 from framework.initializers import initialize  # noqa: E402
 
-from apps.experiments import common  # noqa: E402
+from apps.support import sweeps as common  # noqa: E402
 
 NAME = "activation_histograms"
 QUICK = {"samples": 200, "layers": 2}

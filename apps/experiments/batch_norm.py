@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 from framework.compare.report import curves, draw_curves  # noqa: E402
 from framework.plotting import FONT_SIZE  # noqa: E402
 
-from apps.experiments import common  # noqa: E402
+from apps.support import sweeps as common  # noqa: E402
 
 NAME = "batch_norm"
 QUICK = {"epochs": 2, "repeats": 2, "train_size": 200}
@@ -80,7 +80,8 @@ def body(experiment):
                                scales=list(scales))
     sweep = experiment.sweep(base, variants=variants(scales))
     if experiment.plotting:
-        experiment.save_figure(plot(experiment, sweep, scales, args.repeats), "curves")
+        figure = experiment.all_failed_figure() or plot(experiment, sweep, scales, args.repeats)
+        experiment.save_figure(figure, "curves")
     experiment.write_table(sweep.markdown())
 
 

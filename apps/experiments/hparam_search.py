@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from framework.compare.report import mean_std  # noqa: E402
 from framework.plotting import FONT_SIZE  # noqa: E402
 
-from apps.experiments import common  # noqa: E402
+from apps.support import sweeps as common  # noqa: E402
 
 NAME = "hparam_search"
 QUICK = {"epochs": 2, "repeats": 1, "train_size": 200, "trials": 4, "trials2": 3, "top": 2}
@@ -137,7 +137,8 @@ def body(experiment):
                               round2_box={"log10_lr": list(box[0]), "log10_wd": list(box[1])},
                               test_accuracy=test)
     if experiment.plotting:
-        experiment.save_figure(plot(experiment, trials, box, chosen), "trials")
+        figure = experiment.all_failed_figure() or plot(experiment, trials, box, chosen)
+        experiment.save_figure(figure, "trials")
     experiment.write_table(report(trials, box, chosen, final.rows[0], test))
 
 

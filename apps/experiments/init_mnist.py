@@ -13,7 +13,7 @@ from pathlib import Path
 if not __package__:     # `python apps/experiments/x.py` from a clone: make `apps` importable
     sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-from apps.experiments import common  # noqa: E402
+from apps.support import sweeps as common  # noqa: E402
 
 NAME = "init_mnist"
 QUICK = {"epochs": 2, "repeats": 2, "train_size": 300}

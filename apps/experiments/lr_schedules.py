@@ -20,7 +20,7 @@ from framework.compare.report import draw_curves  # noqa: E402
 from framework.plotting import FONT_SIZE  # noqa: E402
 from framework.schedules import make_schedule  # noqa: E402
 
-from apps.experiments import common  # noqa: E402
+from apps.support import sweeps as common  # noqa: E402
 
 NAME = "lr_schedules"
 QUICK = {"epochs": 3, "repeats": 2, "train_size": 300}
@@ -72,8 +72,9 @@ def body(experiment):
     variants = {label: {"lr_schedule": config} for label, config in named.items()}
     sweep = experiment.sweep(base, variants=variants)
     if experiment.plotting:
-        experiment.save_figure(plot(experiment, sweep, named, args.epochs, args.repeats),
-                               "curves")
+        figure = experiment.all_failed_figure() or plot(experiment, sweep, named, args.epochs,
+                                                        args.repeats)
+        experiment.save_figure(figure, "curves")
     experiment.write_table(sweep.markdown())
 
 

@@ -20,7 +20,7 @@ if not __package__:     # `python apps/experiments/x.py` from a clone: make `app
 import numpy as np  # noqa: E402
 from framework.optimizers import make_optimizer  # noqa: E402
 
-from apps.experiments import common  # noqa: E402
+from apps.support import sweeps as common  # noqa: E402
 
 NAME = "optimizer_paths"
 QUICK = {"steps": 10}
@@ -68,6 +68,7 @@ def summary_rows(paths, a):
 
 
 def plot(experiment, paths, a, title):
+    """A panel per optimizer (its path over the contours), then f against the step."""
     fig = experiment.figure(13, 6.4)
     quick = experiment.args.quick
     xs, ys = np.meshgrid(np.linspace(-10, 10, 120 if quick else 300),
@@ -92,6 +93,7 @@ def plot(experiment, paths, a, title):
 
 
 def markdown(rows_by_function, steps):
+    """The summary rows of both bowls as one Markdown table."""
     lines = [f"f after {steps} steps from (-7, 2); 'f<0.01 at' is the first step below 0.01; "
              "'max x' > 0 means the path overshot the minimum in x.", "",
              "| optimizer | lr | f (x²/20+y²) | f<0.01 at | max x | f (x²/10+y²) | f<0.01 at "

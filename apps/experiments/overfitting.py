@@ -17,7 +17,7 @@ if not __package__:     # `python apps/experiments/x.py` from a clone: make `app
 
 from framework.compare.report import draw_curves, mean_std  # noqa: E402
 
-from apps.experiments import common  # noqa: E402
+from apps.support import sweeps as common  # noqa: E402
 
 NAME = "overfitting"
 QUICK = {"epochs": 4, "repeats": 2, "train_size": 100}
@@ -82,7 +82,8 @@ def body(experiment):
     found = gaps(sweep)
     experiment.metrics["gaps"] = found
     if experiment.plotting:
-        experiment.save_figure(plot(experiment, sweep, args.repeats), "curves")
+        figure = experiment.all_failed_figure() or plot(experiment, sweep, args.repeats)
+        experiment.save_figure(figure, "curves")
     experiment.write_table(gap_table(found) + "\n" + sweep.markdown())
 
 

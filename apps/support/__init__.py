@@ -9,5 +9,10 @@
 - ``weights``: saving and loading a net together with its data options;
 - ``targets``: output paths checked before any work starts;
 - ``output``: the log (``--verbose``) and the JSON result line;
-- ``image_classifier``: the MLP/CNN image app behind mnist_classify and cifar_classify.
+- ``image_classifier``: the MLP/CNN image app behind mnist_classify and cifar_classify;
+- ``plots``: the apps' own figures (confusion matrix, fitted curve, decision boundary) and
+  ``plot_path``, the run-named file names;
+- ``sweeps``: what the sweep apps (compare and the experiments) share.
+
+These modules are not apps: run ``python apps/<app>.py --help`` for an app's flags.
 """

@@ -18,7 +18,7 @@ import argparse
 
 from framework import LossFunction, NetType, mlp_specs
 
-from apps.app_plots import confusion_matrix, plot_confusion_matrix
+from apps.support.plots import confusion_matrix, plot_confusion_matrix
 
 from . import flags, skeleton
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from framework import WeightsFileError, plot_history
 
-from apps.app_plots import plot_path
+from apps.support.plots import plot_path
 
 from . import output, targets, training, weights
 from .flags import EXIT_USAGE, UsageError, make_parser

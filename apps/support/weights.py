@@ -2,7 +2,7 @@
 
 ``--load`` must prepare the test data exactly as training did (which data
 set, the price scale, the split...), so those options travel inside the
-weights file (its checksummed ``metadata``, see framework/serialization.py),
+weights file (its checksummed ``metadata``, see framework/serialization/),
 with the app's name and the reader's preprocessing (statistics, label encoding,
 reader options; ``datareaders.preprocessing``): a saved net
 can turn raw inputs into raw predictions in a new process, and a file from

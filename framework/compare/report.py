@@ -147,8 +147,9 @@ def draw_curves(ax, results, variants, metrics, colors=None, legend=True):
                     marker="o" if len(x) <= MARKER_LIMIT else None, markersize=3)
             ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
     if not ax.lines:    # every run of these variants failed: say so, not empty axes
-        names = f" of {', '.join(map(str, variants))}" if len(variants) <= 3 else ""
+        names = ":\n" + "\n".join(map(str, variants)) if len(variants) <= 3 else ""
         draw_message(ax, f"no finished run{names}")
+        ax.texts[-1].set_in_layout(False)   # a long name must not squeeze the panel
         return
     ax.set_xlabel("epoch")
     ax.set_ylabel(" / ".join(metrics))

@@ -1,4 +1,5 @@
-"""What every experiment app (and ``apps/compare.py``) shares: flags, the run, outputs.
+"""What the sweep apps (``apps/compare.py`` and every ``apps/experiments/*``) share: flags,
+the run, outputs.
 
 The experiments are apps of another shape than the training apps (a sweep of
 variants x repeats instead of one net), so they compose the shared
@@ -19,7 +20,7 @@ set of the same shape of problem, so the apps also run where MNIST is absent.
 Outputs: the sweeps' folders ``<runs-dir>/<run>[_<part>]/`` (results.jsonl,
 which a re-run resumes from, tables, curves.png); the app's figures and
 Markdown tables ``<plot-dir>/<run>_<kind>.png|.md``, named by the run
-(``app_plots.plot_path``) so runs with other data, seeds or ``--quick`` never
+(``plots.plot_path``) so runs with other data, seeds or ``--quick`` never
 overwrite each other.
 """
 import argparse
@@ -30,9 +31,9 @@ import time
 
 import datareaders  # noqa: F401  (registers the data sources the specs name)
 from framework.compare import SweepInterrupted, compare, make_variants
-from framework.plotting import new_figure, save_figure
+from framework.plotting import message_figure, new_figure, save_figure
 
-from apps.app_plots import plot_path
+from apps.support.plots import plot_path
 from apps.support import flags, output, targets
 from apps.support.skeleton import EXIT_FAILED, EXIT_INTERRUPTED, run_guarded
 
@@ -73,6 +74,7 @@ def make_parser(name, description, sweep=None, seed=True, quick=None, epilog=Non
 def describe_quick(quick):
     """``{"epochs": 2, "hidden": (16,)}`` -> ``"--epochs 2 --hidden 16"`` (for --help)."""
     def text(value):
+        """A flag's value as typed."""
         return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
     return " ".join(f"--{key.replace('_', '-')} {text(value)}" for key, value in quick.items())
 
@@ -144,6 +146,7 @@ def run(name, parser, body, argv=None, quick=None):
     argv = sys.argv[1:] if argv is None else list(argv)
 
     def main():
+        """The run itself, inside run_guarded's one-line errors."""
         args = parse(parser, argv, quick)
         check_targets(args)
         experiment = Experiment(name, args)
@@ -258,6 +261,14 @@ class Experiment:
         sweep.plot(str(path), **options)
         self.log(f"wrote {path}")
         return path
+
+    def all_failed_figure(self):
+        """A figure saying that every run failed (None if any finished): what an app
+        writes instead of its panels, which would have nothing to draw."""
+        if not self.runs or self.failed < self.runs:
+            return None
+        return message_figure(f"nothing to draw: all {self.runs} runs failed\n(the errors are "
+                              "in the tables and the JSON line)", title=self.name)
 
     def copy_plot(self, source, kind):
         """A PNG already drawn (a sweep's curves.png) as ``<plot-dir>/<run>_<kind>.png``."""

@@ -1,0 +1,47 @@
+"""Names in the weights file: groups, attributes, the format version, and text attributes.
+
+Writer and reader both take these names from here, so the two sides cannot drift
+apart. The format version written stays 1 while files with checksums are
+recognised by their digests (see ``reader``), so the format stays readable by
+earlier releases; CHECKSUMS_FROM_VERSION marks the version from which a missing
+checksum is an error by itself (see docs/reliability.md).
+"""
+import json
+
+import numpy as np
+
+from ..errors import WeightsFileError
+
+FORMAT_VERSION = 1
+CHECKSUMS_FROM_VERSION = 2
+DIGEST_ATTR = "attrs_sha256"
+DATASETS_DIGEST_ATTR = "sha256"    # on each layer group and /optimizer: {dataset: SHA-256}
+METADATA_GROUP = "metadata"
+
+
+def h5py_module():
+    """Import h5py only when a file is read or written, with an actionable message."""
+    try:
+        import h5py
+    except ImportError as error:
+        raise ImportError("saving and loading nets needs h5py: pip install h5py") from error
+    return h5py
+
+
+def attr_value(value):
+    """An attribute as written: fixed-length text (numpy bytes) decoded back to str."""
+    if isinstance(value, np.bytes_):
+        return value.decode("utf-8")
+    return value
+
+
+def json_attr(obj, key, path):
+    """The JSON text attribute ``key`` of ``obj``, parsed; WeightsFileError if absent or bad."""
+    raw = obj.attrs.get(key)
+    if not isinstance(raw, (str, bytes)):
+        raise WeightsFileError(path, f"attribute {key!r} of {obj.name} is missing or not text")
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise WeightsFileError(path, f"attribute {key!r} of {obj.name} is not valid JSON "
+                                     f"({error})") from None

@@ -1,0 +1,207 @@
+"""Loading: from a checked file to a net, or into an existing net.
+
+Everything is read and checked before the net is touched. While the net is
+built from the saved configs, its layers may allocate at most a few times the
+values the file stores (``parameter_budget``), so a config declaring gigabytes
+in a small file is refused.
+"""
+import numpy as np
+
+from ..errors import WeightsFileError
+from .layout import METADATA_GROUP, json_attr
+from .metadata import decode_metadata
+from .reader import check_root, dataset_digests, read_dataset, reading
+from .rules import MAX_COUNTER, non_negative_buffers, optimizer_items
+
+# While a load builds the net, its layers may allocate W and B for at most this many
+# times the values the file stores, plus BUDGET_SLACK values: room for layers that build
+# their weights twice, but a config declaring gigabytes in a small file is refused.
+BUDGET_FACTOR = 4
+BUDGET_SLACK = 1 << 20
+RNG_STREAMS = ("init", "shuffle", "noise")
+
+
+def load_net(path):
+    """Rebuild the saved net: layers from their configs, weights, optimizer, RNG, counters;
+    the saved metadata (``{}`` if none) becomes ``net.metadata``."""
+    from ..hyper_parameters import HyperParameters
+    from ..net import NeuralNet
+    from ..weights_bias import parameter_budget
+    with reading(path) as handle:
+        names, checked = check_root(handle, path)
+        params = HyperParameters.from_dict(json_attr(handle, "hyper_parameters", path))
+        net = NeuralNet(params, str(handle.attrs.get("net_name", "net")))
+        specs = [{"type": str(handle["layers"][name].attrs["class"]), "name": name,
+                  "config": json_attr(handle["layers"][name], "config", path)}
+                 for name in names]
+        try:
+            with parameter_budget(BUDGET_FACTOR * _stored_values(handle) + BUDGET_SLACK,
+                                  "the file (a few times what it stores)"):
+                net.add_specs(specs, _input_shape(handle, path))
+        except ValueError as error:
+            raise WeightsFileError(path, f"the saved architecture cannot be rebuilt: "
+                                         f"{error}") from None
+        values = _read_layers(handle, net, path, checked)
+        state = _read_optimizer(handle, net, path, checked) if "optimizer" in handle else None
+        metadata = _read_metadata(handle, path, checked)
+        for index, value in enumerate(values):
+            net.set_layer_arrays(index, value)
+        if state is not None:
+            _apply_optimizer(net, *state)
+        net.epoch = int(handle.attrs["epoch"])
+        net.iteration = int(handle.attrs["iteration"])
+        net.metadata = metadata
+    return net
+
+
+def read_metadata(path):
+    """Only the metadata saved with a net (``{}`` if none), checked like ``load_net`` does."""
+    with reading(path) as handle:
+        _, checked = check_root(handle, path)
+        return _read_metadata(handle, path, checked)
+
+
+def load_weights(net, path):
+    """Load weights and buffers into ``net``; everything must match before anything is set.
+
+    Returns the file's metadata (``{}`` if none)."""
+    with reading(path) as handle:
+        names, checked = check_root(handle, path)
+        missing = [n for n in net.layer_names if n not in names]
+        extra = [n for n in names if n not in net.layer_names]
+        if missing:
+            raise WeightsFileError(path, f"missing layer(s) {missing}: the net has them, "
+                                         "the file does not")
+        if extra:
+            raise WeightsFileError(path, f"extra layer(s) {extra} in the file are not in the net")
+        if names != net.layer_names:
+            raise WeightsFileError(path, f"layer order {names} differs from the net's "
+                                         f"{net.layer_names}")
+        for name, layer in zip(names, net.layers):
+            saved = str(handle["layers"][name].attrs.get("class"))
+            if saved != type(layer).__name__:
+                raise WeightsFileError(path, f"layer {name!r} is a {saved} in the file but a "
+                                             f"{type(layer).__name__} in the net")
+        values = _read_layers(handle, net, path, checked)
+        metadata = _read_metadata(handle, path, checked)
+    for index, value in enumerate(values):
+        net.set_layer_arrays(index, value)
+    return metadata
+
+
+def _stored_values(handle):
+    """How many values the layers' datasets hold (each checked by check_storage)."""
+    return sum(handle["layers"][name][key].size
+               for name in handle["layers"] for key in handle["layers"][name])
+
+
+def _input_shape(handle, path):
+    """The saved per-sample input shape (files before it was saved: None)."""
+    if "input_shape" not in handle.attrs:
+        return None
+    shape = json_attr(handle, "input_shape", path)
+    if shape is not None and not (isinstance(shape, list) and shape and all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+        raise WeightsFileError(path, f"input_shape {shape!r} is not a list of positive ints")
+    return shape
+
+
+def _read_layers(handle, net, path, checked=False):
+    """Validated arrays for every layer, in order, without changing the net."""
+    out = []
+    for index, (name, layer) in enumerate(zip(net.layer_names, net.layers)):
+        group = handle["layers"][name]
+        expected = net.layer_arrays(index)
+        extra = sorted(set(group) - set(expected))
+        if extra:
+            raise WeightsFileError(path, f"layer {name!r}: unexpected dataset(s) {extra}")
+        digests = dataset_digests(group, path, checked)
+        non_negative = non_negative_buffers(layer)
+        out.append({key: read_dataset(group, key, target.shape, path, f"layer {name!r}",
+                                      digests=digests, non_negative=key in non_negative)
+                    for key, target in expected.items()})
+    return out
+
+
+def _read_optimizer(handle, net, path, checked=False):
+    """Validated optimizer state {key: value} and the checked RNG state."""
+    group = handle["optimizer"]
+    rng_state = _check_rng_state(json_attr(group, "rng_state", path), net, path)
+    expected = {f"{name}/{key}": (value, non_negative)
+                for name, key, value, non_negative in optimizer_items(net)}
+    found = []
+    group.visititems(lambda key, obj: found.append(key) if hasattr(obj, "shape") else None)
+    extra = sorted(set(found) - set(expected))
+    if extra:
+        raise WeightsFileError(path, f"/optimizer has unexpected dataset(s) {extra}")
+    values = {}
+    digests = dataset_digests(group, path, checked)
+    for key, (value, non_negative) in expected.items():
+        where = f"layer {key.split('/', 1)[0]!r} optimizer state"
+        if isinstance(value, np.ndarray):
+            values[key] = read_dataset(group, key, value.shape, path, where,
+                                       digests=digests, non_negative=non_negative)
+        else:
+            count = read_dataset(group, key, (), path, where, kinds="iu", digests=digests,
+                                 non_negative=True)
+            if count > MAX_COUNTER:
+                raise WeightsFileError(path, f"{where} {key!r}: step count {int(count)} "
+                                             f"exceeds {MAX_COUNTER}")
+            values[key] = int(count)
+    return values, rng_state
+
+
+def _check_rng_state(state, net, path):
+    """The random-state record, proven usable on scratch generators before it is applied."""
+    if not isinstance(state, dict) or sorted(state) != sorted(RNG_STREAMS):
+        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise WeightsFileError(path, f"rng_state: expected an object with the streams "
+                                     f"{list(RNG_STREAMS)}, got {keys}")
+    for name in RNG_STREAMS:
+        kind = type(getattr(net.streams, name).bit_generator)
+        entry = state[name]
+        if not isinstance(entry, dict) or entry.get("bit_generator") != kind.__name__:
+            raise WeightsFileError(path, f"rng_state[{name!r}]: expected a {kind.__name__} "
+                                         f"state, got {str(entry)[:80]!r}")
+        try:
+            kind().state = entry
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as error:
+            raise WeightsFileError(path, f"rng_state[{name!r}] is malformed "
+                                         f"({type(error).__name__}: {error})") from None
+    return state
+
+
+def _read_metadata(handle, path, checked):
+    """The saved metadata dict, every array checked like the weights; ``{}`` if none."""
+    if METADATA_GROUP not in handle:
+        return {}
+    group = handle[METADATA_GROUP]
+    document = json_attr(group, "json", path)
+    if not isinstance(document, dict):
+        raise WeightsFileError(path, f"metadata: expected a JSON object, got "
+                                     f"{type(document).__name__}")
+    digests = dataset_digests(group, path, checked)
+    arrays = {key: read_dataset(group, key, group[key].shape, path, "metadata",
+                                kinds="fiub", digests=digests) for key in group}
+    used = set()
+    try:
+        metadata = decode_metadata(document, arrays, used)
+    except ValueError as error:
+        raise WeightsFileError(path, str(error)) from None
+    unused = sorted(set(arrays) - used)
+    if unused:
+        raise WeightsFileError(path, f"metadata: dataset(s) {unused} are not referenced")
+    return metadata
+
+
+def _apply_optimizer(net, values, rng_state):
+    """Set the optimizer state and RNG state read by _read_optimizer."""
+    from ..net import param_name
+    for name, layer in zip(net.layer_names, net.layers):
+        for index, wb in enumerate(layer.weights()):
+            state = {}
+            for key in wb.optimizer_state():
+                param, entry = key.split("/", 1)
+                state[key] = values[f"{name}/{param_name(index, param)}/{entry}"]
+            wb.set_optimizer_state(state)
+    net.streams.set_state(rng_state)   # already proven by _check_rng_state
