@@ -12,7 +12,8 @@ hits all of them alike:
 - ``new/train``: this tree's ``net.train(reader, epochs=1)`` with its default
   callbacks (``TerminateOnNaN`` is always on);
 - ``new/step``: this tree's ``net.train_step(x, y)`` called from a Python loop
-  over ``reader.batches`` (net A only), the learner's way of training by hand.
+  over ``reader.batches`` inside ``framework.threads.limit()`` (net A only), the
+  learner's way of training by hand.
 
 Printed: the median epoch time of each, and the ratios new/old and step/train.
 Both trees train the same nets (``common.NETS``) with one BLAS thread, no
@@ -56,12 +57,17 @@ def worker(tree, net_name, mode, data_dir):
 def _epoch_function(net, reader, batch, mode, np):
     """One epoch of training in the given mode, for this tree's API."""
     from common import train_one_epoch
+
+    from framework import threads
     if mode == "step":
         rng = np.random.default_rng(0)
 
         def by_hand():
-            for x, y in reader.batches(batch, rng):
-                net.train_step(x, y)
+            # the documented way: the caller sets the BLAS threads for its loop, as
+            # train does for its own (framework.threads; one thread here)
+            with threads.limit():
+                for x, y in reader.batches(batch, rng):
+                    net.train_step(x, y)
         return by_hand
     return lambda: train_one_epoch(net, reader)
 

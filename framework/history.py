@@ -39,7 +39,10 @@ class TrainingHistory:
     ``EarlyStopping``), not here, so a history is small and JSON-able.
     """
 
-    def __init__(self):
+    def __init__(self, name=None, net_type=None, restore_best=True):
+        self.name = name                    # the net's name: the plot's title names it
+        self.net_type = net_type            # a fitting net's accuracy is R², and says so
+        self.restore_best = restore_best    # the best checkpoint is marked only if it is kept
         self.records = []
         self.best_index = None
         self.stop_reason = None
@@ -117,10 +120,11 @@ class TrainingHistory:
             for record in self.records:
                 writer.writerow(["" if v is None else v for v in asdict(record).values()])
 
-    def plot(self, path, x_axis="epoch"):
-        """Write the loss/accuracy PNG; returns the matplotlib Figure."""
+    def plot(self, path=None, x_axis="epoch", **options):
+        """The loss/accuracy figure (shown inline in a notebook); written as a PNG when
+        ``path`` is given. ``options``: see ``framework.plotting.plot_history``."""
         from .plotting import plot_history
-        return plot_history(self, path, x_axis=x_axis)
+        return plot_history(self, path, x_axis=x_axis, **options)
 
     def __repr__(self):
         return (f"TrainingHistory({len(self.records)} records, best_epoch={self.best_epoch}, "

@@ -164,7 +164,7 @@ class _Run:
                                f"batch_size {params.batch_size} with {reader.num_train} "
                                f"training rows")
         self.validation = reader.get_validation_set()
-        self.history = TrainingHistory()
+        self.history = TrainingHistory(net.name, params.net_type, restore_best)
         self.guard = TerminateOnNaN()
         self.hooks = hooks
         for cb in hooks.callbacks:

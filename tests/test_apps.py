@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_runs import app_env, option_entries
 from reader_files import cifar_bytes, house_rows, idx_bytes, write_bytes, write_house_csv
 
 from apps import cifar_classify, curve_fitting, house_price, mnist_classify
@@ -103,14 +104,6 @@ def data_dir(tmp_path_factory):
 
 
 # ------------------------------------------------------------- subprocesses
-def app_env():
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", MPLBACKEND="Agg")
-    for name in ("MINIFRAMEWORK_DATA", "TQDM_DISABLE", "PYTHONPATH"):
-        env.pop(name, None)
-    return env
-
-
 def command(app, way, args):
     """(argv, cwd): ``python apps/<app>.py`` from ``cwd``, or ``python -m apps.<app>``
     from the clone's root (where ``-m`` finds the package)."""
@@ -315,7 +308,7 @@ def test_help_shows_every_default(app):
     """Every option's help ends with its default."""
     status, out, err = call(app, ["--help"])
     assert status == 0, err
-    options = _option_entries(out)
+    options = option_entries(out)
     assert {"--epochs", "--batch-size", "--lr", "--optimizer", "--lr-schedule", "--seed",
             "--hidden", "--dataset", "--data-dir", "--save", "--load", "--plot-dir",
             "--metrics-json", "--verbose", "--quiet"} <= set(options)
@@ -324,21 +317,6 @@ def test_help_shows_every_default(app):
             assert "(default:" in " ".join(text.split()), (flag, text)
     epochs = " ".join(options["--epochs"].split())
     assert f"(default: {APP_OBJECTS[app].defaults([]).epochs})" in epochs
-
-
-def _option_entries(help_text):
-    """{first flag: its help entry} from an argparse help text."""
-    entries, current = {}, None
-    for line in help_text.splitlines():
-        stripped = line.strip()
-        if line.startswith("  -") and not line.startswith("   "):
-            current = stripped.split()[0].rstrip(",")
-            entries[current] = stripped
-        elif current and line.startswith("   ") and stripped:
-            entries[current] += " " + stripped
-        else:
-            current = None
-    return entries
 
 
 def test_redirected_log_has_whole_epoch_lines(data_dir, tmp_path):

@@ -24,6 +24,7 @@ from datareaders.breast_cancer import BreastCancerReader
 from datareaders.double_arc import DoubleArcReader
 from framework import NetType, NeuralNet
 from framework.compare.sources import get_source
+from app_runs import app_env, option_entries
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "binary_classify"
@@ -32,14 +33,6 @@ ARC = ["--arc-points", 40, "--epochs", 3, "--seed", 2]      # 80 training, 20 te
 
 
 # ------------------------------------------------------------------ helpers
-def app_env():
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", MPLBACKEND="Agg")
-    for name in ("MINIFRAMEWORK_DATA", "TQDM_DISABLE", "PYTHONPATH"):
-        env.pop(name, None)
-    return env
-
-
 def start(way, args, cwd):
     """``python apps/binary_classify.py`` from ``cwd``, or ``python -m
     apps.binary_classify`` from the clone's root."""
@@ -204,21 +197,6 @@ def test_a_failed_run_is_one_line_and_exit_1(way, tmp_path):
 
 
 # ------------------------------------------------------------ in-process
-def _option_entries(help_text):
-    """{first flag: its help entry} from an argparse help text."""
-    entries, current = {}, None
-    for line in help_text.splitlines():
-        stripped = line.strip()
-        if line.startswith("  -") and not line.startswith("   "):
-            current = stripped.split()[0].rstrip(",")
-            entries[current] = stripped
-        elif current and line.startswith("   ") and stripped:
-            entries[current] += " " + stripped
-        else:
-            current = None
-    return {flag: " ".join(text.split()) for flag, text in entries.items()}
-
-
 @pytest.mark.parametrize("dataset, expected", [
     ("double-arc", {"--hidden": "3", "--batch-size": "5", "--lr": "0.02", "--keep": "best",
                     "--stop-loss": "0.02", "--l2": "0.0", "--epochs": "500",
@@ -230,7 +208,7 @@ def _option_entries(help_text):
 def test_help_shows_every_default_of_the_chosen_data_set(dataset, expected):
     status, out, err = call(["--dataset", dataset, "--help"])
     assert status == 0, err
-    options = _option_entries(out)
+    options = option_entries(out)
     assert {"--dataset", "--data-seed", "--arc-points", "--test-fraction", "--stop-loss",
             "--seed", "--verbose", "--metrics-json"} <= set(options)
     for flag, text in options.items():

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from app_runs import app_env, option_entries
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:           # apps/ is run from the checkout, not installed
@@ -56,14 +57,6 @@ APPS = {
 }
 NO_SWEEP = ("optimizer_paths", "activation_histograms")
 WAYS = ("script", "module")
-
-
-def app_env():
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", MPLBACKEND="Agg")
-    for name in ("MINIFRAMEWORK_DATA", "TQDM_DISABLE", "PYTHONPATH"):
-        env.pop(name, None)
-    return env
 
 
 def command(app, way, args, elsewhere):
@@ -208,7 +201,7 @@ def test_help_shows_every_default(app, runs):
     """Every option's help ends with its default; flags offered only where used."""
     _, _, shown = runs[app]
     assert shown.returncode == 0, shown.stderr
-    options = _option_entries(shown.stdout)
+    options = option_entries(shown.stdout)
     own = APPS[app][3]
     expected = own | OUTPUT_FLAGS | (set() if app in NO_SWEEP else SWEEP_FLAGS)
     assert expected <= set(options), expected - set(options)
@@ -222,21 +215,6 @@ def test_help_shows_every_default(app, runs):
     for action in parser._actions:
         if action.option_strings and action.option_strings[0] == "--epochs":
             assert f"(default: {action.default})" in options["--epochs"]
-
-
-def _option_entries(help_text):
-    """{first flag: its help entry} from an argparse help text."""
-    entries, current = {}, None
-    for line in help_text.splitlines():
-        stripped = line.strip()
-        if line.startswith("  -") and not line.startswith("   "):
-            current = stripped.split()[0].rstrip(",")
-            entries[current] = stripped
-        elif current and line.startswith("   ") and stripped:
-            entries[current] += " " + stripped
-        else:
-            current = None
-    return entries
 
 
 # ---------------------------------------------------------------- in-process
