@@ -78,6 +78,9 @@ class CifarImageReader(DataReader):
         self.class_names = CLASS_NAMES
 
     def batch_folder(self):
+        """The folder holding the five training batches and the test batch (the
+        archive's inner folder, or the data folder itself); with ``download`` the
+        archive is fetched first, else a missing set is a ``DataFileError``."""
         for folder in (self.folder / INNER_DIR, self.folder):
             if all((folder / n).is_file() for n in TRAIN_FILES + (TEST_FILE,)):
                 return folder

@@ -41,6 +41,7 @@ class RemoteFile:
     sha256: str = None
 
     def describe(self):
+        """The file's name and checksums, for messages about it."""
         sums = ", ".join(f"{k} {v}" for k, v in (("sha256", self.sha256),
                                                   ("md5", self.md5)) if v)
         return f"{self.urls[0]} ({sums})"

@@ -146,6 +146,7 @@ class HousePriceReader(DataReader):
 
     @classmethod
     def from_npz(cls, train_file, test_file, **kwargs):
+        """The textbook's own house files (train and test .npz) instead of the Kaggle CSV."""
         return cls(train_file=train_file, test_file=test_file, **kwargs)
 
     def _load(self):

@@ -29,17 +29,22 @@ def summarize(results, variants):
         for section, key in METRICS:
             values = [r[section].get(key) for r in ok]
             row[f"{section}_{key}"] = mean_std(values)
+            row.setdefault("finite", {})[f"{section}_{key}"] = len(_finite(values))
         rows.append(row)
     return rows
 
 
 def mean_std(values):
     """[mean, sample std] of the finite values, or [None, None] if there are none."""
-    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    finite = _finite(values)
     if not finite:
         return [None, None]
     std = float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
     return [float(np.mean(finite)), std]
+
+
+def _finite(values):
+    return [float(v) for v in values if v is not None and math.isfinite(v)]
 
 
 _COLUMNS = (("final val loss", "final_val_loss", 4), ("final val acc", "final_val_accuracy", 4),
@@ -55,10 +60,13 @@ def table_rows(rows):
         cells = [row["variant"], f"{row['ok']}/{row['failed']}"]
         for _, key, digits in _COLUMNS:
             mean, std = row[key]
+            count = row.get("finite", {}).get(key, row["ok"])
             if mean is None:    # no finite value: every run failed, or every ok run diverged
                 cells.append("diverged" if row["ok"] else "failed")
-            else:
-                cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
+            else:               # a lone value has no spread; diverged runs are counted, not hidden
+                cell = f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if count > 1 else "")
+                cells.append(cell + (f" ({count} of {row['ok']} finite)"
+                                     if count < row["ok"] else ""))
         body.append(cells)
     return header, body
 
