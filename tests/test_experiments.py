@@ -280,6 +280,7 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch):
 @pytest.mark.parametrize("app, argv, message", [
     ("init_mnist", ["--epochs", "0"], "--epochs: expected a positive integer, got '0'"),
     ("overfitting", ["--repeats", "-1"], "--repeats: expected a positive integer, got '-1'"),
+    ("batch_norm", ["--repeats", "0"], "--repeats: expected a positive integer, got '0'"),
     ("optimizer_paths", ["--epochs", "3"], "unrecognized arguments: --epochs 3"),
     ("activation_histograms", ["--steps", "3"], "unrecognized arguments: --steps 3"),
     ("hparam_search", ["--dataset", "cifar"], "--dataset: invalid choice: 'cifar'"),
