@@ -3,7 +3,7 @@
     python bench/bench_callbacks.py OLD_TREE [--nets A B] [--rounds 5] [--data-dir DIR]
 
 OLD_TREE is a checkout of the framework from before the callbacks (make one
-with ``git worktree add /tmp/old <rev>``). Every contender lives in its own
+with ``git worktree add ../old-tree <rev>``). Every contender lives in its own
 worker process, started once, and the timed epochs are interleaved round by
 round (see ``common.interleaved_rounds``), so load elsewhere on the machine
 hits all of them alike:

@@ -5,8 +5,8 @@ reliability work (atomic in-memory saves, checksums, validation) against a basel
                                [--hidden 128,64,32,16] [--optimizer momentum]
 
 BASE_TREE is a checkout of the revision to compare with, e.g. the one before the
-save changes: ``git worktree add --detach /tmp/base 3c43d2f`` (remove it afterwards
-with ``git worktree remove /tmp/base``). Each round runs one fresh process per tree
+save changes: ``git worktree add --detach ../base-tree 3c43d2f`` (remove it afterwards
+with ``git worktree remove ../base-tree``). Each round runs one fresh process per tree
 (alternating which goes first), which builds the app's default net (784-128-64-32-16-10,
 ReLU, softmax, momentum state filled in) with the calls every release has had, then
 times ``reps`` saves and ``reps`` loads of it and reports the median of each, in wall

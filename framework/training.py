@@ -38,7 +38,7 @@ import numpy as np
 from . import threads
 from .batch_order import check_indices, epoch_orders
 from .buffers import BufferCache
-from .callbacks.base import CallbackList
+from .callbacks.base import Callback, CallbackList
 from .callbacks.nan import TerminateOnNaN
 from .callbacks.progress import ProgressBar
 from .enums import NetType
@@ -142,7 +142,10 @@ def _train(net, reader, epochs, checkpoint, need_test, callbacks, verbose, batch
 
 def _callbacks(params, given, verbose, restore_best):
     """The run's callbacks: the textbook settings' rules, the user's, the progress output
-    (``TerminateOnNaN`` is the loop's own, so a user's copy is dropped)."""
+    (``TerminateOnNaN`` is the loop's own, so a user's copy is dropped). One callback
+    given on its own (``callbacks=EarlyStopping()``) counts as a list of one."""
+    if isinstance(given, Callback):
+        given = [given]
     chosen = callbacks_from_params(params, restore_best) + [
         cb for cb in (given or []) if not isinstance(cb, TerminateOnNaN)]
     if verbose and not any(isinstance(cb, ProgressBar) for cb in chosen):

@@ -398,3 +398,15 @@ def test_training_in_a_worker_thread_leaves_sigint_alone(build_net, spiral_reade
     worker.join(60)
     assert len(results) == 1 and results[0].stop_reason == "max_epoch reached"
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_one_callback_given_on_its_own_counts_as_a_list(build_net):
+    """``callbacks=EarlyStopping(...)`` (no list) works as ``[EarlyStopping(...)]``."""
+    params = _params(net_type="fitting", max_epoch=30, batch_size=8)
+    alone, listed = (build_net([3, 8, 1], params, activation="relu") for _ in range(2))
+    first = alone.train(_noise_reader(), checkpoint=1.0, need_test=False, verbose=0,
+                        callbacks=fw.EarlyStopping(patience=2))
+    second = listed.train(_noise_reader(), checkpoint=1.0, need_test=False, verbose=0,
+                          callbacks=[fw.EarlyStopping(patience=2)])
+    assert first.stop_reason == second.stop_reason and first.stop_reason.startswith("early")
+    assert len(first) == len(second)
