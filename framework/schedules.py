@@ -154,13 +154,18 @@ def make_schedule(spec):
         return ConstantLR()
     if isinstance(spec, LRSchedule):
         return spec
+    given = spec
     if isinstance(spec, str):
         spec = {"name": spec}
     if isinstance(spec, dict):
         options = dict(spec)
         name = fold(options.pop("name", ""))
         if name not in SCHEDULES:
-            raise ValueError(f"lr_schedule: expected one of {SCHEDULES.names()}, got {spec!r}")
+            hint = (" (options go in a dict, e.g. {'name': 'cosine', 'min_lr': 0.001}; "
+                    "'name:options' is the apps' --lr-schedule syntax)"
+                    if isinstance(given, str) and ":" in given else "")
+            raise ValueError(f"lr_schedule: expected one of {SCHEDULES.names()}, "
+                             f"got {given!r}{hint}")
         cls = SCHEDULES.get(name)
         _check_option_names(name, cls, options)
         return cls(**options)

@@ -309,3 +309,11 @@ def test_parameter_bytes_count_every_array_a_weight_brings():
     adam64 = estimate_training_bytes(specs, (3,), 4, np.float64, "adam")
     assert (sgd.parameters, adam.parameters, adam_l2.parameters, adam64.parameters) == \
         (8 * 5 * 4, 8 * 7 * 4, 8 * 8 * 4, 8 * 7 * 8)
+
+
+def test_a_command_line_schedule_string_given_to_the_library_says_where_options_go():
+    """``lr_schedule="cosine:nan"`` is the apps' flag syntax, not a schedule name: the
+    error shows what was given and how to pass options to the library."""
+    with pytest.raises(ValueError, match=r"got 'cosine:nan' \(options go in a dict"):
+        fw.HyperParameters(learning_rate=0.1, max_epoch=2, batch_size=8,
+                           lr_schedule="cosine:nan")
