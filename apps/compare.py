@@ -94,37 +94,14 @@ def make_parser():
                        help=f"a tiny sweep in seconds: {common.describe_quick(QUICK)}; a flag "
                             "given explicitly wins")
     flags.add_net_flags(parser.add_argument_group("net"), DEFAULTS)
-    add_training_flags(parser.add_argument_group("training"))
+    flags.add_training_flags(parser.add_argument_group("training"), DEFAULTS, patience=False,
+                             seed=False)      # the sweep's --seed comes with its flags
     data = parser.add_argument_group("data")
     flags.add_data_flags(data, datasets(), dataset_aliases=("--source",), metavar="SOURCE")
     common.add_train_size_flag(data, 10000)
     common.add_synthetic_flag(data)
     common.add_outputs(parser.add_argument_group("output"))
     return parser
-
-
-def add_training_flags(group):
-    """The training apps' flags that a sweep's base run uses (the same names, types and
-    defaults); the seed is the sweep's --seed."""
-    group.add_argument("--epochs", type=flags.positive_int, default=DEFAULTS.epochs,
-                       help="epochs of every run")
-    group.add_argument("--batch-size", type=flags.positive_int, default=DEFAULTS.batch_size,
-                       help="mini-batch size")
-    group.add_argument("--lr", type=flags.positive_float, default=DEFAULTS.lr,
-                       help="base learning rate")
-    group.add_argument("--optimizer", default=DEFAULTS.optimizer,
-                       help="sgd, momentum, nag, adagrad, adadelta, rmsprop or adam")
-    group.add_argument("--lr-schedule", default=DEFAULTS.lr_schedule, metavar="SPEC",
-                       help="constant | cosine[:MIN_LR] (over --epochs) | step:EPOCHS[:GAMMA] "
-                            "| multistep:E1,E2,...[:GAMMA] | exponential:GAMMA "
-                            "| polynomial[:POWER] (over --epochs)")
-    group.add_argument("--l2", type=flags.non_negative, default=DEFAULTS.l2, metavar="LAMBDA",
-                       help="L2 weight penalty lambda/2*sum(W^2) (0 = none)")
-    group.add_argument("--checkpoint", type=flags.positive_float, default=DEFAULTS.checkpoint,
-                       metavar="EPOCHS", help="epochs between records (validation)")
-    group.add_argument("--keep", choices=("best", "last"), default=DEFAULTS.keep,
-                       help="weights each run ends with: the checkpoint with the lowest "
-                            "validation loss, or the last ones")
 
 
 def base_from_args(args):

@@ -23,7 +23,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -32,12 +31,12 @@ PAUSE = 0.3
 
 
 def worker(tree, net_name, mode, data_dir):
-    """Answer "epoch" lines with the seconds one epoch took, until "quit"."""
+    """Answer "epoch" lines with the seconds one epoch took, until "quit" (``common.serve``)."""
     sys.path[:0] = [tree, HERE]
     import numpy as np
 
     import framework as fw
-    from common import NETS, build_ours, load_reader, send
+    from common import NETS, build_ours, load_reader, send, serve, timed
     fw.threads.set_num_threads(1)
     reader, _, source = load_reader(data_dir)
     cfg = NETS[net_name]
@@ -45,13 +44,7 @@ def worker(tree, net_name, mode, data_dir):
     epoch = _epoch_function(net, reader, cfg["batch"], mode, np)
     epoch()                                   # warm-up: buffers, caches, page faults
     send({"ready": True, "source": source, "framework": os.path.dirname(fw.__file__)})
-    for line in sys.stdin:
-        if line.strip() == "quit":
-            return
-        start_wall, start_cpu = time.perf_counter(), time.process_time()
-        epoch()
-        send({"seconds": time.perf_counter() - start_wall,
-              "cpu": time.process_time() - start_cpu})
+    serve({"epoch": lambda: timed(epoch)})
 
 
 def _epoch_function(net, reader, batch, mode, np):

@@ -49,7 +49,7 @@ sys.path[:0] = [ROOT, HERE]
 import numpy as np  # noqa: E402
 
 from common import (WorkerProcess, blas_info, host_cpu, interleaved_rounds,  # noqa: E402
-                    send, torch_epoch, train_one_epoch)
+                    send, serve, timed, torch_epoch, train_one_epoch)
 
 PAUSE = 0.3                 # seconds between workers: let the previous one's threads go idle
 BATCH = 64
@@ -420,26 +420,17 @@ def ours_available():
 # ==================================================================== worker
 def worker(kind, threads, data_dir, rows):
     """Serve 'epoch' / 'accuracy' / 'rss' / 'quit' lines on stdin, answer JSON lines."""
-    import resource
     reader, labels, test_labels, source, data_mb = load_reader(data_dir, rows)
     contender = KINDS[kind](threads, reader, labels)
     t = time.perf_counter()
     contender.epoch()                                  # warm-up: buffers, caches, pages
     send({"ready": True, "source": source, "data_mb": data_mb,
           "rows": reader.num_train, "warmup_s": time.perf_counter() - t})
-    for line in sys.stdin:
-        command = line.strip()
-        if command == "epoch":
-            wall, cpu = time.perf_counter(), time.process_time()
-            contender.epoch()
-            send({"seconds": time.perf_counter() - wall, "cpu": time.process_time() - cpu})
-        elif command == "accuracy":
-            scores = contender.predict(reader.x_test)
-            send({"test_accuracy": float(np.mean(np.argmax(scores, axis=1) == test_labels))})
-        elif command == "rss":
-            send({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-        elif command == "quit":
-            return
+    def accuracy():
+        scores = contender.predict(reader.x_test)
+        return {"test_accuracy": float(np.mean(np.argmax(scores, axis=1) == test_labels))}
+
+    serve({"epoch": lambda: timed(contender.epoch), "accuracy": accuracy})
 
 
 class Worker(WorkerProcess):

@@ -35,7 +35,8 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
 from common import (NETS, WorkerProcess, blas_info, gemm_flops_per_epoch,  # noqa: E402
-                    interleaved_rounds, send, torch_epoch, train_one_epoch)
+                    interleaved_rounds, send, serve, timed, torch_epoch,
+                    train_one_epoch)
 
 PAUSE = 0.3     # seconds between workers: let the previous one's threads go idle
 
@@ -122,8 +123,6 @@ KINDS = {"ours": Ours, "torch": Torch, "sklearn": Sklearn}
 
 def worker(kind, net_name, threads, data_dir):
     """Serve 'epoch' / 'infer' / 'rss' / 'quit' lines on stdin, answer JSON lines."""
-    import resource
-
     from common import load_reader
     reader, labels, source = load_reader(data_dir)
     contender = KINDS[kind](net_name, threads, reader, labels)
@@ -131,24 +130,12 @@ def worker(kind, net_name, threads, data_dir):
     data_mb = sum(a.nbytes for a in (reader.x_train, reader.y_train, reader.x_test,
                                      reader.y_test)) / 2**20
     send({"ready": True, "source": source, "data_mb": data_mb})
-    for line in sys.stdin:
-        command = line.strip()
-        if command == "epoch":
-            wall, cpu = time.perf_counter(), time.process_time()
-            contender.epoch()
-            send({"seconds": time.perf_counter() - wall, "cpu": time.process_time() - cpu})
-        elif command == "infer":
-            x = reader.x_train
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                contender.infer(x)
-                times.append(time.perf_counter() - start)
-            send({"samples_per_s": x.shape[0] / statistics.median(times)})
-        elif command == "rss":
-            send({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-        elif command == "quit":
-            return
+    def infer():
+        x = reader.x_train
+        seconds = [timed(lambda: contender.infer(x))["seconds"] for _ in range(3)]
+        return {"samples_per_s": x.shape[0] / statistics.median(seconds)}
+
+    serve({"epoch": lambda: timed(contender.epoch), "infer": infer})
 
 
 # ======================================================================= parent

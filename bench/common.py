@@ -107,6 +107,28 @@ def send(obj):
     sys.stdout.flush()
 
 
+def timed(function):
+    """``{"seconds", "cpu"}`` of one call of ``function()``: a worker's answer to "epoch"."""
+    import time
+    wall, cpu = time.perf_counter(), time.process_time()
+    function()
+    return {"seconds": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+
+
+def serve(handlers):
+    """A worker's loop: answer each command line on stdin with one JSON line made by
+    ``handlers[command]()``, until "quit". "rss" (the peak resident memory) is built in."""
+    import resource
+    import sys
+    handlers = {"rss": lambda: {"peak_rss_mb": resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss / 1024}, **handlers}
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "quit":
+            return
+        send(handlers[command]())
+
+
 class WorkerProcess:
     """One contender in its own process, answering one JSON line per command line.
 

@@ -79,9 +79,7 @@ def body(experiment):
     experiment.settings.update(base=base, repeats=args.repeats, seed=args.seed,
                                scales=list(scales))
     sweep = experiment.sweep(base, variants=variants(scales))
-    if experiment.plotting:
-        figure = experiment.all_failed_figure() or plot(experiment, sweep, scales, args.repeats)
-        experiment.save_figure(figure, "curves")
+    experiment.draw("curves", lambda: plot(experiment, sweep, scales, args.repeats))
     experiment.write_table(sweep.markdown())
 
 

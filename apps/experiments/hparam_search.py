@@ -136,9 +136,7 @@ def body(experiment):
                                       "val_accuracy": [chosen["score"], chosen["std"]]},
                               round2_box={"log10_lr": list(box[0]), "log10_wd": list(box[1])},
                               test_accuracy=test)
-    if experiment.plotting:
-        figure = experiment.all_failed_figure() or plot(experiment, trials, box, chosen)
-        experiment.save_figure(figure, "trials")
+    experiment.draw("trials", lambda: plot(experiment, trials, box, chosen))
     experiment.write_table(report(trials, box, chosen, final.rows[0], test))
 
 

@@ -32,10 +32,9 @@ def body(experiment):
             "train": {"checkpoint": 0.25 if not args.quick else 1.0}}
     experiment.settings.update(base=base, repeats=args.repeats, seed=args.seed)
     sweep = experiment.sweep(base, variants=INITS, panels=PANELS)
-    if experiment.plotting:
-        experiment.sweep_plot(sweep, "curves", panels=PANELS, log_y=("train_loss",),
-                              title="Initialisation, 5-layer ReLU net, SGD: mean ± std over "
-                                    f"{args.repeats} repeats")
+    experiment.sweep_plot(sweep, "curves", panels=PANELS, log_y=("train_loss",),
+                          title="Initialisation, 5-layer ReLU net, SGD: mean ± std over "
+                                f"{args.repeats} repeats")
     experiment.write_table(sweep.markdown())
 
 

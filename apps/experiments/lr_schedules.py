@@ -71,10 +71,7 @@ def body(experiment):
     experiment.settings.update(base=base, repeats=args.repeats, seed=args.seed)
     variants = {label: {"lr_schedule": config} for label, config in named.items()}
     sweep = experiment.sweep(base, variants=variants)
-    if experiment.plotting:
-        figure = experiment.all_failed_figure() or plot(experiment, sweep, named, args.epochs,
-                                                        args.repeats)
-        experiment.save_figure(figure, "curves")
+    experiment.draw("curves", lambda: plot(experiment, sweep, named, args.epochs, args.repeats))
     experiment.write_table(sweep.markdown())
 
 

@@ -45,10 +45,9 @@ def body(experiment):
     variants = {label: {"optimizer_name": name, "learning_rate": lr}
                 for label, (name, lr) in OPTIMIZERS.items()}
     sweep = experiment.sweep(base, variants=variants, panels=PANELS)
-    if experiment.plotting:
-        experiment.sweep_plot(sweep, "curves", panels=PANELS, log_y=("train_loss",),
-                              title="5-layer ReLU net, MNIST: mean ± std over "
-                                    f"{experiment.args.repeats} repeats")
+    experiment.sweep_plot(sweep, "curves", panels=PANELS, log_y=("train_loss",),
+                          title="5-layer ReLU net, MNIST: mean ± std over "
+                                f"{experiment.args.repeats} repeats")
     experiment.write_table(sweep.markdown())
 
 

@@ -81,9 +81,7 @@ def body(experiment):
     sweep = experiment.sweep(base, variants=VARIANTS, panels=PANELS)
     found = gaps(sweep)
     experiment.metrics["gaps"] = found
-    if experiment.plotting:
-        figure = experiment.all_failed_figure() or plot(experiment, sweep, args.repeats)
-        experiment.save_figure(figure, "curves")
+    experiment.draw("curves", lambda: plot(experiment, sweep, args.repeats))
     experiment.write_table(gap_table(found) + "\n" + sweep.markdown())
 
 

@@ -99,9 +99,10 @@ def add_net_flags(group, defaults):
                             "(0 = none)")
 
 
-def add_training_flags(group, defaults):
+def add_training_flags(group, defaults, patience=True, seed=True):
     """--epochs, --batch-size, --lr, --optimizer, --lr-schedule, --l2, --patience,
-    --checkpoint, --keep, --seed."""
+    --checkpoint, --keep, --seed; a sweep's base run takes them without --patience and
+    --seed (``patience=False, seed=False``: the sweep has its own seed)."""
     group.add_argument("--epochs", type=positive_int, default=defaults.epochs,
                        help="number of epochs")
     group.add_argument("--batch-size", type=positive_int, default=defaults.batch_size,
@@ -116,17 +117,19 @@ def add_training_flags(group, defaults):
                             "| polynomial[:POWER] (over --epochs)")
     group.add_argument("--l2", type=non_negative, default=defaults.l2, metavar="LAMBDA",
                        help="L2 weight penalty lambda/2*sum(W^2) (0 = none)")
-    group.add_argument("--patience", type=non_negative_int, default=defaults.patience,
-                       help="early stopping: checkpoints without a lower validation loss "
-                            "before stopping (0 = off)")
+    if patience:
+        group.add_argument("--patience", type=non_negative_int, default=defaults.patience,
+                           help="early stopping: checkpoints without a lower validation "
+                                "loss before stopping (0 = off)")
     group.add_argument("--checkpoint", type=positive_float, default=defaults.checkpoint,
                        metavar="EPOCHS",
                        help="epochs between checkpoints (validation + a log line)")
     group.add_argument("--keep", choices=("best", "last"), default=defaults.keep,
                        help="weights kept after training: the checkpoint with the lowest "
                             "validation loss, or the last ones")
-    group.add_argument("--seed", type=non_negative_int, default=1,
-                       help="seed of the initial weights, the batch order and dropout")
+    if seed:
+        group.add_argument("--seed", type=non_negative_int, default=1,
+                           help="seed of the initial weights, the batch order and dropout")
 
 
 def add_data_flags(group, datasets, dataset_aliases=(), metavar=None):

@@ -255,8 +255,18 @@ class Experiment:
         self.log(f"wrote {path}")
         return path
 
+    def draw(self, kind, make_figure):
+        """Unless --no-plots: ``make_figure()`` (or, when every run failed, a figure that
+        says so) saved as ``<plot-dir>/<run>_<kind>.png``; returns the path or None."""
+        if not self.plotting:
+            return None
+        return self.save_figure(self.all_failed_figure() or make_figure(), kind)
+
     def sweep_plot(self, sweep, kind, **options):
-        """The sweep's mean curves (``Sweep.plot``) as ``<plot-dir>/<run>_<kind>.png``."""
+        """Unless --no-plots: the sweep's mean curves (``Sweep.plot``, which says so when
+        every run failed) as ``<plot-dir>/<run>_<kind>.png``; the path or None."""
+        if not self.plotting:
+            return None
         path = self.plot_path(kind)
         sweep.plot(str(path), **options)
         self.log(f"wrote {path}")
