@@ -20,6 +20,7 @@ is a reused buffer, overwritten by the next one; ``copy=True`` yields copies.
 """
 import numpy as np
 
+from framework.batch_order import check_indices
 from framework.enums import NetType
 
 from . import arrays as arr
@@ -260,7 +261,7 @@ class DataReader:
             self.x_train = np.ascontiguousarray(self.x_train)
             self.y_train = np.ascontiguousarray(self.y_train)
         if order is not None:
-            batches = self._ordered_batches(self._check_order(order))
+            batches = self._ordered_batches(check_indices(order, n, "batches order"))
         else:
             rows = min(int(batch_size), n)
             batches = arr.iter_batches(self.x_train, self.y_train, int(batch_size), rng,
@@ -280,25 +281,9 @@ class DataReader:
                                             for a in (x, y))
         return buffers
 
-    def _check_order(self, order):
-        """``order`` as a list of intp row-index arrays within the training set."""
-        n, checked = self.num_train, []
-        for k, rows in enumerate(order):
-            rows = np.asarray(rows)
-            if rows.ndim != 1 or rows.size == 0 or rows.dtype.kind not in "iu":
-                raise ValueError(f"batches order[{k}]: expected a non-empty 1-D array of "
-                                 f"row indices, got shape {rows.shape} dtype {rows.dtype}")
-            if rows.min() < 0 or rows.max() >= n:
-                raise ValueError(f"batches order[{k}]: row indices must lie in 0..{n - 1}, "
-                                 f"got {int(rows.min())}..{int(rows.max())}")
-            checked.append(rows.astype(np.intp, copy=False))
-        return checked
-
     def _ordered_batches(self, order):
         """Gather the rows of each index array into one reused buffer."""
         x, y = self.x_train, self.y_train
-        if not order:
-            return
         bx, by = self._batch_buffers(max(rows.shape[0] for rows in order), exact=False)
         take = np.take
         for rows in order:

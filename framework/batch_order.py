@@ -65,21 +65,22 @@ def epoch_orders(batch_order, first_epoch, epochs):
                      f"list of index arrays, got {type(batch_order).__name__}")
 
 
-def check_indices(order, num_train, epoch):
-    """The index arrays of one epoch as a list of 1-D intp arrays within [0, num_train)."""
+def check_indices(order, num_train, where):
+    """The index arrays of one epoch as a list of 1-D intp arrays within [0, num_train);
+    errors start with ``where`` (e.g. "batch_order epoch 3"). The one check behind
+    ``train(batch_order=...)`` and ``DataReader.batches(order=...)``."""
     checked = []
     for k, rows in enumerate(order):
         rows = np.asarray(rows)
         if rows.ndim != 1 or rows.size == 0 or rows.dtype.kind not in "iu":
-            raise ValueError(f"batch_order epoch {epoch} batch {k}: expected a non-empty "
-                             f"1-D array of row indices, got shape {rows.shape} "
-                             f"dtype {rows.dtype}")
+            raise ValueError(f"{where} batch {k}: expected a non-empty 1-D array of row "
+                             f"indices, got shape {rows.shape} dtype {rows.dtype}")
         if rows.min() < 0 or rows.max() >= num_train:
-            raise ValueError(f"batch_order epoch {epoch} batch {k}: row indices must lie in "
+            raise ValueError(f"{where} batch {k}: row indices must lie in "
                              f"0..{num_train - 1}, got {int(rows.min())}..{int(rows.max())}")
         checked.append(rows.astype(np.intp, copy=False))
     if not checked:
-        raise ValueError(f"batch_order epoch {epoch}: expected at least one batch, got none")
+        raise ValueError(f"{where}: expected at least one batch, got none")
     return checked
 
 

@@ -183,7 +183,8 @@ class _Run:
         reader, batch_size = self.reader, self.params.batch_size
         if self.orders is None:
             return reader.batches(batch_size, self.net.streams.shuffle), self.per_epoch
-        order = check_indices(self.orders.epoch(epoch), reader.num_train, epoch)
+        order = check_indices(self.orders.epoch(epoch), reader.num_train,
+                              f"batch_order epoch {epoch}")
         _check_batch_sizes(self.net, [rows.shape[0] for rows in order],
                            f"batch_order epoch {epoch}")
         return reader.batches(batch_size, order=order), len(order)
