@@ -128,7 +128,7 @@ class BinaryClassify(skeleton.App):
             reader = BreastCancerReader(run.args.data_dir,
                                         test_fraction=options["test_fraction"],
                                         seed=options["data_seed"]).read_data()
-            reader.standardize_x()
+            reader.normalize_x(fit_on="train", method="z_score")
         reader.normalize_y(NetType.BINARY_CLASSIFIER)
         run.log(f"{options['dataset']}: {reader.num_train:,} training and "
                 f"{reader.num_test:,} test samples, {reader.num_feature} features, classes "

@@ -4,7 +4,7 @@
 
 For each seed, ``BreastCancerReader(seed=S)`` makes the stratified 80/20 split
 that ``apps/binary_classify.py --dataset breast-cancer --seed S`` uses; the
-features are z-scored with the training part's statistics (``standardize_x``).
+features are z-scored with the training part's statistics (``normalize_x(fit_on="train", method="z_score")``).
 On that split it trains the app's default net (through the app itself, in
 process) and scikit-learn's ``LogisticRegression()`` and
 ``MLPClassifier(max_iter=2000, random_state=S)`` with their default settings,
@@ -29,7 +29,7 @@ def split(seed, data_dir):
     """(x_train, y_train, x_test, y_test) of the app's split for ``seed``, z-scored."""
     from datareaders import BreastCancerReader
     reader = BreastCancerReader(data_dir, seed=seed).read_data()
-    reader.standardize_x()
+    reader.normalize_x(fit_on="train", method="z_score")
     return (reader.x_train, reader.y_train_raw.ravel(), reader.x_test,
             reader.y_test_raw.ravel())
 

@@ -59,6 +59,19 @@ def fit_min_max(parts, per_feature=True):
     return lo, np.where(hi - lo > 0, hi - lo, 1.0)
 
 
+def fit_z_score(parts, per_feature=True):
+    """(mean, standard deviation) in float64 over the rows of all ``parts``; std 0 -> 1,
+    in the (offset, scale) form ``fit_min_max`` returns, so one transform serves both."""
+    flat = np.concatenate([p.reshape(p.shape[0], -1) for p in parts if p.shape[0]])
+    axis = 0 if per_feature else None
+    mean = flat.mean(axis=axis, dtype=np.float64)
+    std = flat.std(axis=axis, dtype=np.float64)
+    return mean, np.where(std > 0, std, 1.0)
+
+
+SCALINGS = {"min_max": fit_min_max, "z_score": fit_z_score}
+
+
 def iter_batches(x, y, batch_size, rng, buffers):
     """Yield consecutive mini-batches of (x, y), permuted by ``rng`` if given.
 

@@ -79,18 +79,25 @@ class DataReader:
             parts.append(test)
         return parts
 
-    def normalize_x(self, fit_on="all", per_feature=True):
-        """Min-max scale every set to [0, 1] with one set of statistics.
+    def normalize_x(self, fit_on="all", per_feature=True, method="min_max"):
+        """Scale every set with one set of statistics: min-max to [0, 1] (the
+        textbook's NormalizeX) or, with ``method="z_score"``, to mean 0 and std 1.
 
-        ``per_feature`` fits a min and range per input column (the textbook's
-        NormalizeX); ``False`` uses one global min and range, which keeps the
-        relative intensities of image pixels. A constant column gets range 1,
-        so it maps to 0 instead of dividing by zero. Call it once: the raw x
-        is not kept, and ``transform_x`` uses the latest statistics.
+        ``per_feature`` fits the statistics per input column; ``False`` uses one
+        global pair, which keeps the relative intensities of image pixels. A
+        constant column gets scale 1, so it maps to 0 instead of dividing by
+        zero. A z-score suits columns with a few large outliers, which min-max
+        would squash into a corner of [0, 1]. The offset and scale are kept in
+        ``x_min`` / ``x_range`` whichever the method, so ``transform_x`` (and a
+        saved net's preprocessing) works alike. Call it once: the raw x is not
+        kept, and ``transform_x`` uses the latest statistics.
         """
         self._require_data()
+        if method not in arr.SCALINGS:
+            raise ValueError(f"normalize_x: method: expected one of {sorted(arr.SCALINGS)}, "
+                             f"got {method!r}")
         parts = self._fit_rows((self.x_train, self.x_val, self.x_test), fit_on)
-        self.x_min, self.x_range = arr.fit_min_max(parts, per_feature)
+        self.x_min, self.x_range = arr.SCALINGS[method](parts, per_feature)
         self.x_train = self.transform_x(self.x_train)
         self.x_test = self.transform_x(self.x_test)
         if self.x_val is not None:

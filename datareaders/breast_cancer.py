@@ -176,29 +176,6 @@ class BreastCancerReader(DataReader):
                             f"file not found (nor {FILE_NAMES[1]} beside it); "
                             f"{_SOURCES}")
 
-    def standardize_x(self):
-        """z-score every feature with the training rows' mean and standard deviation.
-
-        Min-max scaling (``normalize_x``) lets a few outliers squash a column:
-        eleven "worst area" values above 2,500 put 77 % of the samples in the
-        lowest quarter of [0, 1]; two L2-regularized nets scored 1.5 and 2.1
-        points lower with it (docs/results.md). The statistics come from the
-        training rows (train + validation) only, as a clinic would fit them.
-        They are kept where ``transform_x`` looks (``x_min`` holds the mean,
-        ``x_range`` the standard deviation), so ``transform_x`` standardizes
-        new samples alike.
-        """
-        self._require_data()
-        rows = self.x_train if self.x_val is None else np.concatenate((self.x_train, self.x_val))
-        mean = rows.mean(axis=0, dtype=np.float64)
-        std = rows.std(axis=0, dtype=np.float64)
-        self.x_min, self.x_range = mean, np.where(std > 0, std, 1.0)
-        self.x_train = self.transform_x(self.x_train)
-        self.x_test = self.transform_x(self.x_test)
-        if self.x_val is not None:
-            self.x_val = self.transform_x(self.x_val)
-        self._buffers = None
-
     def _load(self):
         x, labels = read_breast_cancer(self.file())
         train, test = stratified_split(labels, self.test_fraction,

@@ -308,3 +308,10 @@ def test_prefetched_batches_equal_in_line_batches(monkeypatch, blas_threads):
         for (xa, ya), (xb, yb) in zip(batches, expected):
             np.testing.assert_array_equal(xa, xb)
             np.testing.assert_array_equal(ya, yb)
+
+
+def test_normalize_x_refuses_an_unknown_method():
+    reader = ArrayDataReader(np.ones((4, 2)), np.zeros((4, 1)))
+    with pytest.raises(ValueError, match=r"method: expected one of \['min_max', 'z_score'\], "
+                                         r"got 'zscore'"):
+        reader.normalize_x(method="zscore")

@@ -176,12 +176,12 @@ def test_a_header_that_does_not_match_is_refused(tmp_path):
         read_breast_cancer(tmp_path / "empty.csv")
 
 
-def test_standardize_uses_the_training_rows_and_transforms_new_samples(tmp_path):
+def test_z_score_uses_the_training_rows_and_transforms_new_samples(tmp_path):
     x, labels = _samples(n_malignant=20, n_benign=30)
     path = write_wdbc(tmp_path / "wdbc.data", x, labels)
     reader = BreastCancerReader(path=path, seed=1).read_data()
     raw_train, raw_test = reader.x_train.astype(np.float64), reader.x_test.copy()
-    reader.standardize_x()
+    reader.normalize_x(fit_on="train", method="z_score")
     np.testing.assert_allclose(reader.x_train.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(reader.x_train.std(axis=0), 1, atol=1e-5)
     expected = (raw_test - raw_train.mean(axis=0)) / raw_train.std(axis=0)
