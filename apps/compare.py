@@ -33,7 +33,7 @@ from pathlib import Path
 if not __package__:     # `python apps/compare.py` from a clone: make `apps` importable
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from framework.compare import DATA_SOURCES  # noqa: E402
+from framework.infra.compare import DATA_SOURCES  # noqa: E402
 
 from apps.support import sweeps as common  # noqa: E402  (also registers the data sources)
 from apps.support import flags  # noqa: E402

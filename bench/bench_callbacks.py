@@ -12,7 +12,7 @@ hits all of them alike:
 - ``new/train``: this tree's ``net.train(reader, epochs=1)`` with its default
   callbacks (``TerminateOnNaN`` is always on);
 - ``new/step``: this tree's ``net.train_step(x, y)`` called from a Python loop
-  over ``reader.batches`` inside ``framework.threads.limit()`` (net A only), the
+  over ``reader.batches`` inside ``framework.infra.threads.limit()`` (net A only), the
   learner's way of training by hand.
 
 Printed: the median epoch time of each, and the ratios new/old and step/train.
@@ -57,7 +57,7 @@ def _epoch_function(net, reader, batch, mode, np):
 
         def by_hand():
             # the documented way: the caller sets the BLAS threads for its loop, as
-            # train does for its own (framework.threads; one thread here)
+            # train does for its own (framework.infra.threads; one thread here)
             with threads.limit():
                 for x, y in reader.batches(batch, rng):
                     net.train_step(x, y)

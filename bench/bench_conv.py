@@ -18,7 +18,7 @@ timed epoch in a rotated order (like bench_train.py):
 
 * ``ours``: the framework through its public API, ``NeuralNet.from_specs`` +
   ``net.train(reader, epochs=1, checkpoint=1, need_test=False,
-  restore_best=False, verbose=0)`` (``common.train_one_epoch``), BLAS threads via ``framework.threads.set_num_threads``;
+  restore_best=False, verbose=0)`` (``common.train_one_epoch``), BLAS threads via ``framework.infra.threads.set_num_threads``;
 * ``torch``: the same net in PyTorch (``torch.set_num_threads``), the minimal
   idiomatic loop (randperm, index_select, forward, cross-entropy, backward,
   SGD step);

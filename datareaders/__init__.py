@@ -6,7 +6,7 @@ its files. Files live under ``data_dir``, else ``$MINIFRAMEWORK_DATA``, else
 ``~/.cache/miniframework`` (see download.py).
 
 Importing the package also registers its data sets as the data sources a
-``framework.compare`` config may name (see sources.py); the framework itself
+``framework.infra.compare`` config may name (see sources.py); the framework itself
 never imports this package.
 """
 from .base import ArrayDataReader, DataReader

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from framework import threads
-from framework.validation import all_finite
+from framework.infra.validation import all_finite
 
 
 def check_sets(dtype, **sets):

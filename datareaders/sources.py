@@ -1,6 +1,6 @@
 """The data sources a comparison config may name, registered into the framework.
 
-``framework.compare`` knows no data set and never imports this package; it
+``framework.infra.compare`` knows no data set and never imports this package; it
 looks a config's ``{"source": "mnist"}`` up in its registry, which
 ``import datareaders`` fills with the sources below. A source reads its set
 (``options`` are its reader's keyword arguments) and then prepares it the
@@ -29,7 +29,7 @@ import inspect
 
 import numpy as np
 
-from framework.compare.sources import register_source
+from framework.infra.compare.sources import register_source
 
 from .base import ArrayDataReader
 from .breast_cancer import BreastCancerReader

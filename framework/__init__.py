@@ -4,13 +4,14 @@ Everything a user needs is importable from here. Only NumPy is imported
 eagerly; h5py (save/load) and matplotlib (plots) are imported inside the
 functions that use them, so ``import framework`` stays fast.
 """
-__version__ = "0.1.0"
+from .version import __version__
 
 from .activators import (Activator, Elu, Identity, LeakyRelu, Relu, Sigmoid, Softplus, Tanh,
                          register_activator)
 from . import callbacks
+from .infra import threads
 from .batch_order import BatchOrder
-from .buffers import BufferCache
+from .infra.buffers import BufferCache
 from .callbacks import (Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar,
                         StopDiff, StopLoss, TerminateOnNaN)
 from .classifiers import Classifier, Logistic, Softmax, register_classifier
@@ -31,7 +32,7 @@ from .layers.flatten import FlattenLayer
 from .layers.pooling import PoolingLayer, PoolType
 from .layers.registry import register_layer
 from .losses import LossFunction
-from .memory import check_memory, estimate_training_bytes
+from .infra.memory import check_memory, estimate_training_bytes
 from .net import NeuralNet
 from .optimizers import Optimizer, register_optimizer
 from .plotting import plot_history

@@ -17,9 +17,9 @@ nor warns.
 """
 import numpy as np
 
-from .buffers import BufferCache
+from .infra.buffers import BufferCache
 from .registry import Registry, class_decorator, make_from_spec
-from .validation import check_number
+from .infra.validation import check_number
 
 ACTIVATORS = Registry("activator")
 

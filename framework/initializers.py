@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from .enums import InitMethod
-from .validation import check_number
+from .infra.validation import check_number
 
 # method -> (distribution, fan, gain): std = scale * sqrt(gain / fan)
 _RULES = {

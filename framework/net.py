@@ -17,11 +17,10 @@ import re
 
 import numpy as np
 
-from . import threads  # noqa: F401  (makes ``framework.threads`` available)
 from .enums import NetType
 from .hyper_parameters import LAYER_FIELDS, HyperParameters
 from .random_streams import RandomStreams
-from .validation import all_finite
+from .infra.validation import all_finite
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 PREDICT_CHUNK = 4096        # most samples per inference pass
@@ -389,7 +388,7 @@ class NeuralNet:
         """Write the net to HDF5 atomically (see ``serialization``); ``metadata``, a
         JSON-able dict that may hold numpy arrays (default: ``self.metadata``), is
         stored in the file and checksummed like the weights."""
-        from .serialization import save_net
+        from .infra.serialization import save_net
         if metadata is None:
             metadata = getattr(self, "metadata", None) or None
         save_net(self, path, include_optimizer=include_optimizer, metadata=metadata)
@@ -398,13 +397,13 @@ class NeuralNet:
     def load(cls, path):
         """Rebuild a working net (layers, weights, optimizer and RNG state) from a file;
         the saved metadata comes back as ``net.metadata`` (``{}`` if none)."""
-        from .serialization import load_net
+        from .infra.serialization import load_net
         return load_net(path)
 
     def load_weights(self, path):
         """Load weights and buffers into this net; names and shapes must match exactly.
         Returns the file's metadata (``{}`` if none)."""
-        from .serialization import load_weights
+        from .infra.serialization import load_weights
         return load_weights(self, path)
 
     # ----- description ----------------------------------------------------

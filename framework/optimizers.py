@@ -13,7 +13,7 @@ import numpy as np
 
 from .enums import OptimizerName
 from .registry import Registry, class_decorator, fold
-from .validation import check_number
+from .infra.validation import check_number
 
 OPTIMIZERS = Registry("optimizer")
 

@@ -13,7 +13,7 @@ import inspect
 import math
 
 from .registry import Registry, class_decorator, fold
-from .validation import check_integer, check_number
+from .infra.validation import check_integer, check_number
 
 SCHEDULES = Registry("lr_schedule")
 

@@ -35,9 +35,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import threads
+from .infra import threads
 from .batch_order import check_indices, epoch_orders
-from .buffers import BufferCache
+from .infra.buffers import BufferCache
 from .callbacks.base import Callback, CallbackList
 from .callbacks.nan import TerminateOnNaN
 from .callbacks.progress import ProgressBar
@@ -59,7 +59,7 @@ def train(net, reader, epochs=None, checkpoint=0.1, need_test=True, callbacks=No
     ``verbose``: 0 silent, 1 a progress bar on a terminal and a line per
     checkpoint, 2 the lines only. ``batch_order``: see ``framework.batch_order``.
     The whole call runs with ``threads.get_num_threads()`` BLAS threads (one
-    by default; see ``framework.threads``), set once here, never per step.
+    by default; see ``framework.infra.threads``), set once here, never per step.
     """
     with threads.limit():
         return _train(net, reader, epochs, checkpoint, need_test, callbacks, verbose,
@@ -281,7 +281,7 @@ def train_step(net, x, y, lr=None):
     """One optimizer step on a checked (x, y): the very closure ``train`` runs.
 
     Returns (loss incl. penalty, accuracy) and counts the step in
-    ``net.iteration``. The caller picks the BLAS threads (``framework.threads``).
+    ``net.iteration``. The caller picks the BLAS threads (``framework.infra.threads``).
     """
     from .gradient_check import checked_batch
     x, y = checked_batch(net, x, y, "train_step")

@@ -23,7 +23,7 @@ from apps import binary_classify
 from datareaders.breast_cancer import BreastCancerReader
 from datareaders.double_arc import DoubleArcReader
 from framework import NetType, NeuralNet
-from framework.compare.sources import get_source
+from framework.infra.compare.sources import get_source
 from app_runs import app_env, option_entries
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,10 +20,10 @@ import pytest
 
 import datareaders  # noqa: F401  (registers the built-in data sources)
 from datareaders.base import ArrayDataReader
-from framework.compare import (DATA_SOURCES, ResultsLog, RunSpec, SweepInterrupted,
+from framework.infra.compare import (DATA_SOURCES, ResultsLog, RunSpec, SweepInterrupted,
                                apply_overrides, compare, format_markdown, make_variants,
                                mean_std, register_source)
-from framework.compare import executors
+from framework.infra.compare import executors
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:           # apps/ is run from the checkout, not installed
@@ -248,7 +248,7 @@ def test_runspec_key_ignores_only_where_weights_go():
 def test_built_in_sources_are_registered_by_datareaders():
     assert {"mnist", "fashion", "cifar", "house", "curve", "npz", "arrays",
             "clusters"} <= set(DATA_SOURCES.names())
-    code = ("import framework, framework.compare, sys; "
+    code = ("import framework, framework.infra.compare, sys; "
             "print(sorted(m for m in sys.modules if m.startswith('datareaders')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
@@ -321,7 +321,7 @@ def test_a_sweep_where_every_run_failed_draws_no_plot(tmp_path, capsys):
 
 def test_a_panel_whose_variants_all_failed_says_so(tmp_path):
     """One variant failed, one finished: the failed one's own panel holds a message."""
-    from framework.compare import draw_curves
+    from framework.infra.compare import draw_curves
     from framework.plotting import new_figure
     sweep = compare("half", BASE, variants={"bad": {"net.activation": "nope"}, "good": {}},
                     repeats=1, workers=0, verbose=False)

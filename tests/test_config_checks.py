@@ -16,7 +16,7 @@ import framework as fw
 from framework.activators import make_activator
 from framework.initializers import initialize
 from framework.layers.builder import mlp_specs
-from framework.memory import (MemoryEstimate, available_bytes, check_memory,
+from framework.infra.memory import (MemoryEstimate, available_bytes, check_memory,
                               estimate_training_bytes, format_bytes)
 from framework.optimizers import make_optimizer
 

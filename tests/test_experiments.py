@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:           # apps/ is run from the checkout, not installed
     sys.path.insert(0, str(ROOT))
 
-from framework.compare import ResultsLog, executors  # noqa: E402
+from framework.infra.compare import ResultsLog, executors  # noqa: E402
 
 SWEEP_FLAGS = {"--epochs", "--repeats", "--seed", "--dataset", "--data-dir", "--download",
                "--train-size", "--synthetic", "--workers", "--scheduler", "--runs-dir"}

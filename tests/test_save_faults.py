@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import framework as fw
-import framework.serialization as serialization
+import framework.infra.serialization as serialization
 from framework.errors import WeightsFileError
-from framework.serialization import atomic
+from framework.infra.serialization import atomic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMP = re.compile(r"\..+\.[0-9a-f]{16}\.tmp")
@@ -122,7 +122,7 @@ import json, os, resource, sys
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
 from test_save_faults import tiny_net
-import framework.serialization.atomic as atomic
+import framework.infra.serialization.atomic as atomic
 from framework.errors import WeightsFileError
 path, limit = sys.argv[2], int(sys.argv[3])
 net = tiny_net(seed=11)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import framework as fw
-from framework.serialization import writer
+from framework.infra.serialization import writer
 from framework.errors import WeightsFileError
 from fresh_process import load_and_predict
 

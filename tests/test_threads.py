@@ -1,4 +1,4 @@
-"""BLAS thread control (framework.threads) and what the fast training step must keep:
+"""BLAS thread control (framework.infra.threads) and what the fast training step must keep:
 bit-identical results for a fixed seed and thread count, no dx for the first layer,
 no per-step allocations, and the same train loss/accuracy as LossFunction."""
 import tracemalloc

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import framework as fw
-import framework.serialization as serialization
+import framework.infra.serialization as serialization
 from framework.errors import WeightsFileError
-from framework.serialization.digests import array_digest, attrs_digest
+from framework.infra.serialization.digests import array_digest, attrs_digest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))

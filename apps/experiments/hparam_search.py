@@ -20,7 +20,7 @@ if not __package__:     # `python apps/experiments/x.py` from a clone: make `app
     sys.path[0] = str(Path(__file__).resolve().parents[2])
 
 import numpy as np  # noqa: E402
-from framework.compare.report import mean_std  # noqa: E402
+from framework.infra.compare.report import mean_std  # noqa: E402
 from framework.plotting import FONT_SIZE  # noqa: E402
 
 from apps.support import sweeps as common  # noqa: E402

@@ -16,7 +16,7 @@ if not __package__:     # `python apps/experiments/x.py` from a clone: make `app
     sys.path[0] = str(Path(__file__).resolve().parents[2])
 
 import numpy as np  # noqa: E402
-from framework.compare.report import draw_curves  # noqa: E402
+from framework.infra.compare.report import draw_curves  # noqa: E402
 from framework.plotting import FONT_SIZE  # noqa: E402
 from framework.schedules import make_schedule  # noqa: E402
 

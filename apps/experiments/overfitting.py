@@ -15,7 +15,7 @@ from pathlib import Path
 if not __package__:     # `python apps/experiments/x.py` from a clone: make `apps` importable
     sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-from framework.compare.report import draw_curves, mean_std  # noqa: E402
+from framework.infra.compare.report import draw_curves, mean_std  # noqa: E402
 
 from apps.support import sweeps as common  # noqa: E402
 

@@ -30,7 +30,7 @@ import sys
 import time
 
 import datareaders  # noqa: F401  (registers the data sources the specs name)
-from framework.compare import SweepInterrupted, compare, make_variants
+from framework.infra.compare import SweepInterrupted, compare, make_variants
 from framework.plotting import message_figure, new_figure, save_figure
 
 from apps.support.plots import plot_path

@@ -8,9 +8,10 @@ collapse guard). Progress bar and checkpoint lines are the training loop's
 import time
 from dataclasses import dataclass
 
-from framework import HyperParameters, NeuralNet, RegularMethod, memory
+from framework import HyperParameters, NeuralNet, RegularMethod
+from framework.infra import memory
 from framework.callbacks import EarlyStopping
-from framework.memory import estimate_training_bytes
+from framework.infra.memory import estimate_training_bytes
 
 from .flags import UsageError, parse_schedule
 

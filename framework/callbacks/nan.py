@@ -11,7 +11,7 @@ the layer and the array.
 """
 import math
 
-from ..validation import all_finite
+from ..infra.validation import all_finite
 from .base import Callback
 
 

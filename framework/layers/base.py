@@ -37,8 +37,8 @@ import math
 
 import numpy as np
 
-from ..buffers import BufferCache
-from ..validation import check_integer
+from ..infra.buffers import BufferCache
+from ..infra.validation import check_integer
 
 
 class Layer:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..enums import OptimizerName
 from ..hyper_parameters import HyperParameters
-from ..validation import check_number
+from ..infra.validation import check_number
 from ..weights_bias import WeightsBias
 from .base import Layer, check_input
 from .registry import register_layer

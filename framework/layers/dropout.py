@@ -14,7 +14,7 @@ disturbs weight initialization or batch order. Tests can fix it:
 """
 import numpy as np
 
-from ..validation import check_number
+from ..infra.validation import check_number
 from .base import Layer, check_input
 from .registry import register_layer
 

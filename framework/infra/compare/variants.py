@@ -12,7 +12,7 @@ import itertools
 import json
 from dataclasses import fields
 
-from ..hyper_parameters import HyperParameters
+from ...hyper_parameters import HyperParameters
 from .spec import RunSpec
 
 _PARAM_FIELDS = {f.name for f in fields(HyperParameters)}

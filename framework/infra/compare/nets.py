@@ -18,14 +18,14 @@ import hashlib
 
 import numpy as np
 
-from ..enums import NetType
+from ...enums import NetType
 
 _CLASSIFIER = {NetType.MULTIPLE_CLASSIFIER: "softmax", NetType.BINARY_CLASSIFIER: "logistic"}
 
 
 def expand_net(net, net_type, num_category):
     """The layer specs for the compact description ``net`` (see module doc)."""
-    from ..layers.builder import mlp_specs
+    from ...layers.builder import mlp_specs
     unknown = set(net) - {"hidden", "activation", "batch_norm", "dropout"}
     if unknown:
         raise ValueError(f"net: unknown key(s) {sorted(unknown)}; "
@@ -39,7 +39,7 @@ def expand_net(net, net_type, num_category):
 
 def build_net(params, layer_specs, input_shape, name="net"):
     """A NeuralNet with ``layer_specs`` built by ``layers_from_specs``."""
-    from ..net import NeuralNet
+    from ...net import NeuralNet
     return NeuralNet.from_specs(params, layer_specs, input_shape, name)
 
 

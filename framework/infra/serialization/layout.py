@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from ..errors import WeightsFileError
+from ...errors import WeightsFileError
 
 FORMAT_VERSION = 1
 CHECKSUMS_FROM_VERSION = 2

@@ -7,7 +7,7 @@ validation data and touch the test set once. ``compare`` makes that the
 default::
 
     import datareaders                      # registers the data sources
-    from framework.compare import compare
+    from framework.infra.compare import compare
 
     if __name__ == "__main__":              # spawned workers import this file
         sweep = compare("optimizers", base, axes={"optimizer_name": ["sgd", "adam"]},

@@ -21,9 +21,9 @@ import traceback
 import numpy as np
 
 from .. import threads
-from ..batch_order import BatchOrder
-from ..hyper_parameters import HyperParameters
-from ..stopping import INTERRUPTED_REASON
+from ...batch_order import BatchOrder
+from ...hyper_parameters import HyperParameters
+from ...stopping import INTERRUPTED_REASON
 from .nets import build_net, expand_net, fingerprint
 from .sources import load_reader
 

@@ -46,7 +46,7 @@ def counter_problem(value):
 
 def save_problem(net, state):
     """The first value of ``net`` that ``load`` would refuse, described; or None."""
-    from ..hyper_parameters import HyperParameters
+    from ...hyper_parameters import HyperParameters
     try:
         HyperParameters.from_dict(net.params.to_dict())
         json.dumps(net.params.to_dict(), allow_nan=False)
@@ -77,7 +77,7 @@ def save_problem(net, state):
 
 def optimizer_items(net):
     """(layer name, "<param>/<state>", value, must be >= 0) for every optimizer state entry."""
-    from ..net import param_name
+    from ...net import param_name
     for name, layer in zip(net.layer_names, net.layers):
         for index, wb in enumerate(layer.weights()):
             non_negative = _declared(wb.optimizer_W, NON_NEGATIVE_STATE,

@@ -21,7 +21,7 @@ One concept per module, in the order a save and a load pass through them:
     reader     root checks, checksums, one checked dataset at a time
     loader     load_net, load_weights, read_metadata
 
-This package re-exports the public API, so ``from framework.serialization import
+This package re-exports the public API, so ``from framework.infra.serialization import
 save_net`` (and the other names below) works as before the split.
 """
 from .layout import (CHECKSUMS_FROM_VERSION, DATASETS_DIGEST_ATTR, DIGEST_ATTR, FORMAT_VERSION,

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ..plotting import (FONT_SIZE, MARKER_LIMIT, draw_message, message_figure, new_figure,
+from ...plotting import (FONT_SIZE, MARKER_LIMIT, draw_message, message_figure, new_figure,
                         save_figure)
 
 METRICS = (("final", "val_loss"), ("final", "val_accuracy"),

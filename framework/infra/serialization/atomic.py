@@ -17,7 +17,7 @@ import stat
 import threading
 import time
 
-from ..errors import WeightsFileError
+from ...errors import WeightsFileError
 
 WRITE_PIECE = 1 << 24
 STALE_SECONDS = 2.0              # younger temporary files may belong to a running save

@@ -12,7 +12,7 @@ import secrets
 
 import numpy as np
 
-from ..errors import WeightsFileError
+from ...errors import WeightsFileError
 from .atomic import check_target, write_atomically
 from .digests import array_digest, canonical_form, record_digest
 from .layout import DATASETS_DIGEST_ATTR, DIGEST_ATTR, FORMAT_VERSION, METADATA_GROUP, h5py_module
@@ -109,7 +109,7 @@ def _set_attrs(obj, name, attrs, record):
 
 def _write_root(handle, net, record):
     """The root attributes: versions, name, hyper-parameters, layers, counters."""
-    from .. import __version__
+    from ...version import __version__
     _set_attrs(handle, "/", {
         "format_version": FORMAT_VERSION, "library_version": __version__,
         "net_name": net.name, "hyper_parameters": json.dumps(net.params.to_dict()),

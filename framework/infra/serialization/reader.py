@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from ..errors import WeightsFileError
+from ...errors import WeightsFileError
 from .digests import array_digest, attrs_digest
 from .layout import (CHECKSUMS_FROM_VERSION, DATASETS_DIGEST_ATTR, DIGEST_ATTR, FORMAT_VERSION,
                      METADATA_GROUP, h5py_module, json_attr)
@@ -89,7 +89,7 @@ def check_root(handle, path):
 
 def _check_classes(handle, names, path):
     """Name an unknown layer class plainly (before the checksum, which would also catch it)."""
-    from ..layers.builder import ACTIVATORS, CLASSIFIERS, LAYERS
+    from ...layers.builder import ACTIVATORS, CLASSIFIERS, LAYERS
     for name in names:
         kind = handle["layers"][name].attrs.get("class")
         if not isinstance(kind, str) or not any(kind in r for r in (LAYERS, ACTIVATORS,

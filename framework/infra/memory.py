@@ -34,18 +34,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .enums import RegularMethod
-from .layers.activation import ActivationLayer
-from .layers.base import Layer, as_shape
-from .layers.batch_norm import BatchNormLayer
-from .layers.builder import layer_class, make_layer, parse_spec
-from .layers.classification import ClassificationLayer
-from .layers.conv import ConvLayer
-from .layers.dropout import DropoutLayer
-from .layers.fc import FcLayer
-from .layers.flatten import FlattenLayer
-from .layers.pooling import PoolingLayer, PoolType
-from .optimizers import OPTIMIZERS, parse_optimizer_name
+from ..enums import RegularMethod
+from ..layers.activation import ActivationLayer
+from ..layers.base import Layer, as_shape
+from ..layers.batch_norm import BatchNormLayer
+from ..layers.builder import layer_class, make_layer, parse_spec
+from ..layers.classification import ClassificationLayer
+from ..layers.conv import ConvLayer
+from ..layers.dropout import DropoutLayer
+from ..layers.fc import FcLayer
+from ..layers.flatten import FlattenLayer
+from ..layers.pooling import PoolingLayer, PoolType
+from ..optimizers import OPTIMIZERS, parse_optimizer_name
 from .validation import check_integer
 
 WEIGHT_COPIES = 2       # the training loop keeps the starting weights and the best so far
@@ -240,7 +240,7 @@ def _arrays_per_param(optimizer, regularized):
 
 
 def _sum_costs(costs, input_values, batch, itemsize, per_param, layers):
-    from .net import PREDICT_CHUNK, PREDICT_VALUES
+    from ..net import PREDICT_CHUNK, PREDICT_VALUES
     widest = max([input_values] + [_values(layer.output_shape) for layer in layers] + [1])
     chunk = max(1, min(PREDICT_CHUNK, PREDICT_VALUES // widest))
     parameters = sum(c.params for c in costs) * per_param * itemsize \

@@ -8,7 +8,7 @@ read-only view of the file that the rest of loading works on.
 import os
 import stat
 
-from ..errors import WeightsFileError
+from ...errors import WeightsFileError
 from .atomic import describe_os_error, file_kind
 from .layout import METADATA_GROUP, attr_value, h5py_module
 

@@ -24,7 +24,7 @@ import json
 
 import numpy as np
 
-from ..registry import Registry
+from ...registry import Registry
 
 DATA_SOURCES = Registry("data source")
 _CACHE = {}

@@ -7,7 +7,7 @@ in a small file is refused.
 """
 import numpy as np
 
-from ..errors import WeightsFileError
+from ...errors import WeightsFileError
 from .layout import METADATA_GROUP, json_attr
 from .metadata import decode_metadata
 from .reader import check_root, dataset_digests, read_dataset, reading
@@ -24,9 +24,9 @@ RNG_STREAMS = ("init", "shuffle", "noise")
 def load_net(path):
     """Rebuild the saved net: layers from their configs, weights, optimizer, RNG, counters;
     the saved metadata (``{}`` if none) becomes ``net.metadata``."""
-    from ..hyper_parameters import HyperParameters
-    from ..net import NeuralNet
-    from ..weights_bias import parameter_budget
+    from ...hyper_parameters import HyperParameters
+    from ...net import NeuralNet
+    from ...weights_bias import parameter_budget
     with reading(path) as handle:
         names, checked = check_root(handle, path)
         params = HyperParameters.from_dict(json_attr(handle, "hyper_parameters", path))
@@ -196,7 +196,7 @@ def _read_metadata(handle, path, checked):
 
 def _apply_optimizer(net, values, rng_state):
     """Set the optimizer state and RNG state read by _read_optimizer."""
-    from ..net import param_name
+    from ...net import param_name
     for name, layer in zip(net.layer_names, net.layers):
         for index, wb in enumerate(layer.weights()):
             state = {}
