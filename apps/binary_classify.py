@@ -27,7 +27,8 @@ with the JSON result line; plot files carry the run's name.
 
     python apps/binary_classify.py
     python apps/binary_classify.py --dataset breast-cancer --seed 3
-    python apps/binary_classify.py --load weights/double_arc.h5
+    python apps/binary_classify.py --textbook       # the textbook's run (SGD lr 0.1)
+    python apps/binary_classify.py --load weights/binary_classify_double-arc_seed1.h5
 """
 import argparse
 import sys
@@ -39,7 +40,7 @@ if not __package__:     # `python apps/binary_classify.py` from a clone: make `a
 import numpy as np  # noqa: E402
 from datareaders.breast_cancer import BreastCancerReader  # noqa: E402
 from datareaders.double_arc import DoubleArcReader  # noqa: E402
-from framework import FcLayer, LossFunction, NetType, Stopper, mlp_specs  # noqa: E402
+from framework import FcLayer, LossFunction, NetType, mlp_specs  # noqa: E402
 
 from apps.support.plots import (confusion_matrix, plot_confusion_matrix,  # noqa: E402
                             plot_decision_boundary)
@@ -64,13 +65,16 @@ class BinaryClassify(skeleton.App):
     DEFAULTS = {
         "double-arc": flags.AppDefaults(
             hidden=(3,), epochs=500, batch_size=5, lr=0.02, optimizer="adam", init="xavier",
-            activation="sigmoid", checkpoint=1.0, keep="best", save="weights/double_arc.h5",
-            extra={"stop_loss": 0.02}),
+            activation="sigmoid", checkpoint=1.0, keep="best", stop_loss=0.02),
         "breast-cancer": flags.AppDefaults(
             hidden=(8,), epochs=100, batch_size=32, lr=0.01, optimizer="adam", init="xavier",
-            activation="sigmoid", checkpoint=1.0, keep="last", l2=0.003,
-            save="weights/breast_cancer.h5", extra={"stop_loss": 0.0}),
+            activation="sigmoid", checkpoint=1.0, keep="last", l2=0.003),
     }
+    # ch14 Level3_ch10 (the double arc): SGD lr 0.1, batch 5, up to 1,000 epochs, Xavier,
+    # StopLoss 0.02 checked every 10 epochs, the last weights
+    TEXTBOOK = flags.AppDefaults(
+        hidden=(3,), epochs=1000, batch_size=5, lr=0.1, optimizer="sgd", init="xavier",
+        activation="sigmoid", checkpoint=10.0, keep="last", stop_loss=0.02)
 
     def _chosen_dataset(self, argv):
         """The --dataset in ``argv``, read before the parser is built, so that --help
@@ -80,11 +84,10 @@ class BinaryClassify(skeleton.App):
         known, _ = pre.parse_known_args(argv)
         return known.dataset if known.dataset in self.datasets else self.datasets[0]
 
-    def defaults(self, argv):
+    def own_defaults(self, argv):
         return self.DEFAULTS[self._chosen_dataset(argv)]
 
     def add_flags(self, group, argv):
-        stop_loss = self.defaults(argv).extra["stop_loss"]
         group.add_argument("--data-seed", type=flags.non_negative_int, default=None,
                             help="seed of the generated arcs or of the train/test split "
                                  "(default: --seed)")
@@ -95,10 +98,23 @@ class BinaryClassify(skeleton.App):
         group.add_argument("--test-fraction", type=fraction,
                             default=DEFAULT_TEST_FRACTION, metavar="F",
                             help="breast cancer: fraction of each class held out for testing")
-        group.add_argument("--stop-loss", type=flags.non_negative, default=stop_loss,
-                            metavar="LOSS",
-                            help="stop when the validation loss falls to this value (the "
-                                 "textbook's double arc: 0.02; 0 = train for --epochs)")
+
+    def check_flags(self, args, given):
+        if getattr(args, "textbook", False) and args.dataset != "double-arc":
+            raise flags.UsageError(f"--textbook is the textbook's double-arc run; it does "
+                                   f"not go with --dataset {args.dataset}")
+        ignored = [(("download",), "both data sets are local (the arcs are generated, the "
+                                   "breast-cancer file is read from the data folder)")]
+        if args.dataset == "double-arc":
+            return ignored + [(("test_fraction",), "the double arc's test set is "
+                                                   "--arc-points // 4 per class"),
+                              (("data_dir",), "the double arc is generated, not read")]
+        return ignored + [(("arc_points",), "it sizes the double arc only")]
+
+    def plot_kinds(self, run):
+        if run.options["dataset"] == "double-arc":
+            return ("confusion", "boundary")
+        return ("confusion",)
 
     def data_options(self, args):
         """The data flags, the data seed filled in from --seed when not given."""
@@ -112,9 +128,6 @@ class BinaryClassify(skeleton.App):
         if args.data_seed is None or args.data_seed == args.seed:
             return ()
         return (f"data{args.data_seed}",)
-
-    def stopper(self, args):
-        return Stopper("stop_loss", args.stop_loss) if args.stop_loss > 0 else None
 
     def read_data(self, run):
         """The data set's reader, its x scaled and y made 0/1."""

@@ -59,8 +59,21 @@ class Registry:
         """The class registered as ``name``; ValueError listing the choices if none."""
         cls = self._classes.get(fold(name)) if isinstance(name, str) else None
         if cls is None:
-            raise ValueError(f"{self.kind}: expected one of {self.names()}, got {name!r}")
+            raise ValueError(f"{self.kind}: expected one of {self.names()}, got {name!r}"
+                             f"{self._import_hint(name)}")
         return cls
+
+    def _import_hint(self, name):
+        """A close registered name, and for a class of the user's own: import it first."""
+        if not isinstance(name, str) or not name.strip():
+            return ""
+        import difflib
+        close = difflib.get_close_matches(fold(name), self.names(), n=1)
+        article = "an" if self.kind[:1] in "aeiou" else "a"
+        return ((f"; did you mean {close[0]!r}?" if close else "")
+                + f" (if {name!r} is {article} {self.kind} of your own, import the module "
+                  f"that defines it before building or loading: its register decorator "
+                  f"runs on import)")
 
     def name_of(self, cls):
         """The canonical name ``cls`` is registered under (KeyError if it is not)."""

@@ -23,7 +23,7 @@ from framework.initializers import initialize  # noqa: E402
 from apps.support import sweeps as common  # noqa: E402
 
 NAME = "activation_histograms"
-QUICK = {"samples": 200, "layers": 2}
+QUICK = {"samples": 300}
 
 INITS = (("std 1", "normal", 1.0), ("std 0.01", "normal", 0.01),
          ("Xavier", "xavier_normal", 1.0), ("He", "msra", 1.0))
@@ -124,7 +124,8 @@ def body(experiment):
 
 def main(argv=None):
     """Run the experiment; return its exit status."""
-    return common.run(NAME, make_parser(), body, argv, QUICK)
+    return common.run(NAME, make_parser(), body, argv, QUICK,
+                      plots=tuple(name for name, _ in ACTIVATIONS))
 
 
 if __name__ == "__main__":

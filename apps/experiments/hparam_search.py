@@ -26,7 +26,7 @@ from framework.plotting import FONT_SIZE  # noqa: E402
 from apps.support import sweeps as common  # noqa: E402
 
 NAME = "hparam_search"
-QUICK = {"epochs": 2, "repeats": 1, "train_size": 200, "trials": 4, "trials2": 3, "top": 2}
+QUICK = {"epochs": 5, "repeats": 1, "train_size": 500, "trials": 8, "trials2": 4, "top": 3}
 
 LR_RANGE = (-4.0, 0.0)        # log10 learning rate
 WD_RANGE = (-8.0, -1.0)       # log10 weight decay (L2 lambda)
@@ -157,7 +157,7 @@ def make_parser():
 
 def main(argv=None):
     """Run the experiment; return its exit status."""
-    return common.run(NAME, make_parser(), body, argv, QUICK)
+    return common.run(NAME, make_parser(), body, argv, QUICK, plots=("trials",))
 
 
 if __name__ == "__main__":

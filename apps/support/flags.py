@@ -29,7 +29,6 @@ class AppDefaults:
     lr: float
     optimizer: str
     init: str
-    save: str
     lr_schedule: str = "constant"
     activation: str = "relu"
     checkpoint: float = 1.0
@@ -37,7 +36,9 @@ class AppDefaults:
     patience: int = 0
     l2: float = 0.0
     dropout: float = 0.0
-    extra: dict = field(default_factory=dict)
+    stop_loss: float = 0.0          # the textbook's StopLoss (0 = off)
+    stop_diff: float = 0.0          # the textbook's StopDiff (0 = off)
+    extra: dict = field(default_factory=dict)   # the app's own flags (dest -> default)
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -69,13 +70,15 @@ def new_parser(prog, description, epilog=None):
 
 def make_parser(prog, description, defaults, datasets, epilog=None, dataset_aliases=()):
     """A parser with every shared flag of an app that trains one net; ``datasets`` are
-    the --dataset choices (the first is the default), ``dataset_aliases`` older names
-    of --dataset. Apps of another shape (sweeps) compose the ``add_*_flags`` they need."""
+    the --dataset choices (the default is ``defaults.extra["dataset"]``, else the
+    first), ``dataset_aliases`` older names of --dataset. Apps of another shape
+    (sweeps) compose the ``add_*_flags`` they need."""
     parser = new_parser(prog, description, epilog)
     add_net_flags(parser.add_argument_group("net"), defaults)
-    add_training_flags(parser.add_argument_group("training"), defaults)
-    add_data_flags(parser.add_argument_group("data"), datasets, dataset_aliases)
-    add_weights_flags(parser.add_argument_group("weights"), defaults)
+    add_training_flags(parser.add_argument_group("training"), defaults, stop=True)
+    add_data_flags(parser.add_argument_group("data"), datasets, dataset_aliases,
+                   default=defaults.extra.get("dataset"))
+    add_weights_flags(parser.add_argument_group("weights"))
     add_output_flags(parser.add_argument_group("output"))
     return parser
 
@@ -99,9 +102,10 @@ def add_net_flags(group, defaults):
                             "(0 = none)")
 
 
-def add_training_flags(group, defaults, patience=True, seed=True):
+def add_training_flags(group, defaults, patience=True, seed=True, stop=False):
     """--epochs, --batch-size, --lr, --optimizer, --lr-schedule, --l2, --patience,
-    --checkpoint, --keep, --seed; a sweep's base run takes them without --patience and
+    --checkpoint, --keep, --seed, and with ``stop`` the textbook's stop conditions
+    --stop-loss and --stop-diff; a sweep's base run takes them without --patience and
     --seed (``patience=False, seed=False``: the sweep has its own seed)."""
     group.add_argument("--epochs", type=positive_int, default=defaults.epochs,
                        help="number of epochs")
@@ -121,6 +125,15 @@ def add_training_flags(group, defaults, patience=True, seed=True):
         group.add_argument("--patience", type=non_negative_int, default=defaults.patience,
                            help="early stopping: checkpoints without a lower validation "
                                 "loss before stopping (0 = off)")
+    if stop:
+        group.add_argument("--stop-loss", type=non_negative, default=defaults.stop_loss,
+                           metavar="LOSS",
+                           help="the textbook's StopLoss: stop at the first checkpoint whose "
+                                "validation loss is <= LOSS (0 = off)")
+        group.add_argument("--stop-diff", type=non_negative, default=defaults.stop_diff,
+                           metavar="DIFF",
+                           help="the textbook's StopDiff: stop when the validation loss "
+                                "changes by less than DIFF between two checkpoints (0 = off)")
     group.add_argument("--checkpoint", type=positive_float, default=defaults.checkpoint,
                        metavar="EPOCHS",
                        help="epochs between checkpoints (validation + a log line)")
@@ -132,12 +145,13 @@ def add_training_flags(group, defaults, patience=True, seed=True):
                            help="seed of the initial weights, the batch order and dropout")
 
 
-def add_data_flags(group, datasets, dataset_aliases=(), metavar=None):
+def add_data_flags(group, datasets, dataset_aliases=(), metavar=None, default=None):
     """--dataset, --data-dir, --download; with ``metavar`` the choices are listed in
     the help rather than in the usage line (for a long list)."""
     listed = f": {', '.join(datasets)}" if metavar else ""
     group.add_argument("--dataset", *dataset_aliases, dest="dataset", choices=tuple(datasets),
-                       default=datasets[0], metavar=metavar, help="which data set" + listed)
+                       default=default or datasets[0], metavar=metavar,
+                       help="which data set" + listed)
     group.add_argument("--data-dir", default=None, metavar="DIR",
                        help="data root (default: $MINIFRAMEWORK_DATA, else "
                             "~/.cache/miniframework)")
@@ -145,28 +159,36 @@ def add_data_flags(group, datasets, dataset_aliases=(), metavar=None):
                        help="download missing data files (checksummed)")
 
 
-def add_weights_flags(group, defaults):
+def add_weights_flags(group):
     """--save, --no-save, --load."""
-    group.add_argument("--save", default=defaults.save, metavar="PATH",
-                       help="where to save the trained net (HDF5, with its data options)")
+    group.add_argument("--save", default=None, metavar="PATH",
+                       help="where to save the trained net (HDF5, with its data options) "
+                            "(default: weights/RUN.h5, RUN being the run name, see --name)")
     group.add_argument("--no-save", action="store_true", help="do not save the trained net")
     group.add_argument("--load", default=None, metavar="PATH",
                        help="evaluate a saved net on the test set instead of training")
 
 
-def add_output_flags(group, name_help=None, verbose_help=None):
-    """--plot-dir, --no-plots, --metrics-json, --name, --verbose, --quiet; apps of
-    another shape (sweeps) say what their run name and log levels are."""
+def add_output_flags(group, name_help=None, verbose_help=None, plot_help=None,
+                     no_plots_help=None, overwrite_help=None):
+    """--plot-dir, --no-plots, --metrics-json, --name, --overwrite, --verbose, --quiet;
+    apps of another shape (sweeps) say what their run name, files and log levels are."""
     group.add_argument("--plot-dir", default="out", metavar="DIR",
-                       help="folder for the PNG plots")
+                       help=plot_help or "folder for the PNG plots, named RUN_KIND.png")
     group.add_argument("--no-plots", action="store_true",
-                       help="write no PNG (faster, e.g. to score saved nets in a script)")
+                       help=no_plots_help or "write no PNG (faster, e.g. to score saved "
+                                             "nets in a script)")
     group.add_argument("--metrics-json", default=None, metavar="PATH",
                        help="also write the JSON result object to this file")
     group.add_argument("--name", default=None, metavar="RUN",
-                       help=name_help or "run name, used in plot file names and the JSON "
-                            "line (default: APP_DATASET_seedS when training, "
-                            "APP_DATASET_load_FILE with --load)")
+                       help=name_help or "run name: the weights file weights/RUN.h5, the "
+                            "plots RUN_KIND.png and the JSON line (default: "
+                            "APP_DATASET[_ARCH][_textbook-run]_seedS when training; with "
+                            "--load the file's name + _load)")
+    group.add_argument("--overwrite", action="store_true",
+                       help=overwrite_help or "replace the files of an earlier run with the "
+                            "same name (weights, plots, --metrics-json); without it such a "
+                            "run is refused before any work")
     group.add_argument("--verbose", type=int, choices=VERBOSE_LEVELS, default=1,
                        help=verbose_help or "0: only the JSON line; 1: log lines, and a "
                             "progress bar on a terminal (none if TQDM_DISABLE is set); 2: "

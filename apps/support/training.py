@@ -1,16 +1,18 @@
 """From flags to a trained net: hyper-parameters, the memory check, the training call.
 
-Early stopping (``--patience``) is the framework's ``EarlyStopping`` callback,
-so it combines with ``--l2``; an app adds its own callbacks (house_price's
-collapse guard). Progress bar and checkpoint lines are the training loop's
-(``verbose``): a bar only on a terminal, whole lines always.
+Early stopping (``--patience``) and the textbook's stop conditions
+(``--stop-loss``, ``--stop-diff``) are the framework's ``EarlyStopping``,
+``StopLoss`` and ``StopDiff`` callbacks, so they combine with each other and
+with ``--l2``; an app adds its own callbacks (house_price's collapse guard).
+Progress bar and checkpoint lines are the training loop's (``verbose``): a bar
+only on a terminal, whole lines always.
 """
 import time
 from dataclasses import dataclass
 
 from framework import HyperParameters, NeuralNet, RegularMethod
 from framework.infra import memory
-from framework.callbacks import EarlyStopping
+from framework.callbacks import EarlyStopping, StopDiff, StopLoss
 from framework.infra.memory import estimate_training_bytes
 
 from .flags import UsageError, parse_schedule
@@ -33,14 +35,14 @@ class TrainedNet:
     interrupted: bool = False       # Ctrl-C stopped it: the net holds the best weights so far
 
 
-def make_params(args, net_type, stopper=None):
+def make_params(args, net_type):
     """HyperParameters from the parsed flags; a bad value is a UsageError naming its flag."""
     regular = ("l2", args.l2) if args.l2 > 0 else ("nothing", 0.0)
     try:
         return HyperParameters(
             learning_rate=args.lr, max_epoch=args.epochs, batch_size=args.batch_size,
             net_type=net_type, init_method=args.init, optimizer_name=args.optimizer,
-            stopper=stopper, regular_name=regular[0], regular_value=regular[1],
+            regular_name=regular[0], regular_value=regular[1],
             lr_schedule=parse_schedule(args.lr_schedule, args.epochs), seed=args.seed)
     except UsageError:
         raise
@@ -82,16 +84,26 @@ def train(net, reader, args, callbacks=()):
 
     The test set is not touched here: the app measures it once, afterwards.
     """
-    callbacks = list(callbacks)
-    if args.patience:
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
-                                       restore_best=args.keep == "best"))
+    callbacks = list(callbacks) + stop_callbacks(args)
     start = time.perf_counter()
     history = net.train(reader, checkpoint=args.checkpoint, need_test=False,
                         restore_best=args.keep == "best", verbose=args.verbose,
                         callbacks=callbacks)
     return TrainedNet(net, history, time.perf_counter() - start,
                       interrupted=history.stop_reason == INTERRUPTED)
+
+
+def stop_callbacks(args):
+    """The stop rules the flags ask for: --patience, --stop-loss, --stop-diff."""
+    found = []
+    if getattr(args, "patience", 0):
+        found.append(EarlyStopping(monitor="val_loss", patience=args.patience,
+                                   restore_best=args.keep == "best"))
+    if getattr(args, "stop_loss", 0):
+        found.append(StopLoss(args.stop_loss, monitor="val_loss"))
+    if getattr(args, "stop_diff", 0):
+        found.append(StopDiff(args.stop_diff, monitor="val_loss"))
+    return found
 
 
 def describe_stop(trained, keep):
@@ -122,5 +134,6 @@ def settings(net, args=None):
                                "value": params.regular_value},
             "init": params.init_method.value, "seed": params.seed}
     if args is not None:
-        found.update(checkpoint=args.checkpoint, keep=args.keep, patience=args.patience)
+        found.update(checkpoint=args.checkpoint, keep=args.keep, patience=args.patience,
+                     stop_loss=args.stop_loss, stop_diff=args.stop_diff)
     return found

@@ -11,7 +11,7 @@ import os
 from dataclasses import replace
 
 from .executors import execute
-from .report import format_markdown, format_text, plot_curves, summarize
+from .report import describe_result, format_markdown, format_text, plot_curves, summarize
 from .results import ResultsLog
 from .sources import get_source
 from .variants import make_specs, make_variants
@@ -165,11 +165,5 @@ class _Progress:
 
     def __call__(self, result):
         self.done += 1
-        if result.get("status") == "ok":
-            final = result["final"]
-            detail = (f"final val loss {final.get('val_loss')!s:.8} "
-                      f"acc {final.get('val_accuracy')!s:.6}  ({result.get('seconds')} s)")
-        else:
-            detail = f"FAILED {result.get('error')}"
         print(f"[{self.done}/{self.total}] {result.get('variant')} repeat "
-              f"{result.get('repeat')}: {detail}", flush=True)
+              f"{result.get('repeat')}: {describe_result(result)}", flush=True)
