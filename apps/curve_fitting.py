@@ -123,7 +123,8 @@ class CurveFitting(skeleton.App):
         R² about 0.994 instead of 0.997); the validation loss tells them apart.
         """
         loss_function = LossFunction(NetType.FITTING)
-        x_val, y_val = run.reader.get_validation_set()
+        x_val, y_val = (run.reader.get_validation_set()    # --holdout 0: the training set
+                        or (run.reader.x_train, run.reader.y_train))
         best, tried, seconds = None, [], 0.0
         for seed in range(params.seed, params.seed + run.args.restarts):
             trained = self.train_net(run, dataclasses.replace(params, seed=seed),

@@ -150,7 +150,7 @@ class HousePrice(skeleton.App):
         The collapse is checked at the checkpoints of the first COLLAPSE_EPOCHS
         epochs (CollapseGuard); such a start is abandoned.
         """
-        x_val = run.reader.get_validation_set()[0]
+        x_val = (run.reader.get_validation_set() or (run.reader.x_train[:2000],))[0]
         collapsed = run.extra.setdefault("collapsed_seeds", [])
         for attempt in range(MAX_ATTEMPTS):
             seed = params.seed + 1000 * attempt

@@ -38,6 +38,7 @@ class AppDefaults:
     dropout: float = 0.0
     stop_loss: float = 0.0          # the textbook's StopLoss (0 = off)
     stop_diff: float = 0.0          # the textbook's StopDiff (0 = off)
+    holdout: int = 10               # 1/holdout of the training set validates (0 = none)
     extra: dict = field(default_factory=dict)   # the app's own flags (dest -> default)
 
 
@@ -126,6 +127,12 @@ def add_training_flags(group, defaults, patience=True, seed=True, stop=False):
                            help="early stopping: checkpoints without a lower validation "
                                 "loss before stopping (0 = off)")
     if stop:
+        group.add_argument("--holdout", type=holdout_folds, default=defaults.holdout,
+                           metavar="K",
+                           help="1/K of the training set is held out as the validation set "
+                                "the checkpoints report (stratified, the same for every "
+                                "--seed); 0 = none: train on every training row, the "
+                                "checkpoints report the training loss")
         group.add_argument("--stop-loss", type=non_negative, default=defaults.stop_loss,
                            metavar="LOSS",
                            help="the textbook's StopLoss: stop at the first checkpoint whose "
@@ -162,8 +169,8 @@ def add_data_flags(group, datasets, dataset_aliases=(), metavar=None, default=No
 def add_weights_flags(group):
     """--save, --no-save, --load."""
     group.add_argument("--save", default=None, metavar="PATH",
-                       help="where to save the trained net (HDF5, with its data options) "
-                            "(default: weights/RUN.h5, RUN being the run name, see --name)")
+                       help="where to save the trained net (HDF5, with its data options); "
+                            "RUN is the run name (see --name) (default: weights/RUN.h5)")
     group.add_argument("--no-save", action="store_true", help="do not save the trained net")
     group.add_argument("--load", default=None, metavar="PATH",
                        help="evaluate a saved net on the test set instead of training")
@@ -231,6 +238,11 @@ def non_negative(text):
 def ratio(text):
     """A finite number in [0, 1)."""
     return _number(text, float, lambda v: 0 <= v < 1, "a ratio in [0, 1)")
+
+
+def holdout_folds(text):
+    """0 (no validation set) or an integer K >= 2 (1/K held out)."""
+    return _number(text, int, lambda v: v == 0 or v >= 2, "0 or an integer >= 2")
 
 
 def hidden_sizes(text):

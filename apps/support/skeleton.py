@@ -15,8 +15,9 @@ plots); ``run_app`` does the rest in the same order for every app:
    not allow to replace, costs no training);
 4. read the data as the options say;
 5. otherwise train: the memory the net would need is checked before it is
-   built, then it trains (Ctrl-C: the best weights so far are saved, one line,
-   exit 130) and is saved;
+   built, then it trains on the training set less the 1/--holdout validation
+   rows (Ctrl-C: the best weights so far are saved, one line, exit 130) and is
+   saved;
 6. evaluate on the test set, once; write the plots (unless ``--no-plots``);
 7. print the JSON result line (metrics and the run's settings).
 
@@ -41,7 +42,7 @@ from .plots import plot_file, plot_path
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-VALIDATION_FOLDS = 10       # 1/10 of the training set is the validation set
+VALIDATION_FOLDS = 10       # by default 1/10 of the training set is the validation set
 VALIDATION_SEED = 0         # the same split for every --seed
 TEXTBOOK_PART = "textbook-run"      # the run-name part of --textbook runs
 # argument groups whose flags only matter when a net is trained (ignored with --load)
@@ -380,8 +381,9 @@ def _check_targets(run):
 
 # ------------------------------------------------------------ train, load, save
 def _train(run, params):
-    """Train on the reader's training set (1/10 held out for validation); save."""
-    run.reader.generate_validation_set(k=VALIDATION_FOLDS, seed=VALIDATION_SEED)
+    """Train on the reader's training set (1/--holdout held out for validation); save."""
+    if run.args.holdout:
+        run.reader.generate_validation_set(k=run.args.holdout, seed=VALIDATION_SEED)
     run.trained = run.app.train(run, params)
     run.net = run.trained.net
     run.log(training.describe_stop(run.trained, run.args.keep))

@@ -160,13 +160,15 @@ def parse(parser, argv, quick=None):
 
 
 # ------------------------------------------------------------------- the run
-def run(name, parser, body, argv=None, quick=None, plots=(), tables=("table",)):
+def run(name, parser, body, argv=None, quick=None, plots=(), tables=("table",),
+        name_of=None):
     """Parse ``argv`` (default ``sys.argv[1:]``), check the output targets, run
     ``body(experiment)`` and print the JSON line; return the exit status.
 
     ``plots`` are the figure kinds the app writes (a callable of the parsed
     flags when they depend on them), ``tables`` its Markdown tables: their files
-    are checked before any work, and only they may be written.
+    are checked before any work, and only they may be written. ``name_of(args)``
+    is the run's default name when ``default_name`` does not fit.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
 
@@ -174,6 +176,8 @@ def run(name, parser, body, argv=None, quick=None, plots=(), tables=("table",)):
         """The run itself, inside run_guarded's one-line errors."""
         args = parse(parser, argv, quick)
         experiment = Experiment(name, args)
+        if name_of is not None and not args.name:
+            experiment.name = name_of(args)
         experiment.plot_kinds = () if args.no_plots else tuple(
             plots(args) if callable(plots) else plots)
         experiment.table_kinds = tuple(tables)

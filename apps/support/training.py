@@ -135,5 +135,6 @@ def settings(net, args=None):
             "init": params.init_method.value, "seed": params.seed}
     if args is not None:
         found.update(checkpoint=args.checkpoint, keep=args.keep, patience=args.patience,
-                     stop_loss=args.stop_loss, stop_diff=args.stop_diff)
+                     stop_loss=args.stop_loss, stop_diff=args.stop_diff,
+                     holdout=args.holdout)
     return found
