@@ -408,3 +408,67 @@ def test_an_app_on_real_mnist(tmp_path):
     result = json.loads(out.splitlines()[-1])
     assert result["dataset"] == "mnist" and result["failed_runs"] == 0
     assert "FAILED" not in out
+
+
+# ------------------------------------------------------ compare's axes (issue 22)
+def test_compare_axis_keys_are_the_flags_names_and_help_lists_them(runs):
+    from apps.support import axes
+    _, _, shown = runs["compare"]
+    text = " ".join(shown.stdout.split())
+    for key in ("optimizer", "lr", "batch-size", "lr-schedule", "hidden", "bn", "dropout",
+                "train-size", "l2"):
+        assert key in option_entries(shown.stdout)["--axis"] or f"{key} (" in text, key
+    assert axes.parse_axis("optimizer=sgd,adam") == ("optimizer", ["sgd", "adam"])
+    assert axes.parse_axis("batch_size=32,64") == ("batch-size", [32, 64])
+    assert axes.parse_axis("hidden=[100],[64,32]") == ("hidden", [[100], [64, 32]])
+    assert axes.parse_axis("bn=off,on") == ("bn", [False, True])
+    assert axes.parse_axis("optimizer_name=sgd") == ("optimizer", ["sgd"])   # the old key
+    variants = axes.make_variants([("optimizer", ["sgd"]), ("l2", [0.0, 1e-3]),
+                                   ("lr-schedule", ["cosine"])], epochs=4)
+    assert variants == {
+        "optimizer=sgd, l2=0, lr-schedule=cosine": {
+            "optimizer_name": "sgd", "regular_name": "nothing", "regular_value": 0.0,
+            "lr_schedule": {"name": "cosine", "total_epochs": 4, "min_lr": 0.0}},
+        "optimizer=sgd, l2=0.001, lr-schedule=cosine": {
+            "optimizer_name": "sgd", "regular_name": "l2", "regular_value": 1e-3,
+            "lr_schedule": {"name": "cosine", "total_epochs": 4, "min_lr": 0.0}}}
+
+
+@pytest.mark.parametrize("axis, message", [
+    ("optimiser=sgd", "unknown key 'optimiser'; expected one of optimizer, lr, batch-size"),
+    ("lr=-1", "lr: expected a positive number, got '-1'"),
+    ("bn=maybe", "bn: expected on or off, got 'maybe'"),
+    ("dropout=1.5", "dropout: expected a ratio in [0, 1), got '1.5'"),
+    ("hidden=[0]", "hidden: expected positive widths"),
+    ("hidden=[a]", "hidden: expected a list of positive widths"),
+])
+def test_a_bad_axis_is_refused_before_any_run(axis, message, monkeypatch):
+    monkeypatch.setattr(executors, "run_task", None)       # a run would crash the test
+    status, out, err = call("compare", ["--synthetic", "--axis", axis])
+    assert status == 2 and out == ""
+    assert err.startswith("compare: error: argument --axis: ") and message in err, err
+
+
+def test_progress_lines_and_tables_keep_six_significant_digits():
+    from framework.infra.compare.report import describe_result, format_number, table_rows
+    ok = {"status": "ok", "seconds": 1.23456,
+          "final": {"train_loss": 7.61234567e-05, "val_loss": 7.6123e-05,
+                    "val_accuracy": 17 / 30}}
+    line = describe_result(ok)
+    assert line == ("final train loss 7.61235e-05, val loss 7.6123e-05, val acc 0.566667 "
+                    "(1.23 s)")
+    diverged = {"status": "ok", "final": {"train_loss": None, "val_loss": float("nan"),
+                                          "val_accuracy": 0.1}}
+    assert describe_result(diverged).startswith("final train loss diverged, val loss diverged")
+    assert describe_result({"status": "failed", "error": "E: x"}) == "FAILED E: x"
+    assert [format_number(v) for v in (None, float("nan"), float("inf"), 123456789.0)] == [
+        "nan", "nan", "inf", "1.23457e+08"]
+    row = {"variant": "v", "ok": 2, "failed": 0, "errors": [],
+           "final_train_loss": [7.6123e-05, 1e-06], "final_val_loss": [None, None],
+           "final_val_accuracy": [0.566667, 0.0], "best_val_loss": [0.5, 0.1],
+           "best_val_accuracy": [0.5, 0.1], "best_epoch": [3.0, 0.0],
+           "finite": {"final_train_loss": 2, "final_val_loss": 0, "final_val_accuracy": 2,
+                      "best_val_loss": 2, "best_val_accuracy": 2, "best_epoch": 2}}
+    header, (cells,) = table_rows([row])
+    assert header[2] == "final train loss"
+    assert cells[2:5] == ["7.6123e-05 ± 1e-06", "diverged", "0.566667 ± 0"]

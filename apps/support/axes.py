@@ -7,7 +7,8 @@ by that flag's own type (so ``lr=-1`` is refused as ``--lr -1`` would be), and
 the variant labels in the tables, legends and JSON use the same words
 (``optimizer=adam, lr=0.01``). ``AXES`` maps a key to where its value goes in
 a run spec (``framework.infra.compare``): a HyperParameters field, the net or
-the data section.
+the data section. The run-spec keys that earlier versions took
+(``optimizer_name``, ``net.batch_norm``, ...) are still read (``ALIASES``).
 """
 import argparse
 import itertools
@@ -41,6 +42,11 @@ def _text(value):
     return str(value)
 
 
+def _schedule(value):
+    """A --lr-schedule SPEC (``cosine``, ``step:5``) or a schedule config dict."""
+    return value if isinstance(value, dict) else str(value)
+
+
 # key: (run-spec override key, how a value is read, what it is)
 AXES = {
     "optimizer": ("optimizer_name", _text, "sgd, momentum, nag, adagrad, adadelta, rmsprop, "
@@ -51,14 +57,21 @@ AXES = {
     "init": ("init_method", _text, "zero, normal, uniform, xavier, msra, ..."),
     "init-scale": ("init_scale", flags.positive_float, "a factor on the initial weights"),
     "l2": ("l2", flags.non_negative, "L2 weight penalty lambda (0 = none)"),
-    "lr-schedule": ("lr_schedule", _text, "a --lr-schedule SPEC: constant, cosine, "
-                                          "step:EPOCHS, ..."),
+    "lr-schedule": ("lr_schedule", _schedule, "a --lr-schedule SPEC: constant, cosine, "
+                                              "step:EPOCHS, ..."),
     "hidden": ("net.hidden", _widths, "hidden widths, a JSON list such as [100,100]"),
     "activation": ("net.activation", _text, ", ".join(flags.ACTIVATIONS)),
     "bn": ("net.batch_norm", _boolean, "batch norm after each hidden layer: on or off"),
     "dropout": ("net.dropout", flags.ratio, "drop ratio after each hidden activation"),
     "train-size": ("data.train_size", flags.positive_int, "training samples of every run"),
 }
+
+
+# the run-spec keys earlier versions took: still read, labelled with the flag names
+ALIASES = {"optimizer-name": "optimizer", "learning-rate": "lr", "max-epoch": "epochs",
+           "init-method": "init", "regular-value": "l2", "net.hidden": "hidden",
+           "net.activation": "activation", "net.batch-norm": "bn", "net.dropout": "dropout",
+           "data.train-size": "train-size"}
 
 
 def describe():
@@ -73,11 +86,9 @@ def parse_axis(text):
     key = key.strip().replace("_", "-")
     if not sep or not key or not values.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=V1,V2,..., got {text!r}")
+    key = ALIASES.get(key, key)
     if key not in AXES:
-        meant = [name for name, (target, _, _) in AXES.items()
-                 if target.split(".")[-1] == key.replace("-", "_")]
-        hint = f" ({key!r} is the run spec's name: use {meant[0]!r})" if meant else ""
-        raise argparse.ArgumentTypeError(f"unknown key {key!r}{hint}; expected one of "
+        raise argparse.ArgumentTypeError(f"unknown key {key!r}; expected one of "
                                          f"{', '.join(AXES)} (the flags' names)")
     try:
         raw = json.loads(f"[{values}]")
@@ -85,7 +96,8 @@ def parse_axis(text):
         raw = [_json_or_text(value) for value in values.split(",")]
     read = AXES[key][1]
     try:
-        parsed = [read(value if read is _widths else str(value).strip()) for value in raw]
+        parsed = [read(value if read in (_widths, _schedule) else str(value).strip())
+                  for value in raw]
     except argparse.ArgumentTypeError as error:
         raise argparse.ArgumentTypeError(f"{key}: {error}") from None
     return key, parsed
@@ -106,13 +118,16 @@ def override(key, value, epochs):
         return ({"regular_name": "l2", "regular_value": value} if value > 0
                 else {"regular_name": "nothing", "regular_value": 0.0})
     if key == "lr-schedule":
-        return {target: flags.parse_schedule(value, epochs)}
+        return {target: value if isinstance(value, dict)
+                else flags.parse_schedule(value, epochs)}
     return {target: value}
 
 
 def label(key, value):
     """``lr=0.01``, ``hidden=100x100``, ``bn=on``: a value as the flag would take it."""
-    if isinstance(value, bool):
+    if isinstance(value, dict):
+        text = str(value.get("name", value))
+    elif isinstance(value, bool):
         text = "on" if value else "off"
     elif isinstance(value, list):
         text = "x".join(map(str, value))
