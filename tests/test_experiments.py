@@ -472,3 +472,41 @@ def test_progress_lines_and_tables_keep_six_significant_digits():
     header, (cells,) = table_rows([row])
     assert header[2] == "final train loss"
     assert cells[2:5] == ["7.6123e-05 ± 1e-06", "diverged", "0.566667 ± 0"]
+
+
+# -------------------------------------------- breast-cancer cross-validation
+def test_the_folds_test_every_sample_once_and_keep_the_class_mix():
+    from apps.experiments.breast_cancer_cv import splits, stratified_folds
+    labels = np.array([0] * 212 + [1] * 357)
+    folds = stratified_folds(labels, 5, seed=3)
+    tested = np.concatenate(folds)
+    assert sorted(tested.tolist()) == list(range(569))            # each sample once
+    for test in folds:
+        assert 113 <= test.size <= 115
+        assert abs(labels[test].mean() - 357 / 569) < 0.01       # stratified
+    again = stratified_folds(labels, 5, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(folds, again))   # the same for all
+    other = stratified_folds(labels, 5, seed=4)
+    assert not all(np.array_equal(a, b) for a, b in zip(folds, other))
+    assert len(splits(labels, 5, range(1, 11))) == 50
+    for _, train, test in splits(labels, 5, [1]):
+        assert not set(train) & set(test) and train.size + test.size == 569
+
+
+def test_the_search_ranks_the_candidates_on_other_folds(tmp_path):
+    data = tmp_path / "data"
+    write_wdbc(data / "breast-cancer" / "wdbc.data")
+    status, out, err = call("breast_cancer_cv", ["--search", "--repeats", 1, "--folds", 2,
+                                                 "--data-dir", data, "--plot-dir", tmp_path,
+                                                 "--no-plots", "--verbose", 0])
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["run"] == "breast_cancer_cv_search"
+    from apps.experiments.breast_cancer_cv import CANDIDATES, SELECTION_SEED
+    assert set(CANDIDATES) <= set(result["metrics"])
+    table = Path(result["tables"][0]).read_text()
+    assert f"fold seeds {SELECTION_SEED}-{SELECTION_SEED}" in table
+    means = [float(line.split("|")[2].split("±")[0]) for line in table.splitlines()
+             if line.startswith("| ") and "±" in line and "mean" not in line]
+    assert len(means) == len(result["metrics"])
+    assert means == sorted(means, reverse=True)                   # best first

@@ -60,8 +60,9 @@ def plot_confusion_matrix(counts, class_names, path, title):
             if counts[i, j] or n <= 4:
                 axes.text(j, i, str(counts[i, j]), ha="center", va="center",
                           fontsize=cell_font, color="white" if rates[i, j] > 0.5 else "black")
-    axes.set_xticks(range(n), labels=class_names, rotation=45 if n > 4 else 0,
-                    ha="right" if n > 4 else "center", fontsize=FONT_SIZE - 1)
+    rotate = n > 4 and max(len(str(name)) for name in class_names) > 3   # words, not digits
+    axes.set_xticks(range(n), labels=class_names, rotation=45 if rotate else 0,
+                    ha="right" if rotate else "center", fontsize=FONT_SIZE - 1)
     axes.set_yticks(range(n), labels=class_names, fontsize=FONT_SIZE - 1)
     axes.set_xlabel("predicted", fontsize=FONT_SIZE)
     axes.set_ylabel("true", fontsize=FONT_SIZE)
@@ -110,8 +111,8 @@ def plot_residuals(actual, predicted, path, title):
     left.axhline(0.0, color="black", linewidth=1, label="no error")
     centers, medians = _running_median(predicted, residual)
     left.plot(centers, medians, color="red", linewidth=1.8, label="median residual")
-    if predicted.min() > 0 and predicted.max() / predicted.min() > 50:
-        left.set_xscale("log")
+    if predicted.min() > 0 and predicted.max() / predicted.min() > 5:
+        left.set_xscale("log")          # prices: their errors grow with them
     limit = np.percentile(np.abs(residual), 99.5)
     left.set_ylim(-1.1 * limit, 1.1 * limit)
     left.xaxis.set_major_formatter(dollar_formatter())
