@@ -181,7 +181,7 @@ def test_breast_cancer_reads_wdbc_and_writes_a_confusion_matrix(runs):
     settings = result["settings"]      # the breast-cancer defaults, not the double arc's
     assert (settings["batch_size"], settings["learning_rate"], settings["keep"],
             settings["regularization"], settings["holdout"]) == (
-        32, 0.003, "last", {"name": "l2", "value": 0.01}, 0)
+        32, 0.003, "last", {"name": "l2", "value": 0.003}, 0)
     assert settings["architecture"]["layers"][0]["output_size"] == 8
     assert sorted(Path(p).name for p in result["plots"]) == [
         f"{APP}_breast-cancer_data4_seed1_{kind}.png" for kind in ("confusion", "history")]
@@ -203,7 +203,7 @@ def test_a_failed_run_is_one_line_and_exit_1(way, tmp_path):
                     "--stop-loss": "0.02", "--l2": "0.0", "--epochs": "500",
                     "--holdout": "10", "--save": "weights/RUN.h5"}),
     ("breast-cancer", {"--hidden": "8", "--batch-size": "32", "--lr": "0.003",
-                       "--keep": "last", "--stop-loss": "0.0", "--l2": "0.01",
+                       "--keep": "last", "--stop-loss": "0.0", "--l2": "0.003",
                        "--epochs": "300", "--holdout": "0", "--save": "weights/RUN.h5"}),
 ])
 def test_help_shows_every_default_of_the_chosen_data_set(dataset, expected):

@@ -57,15 +57,15 @@ def plot_curves(experiment, sweep, scales, repeats):
                     labels={f"std={s:.3g} BN": "batch norm", f"std={s:.3g} plain": "none"})
         ax.set_title(f"initial weight std {s:.3g}", fontsize=FONT_SIZE)
         ax.set_ylim(0, 1.02)
-        diverged = [text for label, text in (("BN", "batch norm"), ("plain", "none"))
-                    if np.isnan(_final(sweep, f"std={s:.3g} {label}", "train_accuracy")[0])]
-        if diverged:
-            ax.text(0.5, 0.6, " and ".join(diverged) + ": diverged\n(the loss stopped being "
-                    "a finite number)", ha="center", va="center", transform=ax.transAxes,
+        notes = [f"{text}: {count} of {runs} runs diverged"
+                 for label, text in (("BN", "batch norm"), ("plain", "none"))
+                 for count, runs in [_diverged(sweep, f"std={s:.3g} {label}")] if count]
+        if notes:
+            ax.text(0.5, 0.6, "\n".join(notes) + "\n(the loss stopped being a finite number)",
+                    ha="center", va="center", transform=ax.transAxes,
                     fontsize=FONT_SIZE - 1, color="C3")
         ax.tick_params(labelsize=FONT_SIZE - 2)
-        if i % columns:
-            ax.set_ylabel("")
+        ax.set_ylabel("accuracy" if i % columns == 0 else "")
         if i < len(scales) - columns:
             ax.set_xlabel("")
     handles, texts = fig.axes[0].get_legend_handles_labels()
@@ -83,12 +83,17 @@ def plot_summary(experiment, sweep, scales, repeats):
     fig = experiment.figure(10, 4.6)
     ax = fig.add_subplot(1, 1, 1)
     for label, text, color in (("BN", "batch norm", "C0"), ("plain", "none", "C1")):
+        kept = [s for s in scales if not _diverged(sweep, f"std={s:.3g} {label}")[0]]
         for metric, style, what in (("train_accuracy", "o-", "training"),
                                     ("val_accuracy", "s--", "validation")):
-            finals = [_final(sweep, f"std={s:.3g} {label}", metric) for s in scales]
-            ax.errorbar(scales, [m for m, _ in finals], yerr=[e for _, e in finals],
+            finals = [_final(sweep, f"std={s:.3g} {label}", metric) for s in kept]
+            ax.errorbar(kept, [m for m, _ in finals], yerr=[e for _, e in finals],
                         fmt=style, color=color, label=f"{text}, {what}", capsize=3,
                         markersize=4)
+        lost = [s for s in scales if s not in kept]
+        if lost:
+            ax.plot(lost, [0.03] * len(lost), "x", color=color, markersize=9,
+                    markeredgewidth=2, label=f"{text}: a run diverged")
     ax.axhline(0.1, color="gray", linewidth=0.8, linestyle=":", label="chance (10 classes)")
     ax.set_xscale("log")
     ax.set_xlabel("initial weight std (log scale)")
@@ -101,6 +106,12 @@ def plot_summary(experiment, sweep, scales, repeats):
                  f"mean over {_repeats_text(repeats)}"
                  + (" (bars: ± 1 std)" if repeats > 1 else ""), fontsize=FONT_SIZE + 1)
     return fig
+
+
+def _diverged(sweep, variant):
+    """(runs whose loss stopped being finite, finished runs) of a variant."""
+    row = next(r for r in sweep.rows if r["variant"] == variant)
+    return row["ok"] - row.get("finite", {}).get("final_train_loss", row["ok"]), row["ok"]
 
 
 def _final(sweep, variant, metric):
