@@ -17,27 +17,26 @@ import re
 
 import numpy as np
 
+from . import state
 from .enums import NetType
 from .hyper_parameters import LAYER_FIELDS, HyperParameters
-from .random_streams import RandomStreams
+from .infra.memory import PREDICT_CHUNK, PREDICT_VALUES
 from .infra.validation import all_finite
+from .layers.base import Layer, as_shape
+from .layers.builder import layers_from_specs
+from .layers.classification import ClassificationLayer
+from .random_streams import RandomStreams
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
-PREDICT_CHUNK = 4096        # most samples per inference pass
-PREDICT_VALUES = 2 ** 20    # ... and at most about this many values in its widest layer
-
-
-def param_name(index, key):
-    """Name of array ``key`` ("W"/"B") of a layer's ``index``-th WeightsBias."""
-    return key if index == 0 else f"{key}{index}"
 
 
 class NeuralNet:
     """``NeuralNet(params, name)``: the textbook's NeuralNet_4_0 (layers, train, save)."""
 
     def __init__(self, params, name="net"):
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        if not isinstance(name, str) or not name.strip() or not name.isprintable():
+            raise ValueError(f"name: expected a non-empty string of printable characters "
+                             f"(it is saved in weight files), got {name!r}")
         self._params = None
         self._layers = []
         self.params = params
@@ -49,7 +48,6 @@ class NeuralNet:
         self.stop_reason = None     # ... and may say why (history.stop_reason)
         self._names = []
         self._shapes = []       # per-sample output shape after each layer (None: unknown)
-        self._wbs = []
         self._step = None       # the training step closure, built on first use
         self.metadata = {}      # data options saved with the net (see save); load restores them
         self.input_shape = None
@@ -87,8 +85,6 @@ class NeuralNet:
     def add_specs(self, specs, input_shape=None):
         """Append the layers ``specs`` describe, made for this net's current output
         (or, for an empty net, for ``input_shape``, which the first layer must accept)."""
-        from .layers.base import as_shape
-        from .layers.builder import layers_from_specs
         if not self._layers and input_shape is not None:
             self.input_shape = as_shape(input_shape, "input_shape")
         for name, layer in layers_from_specs(specs, self.output_shape, self.params):
@@ -97,7 +93,6 @@ class NeuralNet:
     def add_layer(self, layer, name):
         """Append ``layer`` as ``name``: check its input shape, record its output
         shape, create its weights."""
-        from .layers.base import Layer
         if not isinstance(layer, Layer):
             what = f"the class {layer.__name__}" if isinstance(layer, type) else repr(layer)
             raise ValueError(f"add_layer({name!r}): expected a Layer instance, got {what}")
@@ -129,13 +124,11 @@ class NeuralNet:
         self._layers.append(layer)
         self._names.append(name)
         self._shapes.append(None if out is None else tuple(out))
-        self._wbs.extend(layer.weights())
         self._step = None
 
     def _check_classifier(self, layer, name):
         """Refuse a classification layer that does not match ``params.net_type``."""
         from .classifiers import Logistic, Softmax
-        from .layers.classification import ClassificationLayer
         if not isinstance(layer, ClassificationLayer):
             return
         net_type, kind = self.params.net_type, type(layer.classifier).__name__
@@ -154,7 +147,6 @@ class NeuralNet:
 
     def _check_output_end(self):
         """A classifier net must end in a classification layer (checked once built)."""
-        from .layers.classification import ClassificationLayer
         net_type = self.params.net_type
         if net_type is not NetType.FITTING and self._layers \
                 and not isinstance(self._layers[-1], ClassificationLayer):
@@ -213,8 +205,14 @@ class NeuralNet:
             raise KeyError(f"no layer named {name!r}; layers are {self._names}") from None
 
     def weights(self):
-        """Every WeightsBias in layer order (the optimizer's view of the net)."""
-        return list(self._wbs)
+        """Every WeightsBias in layer order (the textbook's view of the weights)."""
+        return [wb for layer in self._layers for wb in layer.weights()]
+
+    def parameters(self):
+        """``{"fc1/W": Parameter, "bn1/gamma": ...}``: every trainable array by its
+        stable key, in layer order (``value``, ``grad``, ``optimizer`` on each)."""
+        return {f"{name}/{key}": parameter for name, layer in zip(self._names, self._layers)
+                for key, parameter in layer.parameters().items()}
 
     # ----- computing ------------------------------------------------------
     def forward(self, x, train):
@@ -295,6 +293,20 @@ class NeuralNet:
             raise ValueError(f"{where}: expected finite values, received NaN or inf")
         return x
 
+    def check_batch(self, x, y, where):
+        """(x, y) validated against the net: x by ``check_input``, y real, cast to the
+        net's dtype, one row per sample of the net's output shape."""
+        x = self.check_input(x, where)
+        y = np.asarray(y)
+        if y.dtype.kind not in "fiub":
+            raise ValueError(f"{where}: expected real labels, received dtype {y.dtype}")
+        y = y.astype(self.params.dtype, copy=False)
+        expected = (x.shape[0],) + self.output_shape
+        if y.shape != expected:
+            raise ValueError(f"{where}: expected labels of shape {expected} (one row per "
+                             f"sample of x), received {y.shape}")
+        return x, y
+
     def train(self, data_reader, epochs=None, checkpoint=0.1, need_test=True, callbacks=None,
               verbose=1, batch_order=None, restore_best=True):
         """Train ``epochs`` more epochs (None: up to ``params.max_epoch``); see
@@ -324,14 +336,14 @@ class NeuralNet:
     def train_step(self, x, y, lr=None):
         """One optimizer step on (x, y), exactly the step ``train`` takes; returns
         (loss incl. penalty, accuracy). ``lr`` None: the schedule's rate at ``net.epoch``."""
-        from .training import train_step
+        from .step import train_step
         return train_step(self, x, y, lr)
 
     def training_step(self):
-        """The step closure ``train`` and ``train_step`` share (see ``training.make_step``)."""
+        """The step ``train`` and ``train_step`` share (see ``framework.step``)."""
         if self._step is None:
-            from .training import make_step
-            self._step = make_step(self)
+            from .step import Step
+            self._step = Step(self)
         return self._step
 
     def test(self, data_reader):
@@ -342,46 +354,24 @@ class NeuralNet:
         return evaluate(self, self.check_input(x, "test"), y, penalty=False)
 
     # ----- state ----------------------------------------------------------
-    def layer_arrays(self, index):
-        """Live arrays of layer ``index``: W/B of each WeightsBias, then its buffers."""
-        layer = self._layers[index]
-        arrays = {}
-        for i, wb in enumerate(layer.weights()):
-            arrays[param_name(i, "W")] = wb.W
-            arrays[param_name(i, "B")] = wb.B
-        arrays.update(layer.buffers())
-        return arrays
+    def state_dict(self):
+        """A copy of the whole state under one key scheme (see ``framework.state``):
+        parameters ``"fc1/W"``, buffers ``"bn1/running_var"``, optimizer state
+        ``"optimizer/fc1/W/m"``, ``"epoch"``, ``"iteration"``, ``"random_state"``."""
+        return state.state_dict(self)
 
-    def set_layer_arrays(self, index, values):
-        """Copy ``values`` (same names and shapes as ``layer_arrays``) into layer ``index``."""
-        layer = self._layers[index]
-        for i, wb in enumerate(layer.weights()):
-            wb.set_arrays({key: np.asarray(values[param_name(i, key)], dtype=wb.dtype)
-                           for key in ("W", "B")})
-        own = layer.buffers()
-        if own:
-            layer.set_buffers({key: values[key] for key in own})
-
-    def get_state(self):
-        """A deep copy of every weight and buffer: {layer name: {array name: copy}}."""
-        return {name: {k: v.copy() for k, v in self.layer_arrays(i).items()}
-                for i, name in enumerate(self._names)}
-
-    def set_state(self, state):
-        """Copy a ``get_state()`` result back into the layers."""
-        for i, name in enumerate(self._names):
-            self.set_layer_arrays(i, state[name])
+    def load_state_dict(self, values):
+        """Put a ``state_dict()`` (or ``snapshot()``) back, strictly: every key and
+        shape must match; nothing changes if one does not."""
+        state.load_state_dict(self, values)
 
     def snapshot(self):
-        """Everything a rollback needs: ``get_state()`` plus every optimizer's state."""
-        return {"arrays": self.get_state(),
-                "optimizer": [wb.optimizer_state() for wb in self._wbs]}
+        """Everything a rollback needs: parameters, buffers, optimizer state (copies)."""
+        return state.state_dict(self, counters=False)
 
     def restore(self, snapshot):
         """Put a ``snapshot()`` back: weights, buffers and the optimizer state with them."""
-        self.set_state(snapshot["arrays"])
-        for wb, state in zip(self._wbs, snapshot["optimizer"]):
-            wb.set_optimizer_state(state)
+        state.load_state_dict(self, snapshot)
 
     # ----- files ----------------------------------------------------------
     def save(self, path, include_optimizer=True, metadata=None):
@@ -398,7 +388,7 @@ class NeuralNet:
         """Rebuild a working net (layers, weights, optimizer and RNG state) from a file;
         the saved metadata comes back as ``net.metadata`` (``{}`` if none)."""
         from .infra.serialization import load_net
-        return load_net(path)
+        return load_net(path, cls)
 
     def load_weights(self, path):
         """Load weights and buffers into this net; names and shapes must match exactly.
@@ -410,7 +400,7 @@ class NeuralNet:
     def parameter_count(self, index=None):
         """Trainable values of layer ``index``, or of the whole net."""
         layers = self._layers if index is None else [self._layers[index]]
-        return sum(wb.W.size + wb.B.size for layer in layers for wb in layer.weights())
+        return sum(p.size for layer in layers for p in layer.parameters().values())
 
     def summary(self):
         """A table: name, class, output shape, parameter count; then the total."""

@@ -35,16 +35,16 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .infra import threads
 from .batch_order import check_indices, epoch_orders
-from .infra.buffers import BufferCache
 from .callbacks.base import Callback, CallbackList
 from .callbacks.nan import TerminateOnNaN
 from .callbacks.progress import ProgressBar
 from .enums import NetType
 from .history import Record, TrainingHistory
+from .infra import threads
 from .layers.classification import ClassificationLayer
-from .losses import _CLIP, LossFunction
+from .losses import loss_for
+from .metrics import metric_for
 from .stopping import INTERRUPTED_REASON, MAX_EPOCH_REASON, callbacks_from_params
 
 
@@ -173,7 +173,7 @@ class _Run:
         for cb in hooks.callbacks:
             cb.set_plan(self.stop - self.first, self.per_epoch)
         self.keeper = _Keeper(net, restore_best)
-        self.meter = _Meter()
+        self.meter = _Meter(net.training_step().metric)
         self.diverged = False
         self.lr = params.learning_rate_at(self.first)
         net.stop_training, net.stop_reason = False, None
@@ -205,9 +205,9 @@ class _Run:
                     due = in_epoch if (epoch + 1) % every == 0 or epoch == self.stop - 1 else ()
                     hooks.call("on_epoch_begin", net, epoch)
                     for i, (x, y) in enumerate(batches, 1):
-                        loss, correct = step(x, y, lr)
+                        loss = step(x, y, lr)
                         net.iteration += 1
-                        add(loss, correct, x.shape[0])
+                        add(loss, x.shape[0])
                         epoch_float = epoch + i / n
                         if not isfinite(loss):
                             self.diverge(self.guard.loss_reason("train", loss), epoch_float)
@@ -277,151 +277,32 @@ def _stop_on_sigint(net):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def train_step(net, x, y, lr=None):
-    """One optimizer step on a checked (x, y): the very closure ``train`` runs.
-
-    Returns (loss incl. penalty, accuracy) and counts the step in
-    ``net.iteration``. The caller picks the BLAS threads (``framework.infra.threads``).
-    """
-    from .gradient_check import checked_batch
-    x, y = checked_batch(net, x, y, "train_step")
-    if lr is None:
-        lr = net.params.learning_rate_at(net.epoch)
-    elif isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) \
-            or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"train_step: lr: expected a finite number >= 0, got {lr!r}")
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        loss, correct = net.training_step()(x, y, float(lr))
-    net.iteration += 1
-    return loss, correct / x.shape[0]
-
-
-def make_step(net):
-    """Build ``step(x, y, lr) -> (loss incl. penalty, correct)`` for one mini-batch.
-
-    ``correct`` is the batch's accuracy times its rows (a count for
-    classifiers), so the caller sums it without a division per step.
-    Everything the step touches is looked up here, once: the loop body is
-    bound methods and NumPy calls on buffers that already exist.
-    """
-    params = net.params
-    layers = net.layers
-    wbs = net.weights()
-    fused = params.net_type is not NetType.FITTING
-    backward = [layer.backward for layer in reversed(layers[:-1] if fused else layers)]
-    forward = [layer.forward for layer in layers]
-    look_ahead = [wb.pre_update for wb in wbs if wb.look_ahead_needed]
-    # what the weights were built with, not what params says now (they cannot differ)
-    penalties = [wb.regular_loss for wb in wbs if wb.regularizer.lam]
-    updates = [wb.update for wb in wbs]
-    buffers = BufferCache()     # the fused delta and the metrics' work arrays
-    metrics = _batch_metrics(params.net_type, buffers)
-    subtract, multiply = np.subtract, np.multiply
-    last = {"shape": None, "delta": None}
-
-    def step(x, y, lr):
-        for pre in look_ahead:
-            pre()
-        a = x
-        for f in forward:
-            a = f(a, True)
-        loss, correct = metrics(a, y)
-        for penalty in penalties:
-            loss += float(penalty())
-        out = last["delta"]
-        if a.shape != last["shape"]:
-            if a.shape != y.shape:
-                LossFunction(params.net_type).delta(a, a, y)   # raises the shape error
-            out = last["delta"] = buffers.get("delta", a.shape, a.dtype)
-            last["shape"] = a.shape
-        # the fused d(mean loss)/dz = (a - y) / m of LossFunction.delta, inline
-        subtract(a, y, out=out)
-        delta = multiply(out, 1.0 / a.shape[0], out=out)
-        for b in backward:
-            delta = b(delta)
-        for update in updates:
-            update(lr)
-        return loss, correct
-
-    return step
-
-
-def _batch_metrics(net_type, buffers=None):
-    """``metrics(a, y) -> (mean loss, accuracy * rows)`` for one training batch.
-
-    The multi-class form is ``LossFunction.loss`` / ``.accuracy`` on work
-    arrays from ``buffers`` (a BufferCache): probabilities clipped to [1e-12,
-    1 - 1e-12], logged and dotted with y in the net's dtype (float64 in
-    ``loss``; for a float32 net the train loss differs from it by ~1e-7
-    relative), and the correct rows counted instead of averaged. Other net
-    types call LossFunction.
-    """
-    loss_fn = LossFunction(net_type)
-    buffers = BufferCache() if buffers is None else buffers
-    if net_type is not NetType.MULTIPLE_CLASSIFIER:
-        def metrics(a, y):
-            return float(loss_fn.loss(a, y)), float(loss_fn.accuracy(a, y)) * a.shape[0]
-        return metrics
-
-    maximum, minimum, log, vdot, equal = np.maximum, np.minimum, np.log, np.vdot, np.equal
-    count_nonzero = np.count_nonzero
-    last = {"shape": None, "work": None}
-
-    def work_arrays(a, y):
-        loss_fn.loss(a, y)                          # validates the shapes once
-        labels = (a.shape[0],) + a.shape[2:]        # one class decision per sample (and pixel)
-        low = buffers.get("clip_low", a.shape, a.dtype)
-        high = buffers.get("clip_high", a.shape, a.dtype)
-        # the clip bounds as full arrays: NumPy's same-shape loop beats the scalar one
-        low.fill(_CLIP)
-        high.fill(1.0 - _CLIP)
-        return (buffers.get("log_p", a.shape, a.dtype), low, high,
-                buffers.get("predicted", labels, np.intp),
-                buffers.get("expected", labels, np.intp), buffers.get("hit", labels, bool))
-
-    def metrics(a, y):
-        if a.shape != last["shape"]:
-            last["work"], last["shape"] = work_arrays(a, y), a.shape
-        p, low, high, predicted, expected, hit = last["work"]
-        maximum(a, low, out=p)
-        minimum(p, high, out=p)
-        log(p, out=p)
-        loss = -float(vdot(y, p)) / a.shape[0]
-        a.argmax(axis=1, out=predicted)
-        y.argmax(axis=1, out=expected)
-        equal(predicted, expected, out=hit)
-        hits = int(count_nonzero(hit))
-        return loss, hits if hit.ndim == 1 else hits * a.shape[0] / hit.size
-
-    return metrics
-
-
 def evaluate(net, x, y, penalty=True):
-    """(loss, accuracy) of inference-mode outputs on (x, y), in chunks."""
+    """(loss, accuracy or R²) of inference-mode outputs on (x, y), in chunks."""
     a = net._predict(x)        # x was checked once, before training
-    loss_fn = LossFunction(net.params.net_type)
-    loss = float(loss_fn.loss(a, y))
+    loss = loss_for(net.params).loss(a, y)
     if penalty:
-        loss += sum(float(wb.regular_loss()) for wb in net.weights())
-    return loss, float(loss_fn.accuracy(a, y))
+        loss += sum(float(p.penalty()) for p in net.parameters().values())
+    return loss, metric_for(net.params.net_type).of(a, y)
 
 
 class _Meter:
-    """Sample-weighted running sums of loss and accuracy since the last checkpoint."""
+    """Sample-weighted sums of the train loss since the last checkpoint, beside the
+    step's metric, which accumulates over the same batches."""
 
-    def __init__(self):
-        self.loss = self.accuracy = 0.0
-        self.count = 0
+    def __init__(self, metric):
+        self.metric = metric
+        metric.reset()
+        self.loss, self.count = 0.0, 0
 
-    def add(self, loss, correct, m):
-        """``correct`` is the batch accuracy times ``m`` (see ``make_step``)."""
+    def add(self, loss, m):
         self.loss += loss * m
-        self.accuracy += correct
         self.count += m
 
     def pop(self):
-        means = self.loss / self.count, self.accuracy / self.count
-        self.__init__()
+        means = self.loss / self.count, self.metric.result()
+        self.metric.reset()
+        self.loss, self.count = 0.0, 0
         return means
 
 

@@ -195,7 +195,7 @@ def test_unknown_names_list_the_registered_ones():
         fw.ActivationLayer("square")
     assert fw.HyperParameters(0.1, 1, 4, optimizer_name="Sign-SGD").optimizer_name == "sign_sgd"
     assert fw.HyperParameters(0.1, 1, 4, optimizer_name="nesterov").optimizer_name \
-        is fw.OptimizerName.NAG
+        == fw.OptimizerName.NAG == "nag"
 
 
 def test_a_same_named_class_from_elsewhere_cannot_replace_a_built_in():

@@ -120,7 +120,7 @@ def settings(net, args=None):
             "batch_size": params.batch_size, "epochs": params.max_epoch,
             "regularization": {"name": params.regular_name.value,
                                "value": params.regular_value},
-            "init": params.init_method.value, "seed": params.seed}
+            "init": params.init_method, "seed": params.seed}
     if args is not None:
         found.update(checkpoint=args.checkpoint, keep=args.keep, patience=args.patience)
     return found

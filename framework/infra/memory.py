@@ -26,7 +26,9 @@ test_config_checks.py`` compares it with what NumPy really allocates);
 ``check_memory`` refuses a configuration that exceeds the memory available
 with a one-line error instead of a traceback. A new layer class gets its own
 estimate with ``@register_layer_cost(MyLayer)``; without one it is costed
-like an element-wise layer plus its weights.
+from what it declares: its parameters' and buffers' shapes, plus an output
+and an input gradient per sample. A layer whose description fails is
+counted that way with a warning naming it, never a traceback.
 """
 import math
 import os
@@ -34,11 +36,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import warnings
+
 from ..enums import RegularMethod
 from ..layers.activation import ActivationLayer
 from ..layers.base import Layer, as_shape
 from ..layers.batch_norm import BatchNormLayer
-from ..layers.builder import layer_class, make_layer, parse_spec
+from ..layers.builder import make_layer, parse_spec
 from ..layers.classification import ClassificationLayer
 from ..layers.conv import ConvLayer
 from ..layers.dropout import DropoutLayer
@@ -50,6 +54,8 @@ from .validation import check_integer
 
 WEIGHT_COPIES = 2       # the training loop keeps the starting weights and the best so far
 GATHER_BATCHES = 2      # the reader gathers the next batch while the current one trains
+PREDICT_CHUNK = 4096        # most samples per inference pass
+PREDICT_VALUES = 2 ** 20    # ... and at most about this many values in its widest layer
 
 
 @dataclass(frozen=True)
@@ -104,27 +110,37 @@ def layer_cost(layer, itemsize):
     for cls in type(layer).__mro__:
         if cls in _COSTS:
             return _COSTS[cls](layer, itemsize)
-    return _default_cost(layer, itemsize)
+    try:
+        return _declared_cost(layer, itemsize)
+    except Exception as error:     # a user's layer must never crash the estimate
+        warnings.warn(f"memory estimate: {type(layer).__name__} could not describe its "
+                      f"parameters ({type(error).__name__}: {error}); counted as an "
+                      f"element-wise layer", RuntimeWarning, stacklevel=2)
+        return _element_wise_cost(layer, itemsize)
 
 
 def _values(shape):
     return math.prod(shape) if shape is not None else 0
 
 
-def _default_cost(layer, itemsize):
-    """An unknown layer: an output and an input gradient per sample, plus its weights."""
-    arrays = [a for wb in _weights_of(layer) for a in (wb.W, wb.B)]
-    per = (_values(layer.input_shape) + _values(layer.output_shape)) * itemsize
-    return LayerCost(params=sum(a.size for a in arrays),
-                     largest_param=max([a.size for a in arrays] or [0]),
-                     train_per_sample=per, infer_per_sample=_values(layer.output_shape) * itemsize)
+def _element_wise_cost(layer, itemsize):
+    """An output and an input gradient per sample."""
+    return LayerCost(
+        train_per_sample=(_values(layer.input_shape) + _values(layer.output_shape)) * itemsize,
+        infer_per_sample=_values(layer.output_shape) * itemsize)
 
 
-def _weights_of(layer):
-    try:
-        return layer.weights()
-    except (ValueError, RuntimeError):      # not built with params (a spec's stand-in)
-        return []
+def _declared_cost(layer, itemsize):
+    """A layer without a cost function: what it declares (parameters and buffers, by
+    shape, allocated or not) plus an output and an input gradient per sample."""
+    sizes = [p.size for p in layer.parameters().values()]
+    buffers = [math.prod(value.shape) if value is not None else 0
+               for value in layer.buffers().values()]
+    base = _element_wise_cost(layer, itemsize)
+    return LayerCost(params=sum(sizes), largest_param=max(sizes or [0]),
+                     persistent=sum(buffers) * itemsize,
+                     train_per_sample=base.train_per_sample,
+                     infer_per_sample=base.infer_per_sample)
 
 
 @register_layer_cost(FcLayer)
@@ -240,7 +256,6 @@ def _arrays_per_param(optimizer, regularized):
 
 
 def _sum_costs(costs, input_values, batch, itemsize, per_param, layers):
-    from ..net import PREDICT_CHUNK, PREDICT_VALUES
     widest = max([input_values] + [_values(layer.output_shape) for layer in layers] + [1])
     chunk = max(1, min(PREDICT_CHUNK, PREDICT_VALUES // widest))
     parameters = sum(c.params for c in costs) * per_param * itemsize \
@@ -254,8 +269,8 @@ def _sum_costs(costs, input_values, batch, itemsize, per_param, layers):
 
 
 def _layers_from_specs(specs, input_shape):
-    """Built layers for ``specs`` with no weights made: fully connected layers become
-    shape-only stand-ins; the rest are built without params (no weights yet)."""
+    """Built layers for ``specs`` without params: their parameters are declared (by
+    shape) but not allocated, so a net far too large is costed, not made."""
     if isinstance(specs, (str, bytes, dict)) or not hasattr(specs, "__iter__"):
         raise ValueError(f"memory estimate: expected a NeuralNet or a list of layer specs, "
                          f"got {specs!r}")
@@ -275,20 +290,10 @@ def _layers_from_specs(specs, input_shape):
 
 def _spec_layer(spec, index, shape):
     kind, options, _ = parse_spec(spec, index)
-    cls = layer_class(kind)
     try:
-        if cls is not None and issubclass(cls, FcLayer):
-            return _FcShape(*FcLayer.sizes_from_config(options, shape))
         return make_layer(kind, options, shape, None)
     except ValueError as error:
         raise ValueError(f"layer spec {index} ({kind!r}): {error}") from None
-
-
-class _FcShape(FcLayer):
-    """An FcLayer's shapes without its weights (a spec costed before allocating)."""
-
-    def __init__(self, input_size, output_size):     # no Layer.__init__: no buffers
-        self.input_shape, self.output_shape = (input_size,), (output_size,)
 
 
 # ----- the machine -------------------------------------------------------------

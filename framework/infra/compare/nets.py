@@ -50,12 +50,17 @@ def fingerprint(net):
     weights differ only because the architecture differs (a batch-norm layer
     added) still match layer by layer where the draws were the same.
     """
+    from ...state import entries
+    arrays = {}
+    for entry in entries(net):
+        if entry.kind != "optimizer":
+            arrays.setdefault(entry.layer, {})[entry.name] = entry.value
     overall = hashlib.sha256()
     layers = {}
-    for layer_name, arrays in net.get_state().items():
+    for layer_name in net.layer_names:
         digest = hashlib.sha256()
-        for key in sorted(arrays):
-            data = np.ascontiguousarray(arrays[key])
+        for key in sorted(arrays.get(layer_name, {})):
+            data = np.ascontiguousarray(arrays[layer_name][key])
             digest.update(key.encode())
             digest.update(data.tobytes())
         layers[layer_name] = digest.hexdigest()[:16]
