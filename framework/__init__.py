@@ -20,6 +20,7 @@ from .errors import WeightsFileError
 from .gradient_check import check_gradients
 from .history import Record, TrainingHistory
 from .hyper_parameters import HyperParameters, Stopper
+from .initializers import Initializer, VarianceScaling, register_initializer
 from .layers.activation import ActivationLayer
 from .layers.base import Layer
 from .layers.batch_norm import BatchNormLayer
@@ -31,10 +32,12 @@ from .layers.fc import FcLayer
 from .layers.flatten import FlattenLayer
 from .layers.pooling import PoolingLayer, PoolType
 from .layers.registry import register_layer
-from .losses import LossFunction
 from .infra.memory import check_memory, estimate_training_bytes
+from .losses import Loss, LossFunction, register_loss
+from .metrics import Metric, confusion_matrix, register_metric
 from .net import NeuralNet
 from .optimizers import Optimizer, register_optimizer
+from .parameter import Buffer, Parameter
 from .plotting import plot_history
 from .random_streams import RandomStreams
 from .schedules import (ConstantLR, CosineLR, ExponentialLR, LRSchedule, MultiStepLR,
@@ -60,6 +63,8 @@ __all__ = [
     "estimate_training_bytes", "check_memory",
     # extending: registries, the builder, base classes
     "register_layer", "register_activator", "register_classifier", "register_optimizer",
-    "register_schedule", "layers_from_specs", "mlp_specs", "Activator", "Classifier",
-    "Optimizer", "LRSchedule", "BufferCache",
+    "register_schedule", "register_loss", "register_initializer", "register_metric",
+    "layers_from_specs", "mlp_specs", "Activator", "Classifier", "Optimizer", "LRSchedule",
+    "Loss", "Metric", "Initializer", "VarianceScaling", "Parameter", "Buffer", "BufferCache",
+    "confusion_matrix",
 ]

@@ -262,12 +262,9 @@ class Layer:
                              f"constructor: {error}") from None
 
     def name_hint(self):
-        """The stem of this layer's default name in a net (``fc`` -> fc1, fc2, ...)."""
-        from .registry import LAYERS
-        try:
-            return LAYERS.name_of(type(self))
-        except KeyError:
-            return type(self).__name__.lower()
+        """The stem of this layer's default name in a net (``fc`` -> fc1, fc2, ...): the
+        short name its class is registered under, else its class name in lower case."""
+        return type(self).__dict__.get("registered_name") or type(self).__name__.lower()
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
