@@ -46,6 +46,8 @@ class NeuralNet:
         self.iteration = 0      # completed mini-batch steps
         self.stop_training = False  # a callback sets True to end train() after this step
         self.stop_reason = None     # ... and may say why (history.stop_reason)
+        self.learning_rate = None   # the rate the next step uses (None: params' at the next
+        #                             train); the loop reads it every step, callbacks set it
         self._names = []
         self._shapes = []       # per-sample output shape after each layer (None: unknown)
         self._step = None       # the training step closure, built on first use
@@ -71,6 +73,9 @@ class NeuralNet:
                         f"build a new net to change it")
         elif old is not None and old.seed != params.seed:
             self.streams = RandomStreams(params.seed)
+        if old is not None and (old.learning_rate, old.lr_schedule) != \
+                (params.learning_rate, params.lr_schedule):
+            self.learning_rate = None       # a new rate or schedule: the next train takes it
         self._params = params
 
     @classmethod
@@ -294,27 +299,47 @@ class NeuralNet:
         return x
 
     def check_batch(self, x, y, where):
-        """(x, y) validated against the net: x by ``check_input``, y real, cast to the
-        net's dtype, one row per sample of the net's output shape."""
+        """(x, y) validated against the net: x by ``check_input``, y by
+        ``framework.labels.as_targets`` (the output's shape, or class numbers for a
+        classifier; values a loss can use), both cast to the net's dtype."""
+        from .labels import as_targets
         x = self.check_input(x, where)
-        y = np.asarray(y)
-        if y.dtype.kind not in "fiub":
-            raise ValueError(f"{where}: expected real labels, received dtype {y.dtype}")
-        y = y.astype(self.params.dtype, copy=False)
-        expected = (x.shape[0],) + self.output_shape
-        if y.shape != expected:
-            raise ValueError(f"{where}: expected labels of shape {expected} (one row per "
-                             f"sample of x), received {y.shape}")
-        return x, y
+        params = self.params
+        return x, as_targets(y, params.net_type, self.output_shape, params.dtype, x.shape[0],
+                             where)
 
     def train(self, data_reader, epochs=None, checkpoint=0.1, need_test=True, callbacks=None,
-              verbose=1, batch_order=None, restore_best=True):
-        """Train ``epochs`` more epochs (None: up to ``params.max_epoch``); see
-        ``training.train``. Returns the TrainingHistory."""
+              verbose=1, batch_order=None, restore_best=None, monitor=None):
+        """The textbook's ``train(reader, checkpoint, need_test)``: ``epochs`` more epochs
+        (None: up to ``params.max_epoch``); see ``framework.training``. ``monitor``
+        ("val_loss", "val_accuracy", ...) judges the best checkpoint; ``restore_best``
+        None ends on it when there is validation data, else on the last weights.
+        Returns the TrainingHistory."""
         from .training import train
         return train(self, data_reader, epochs=epochs, checkpoint=checkpoint,
                      need_test=need_test, callbacks=callbacks, verbose=verbose,
-                     batch_order=batch_order, restore_best=restore_best)
+                     batch_order=batch_order, restore_best=restore_best, monitor=monitor)
+
+    def fit(self, x, y, epochs=None, batch_size=None, validation_split=0.0,
+            validation_data=None, shuffle=True, callbacks=None, verbose=1, checkpoint=1.0,
+            split_seed=0, restore_best=None, monitor=None, batch_order=None):
+        """Keras's ``fit`` on arrays: ``epochs`` more epochs (None: up to ``max_epoch``),
+        ``validation_split`` (a seeded split, stratified for classifiers, the rows in
+        ``history.validation_rows``) or ``validation_data=(x_val, y_val)``; class
+        numbers ``(N,)`` work for classifiers. Returns the TrainingHistory."""
+        from .fitting import fit
+        return fit(self, x, y, epochs=epochs, batch_size=batch_size,
+                   validation_split=validation_split, validation_data=validation_data,
+                   shuffle=shuffle, callbacks=callbacks, verbose=verbose,
+                   checkpoint=checkpoint, split_seed=split_seed, restore_best=restore_best,
+                   monitor=monitor, batch_order=batch_order)
+
+    def evaluate(self, x, y, metrics=None):
+        """Keras's ``evaluate``: ``{"loss": ..., "accuracy" or "r2": ..., ...}`` on (x, y)
+        in inference mode (the data loss, without the weight penalty); ``metrics``
+        adds registered metrics by name ("precision", "recall", "f1", "mae")."""
+        from .fitting import evaluate
+        return evaluate(self, x, y, metrics)
 
     # ----- the step API ---------------------------------------------------
     def loss(self, x, y, train=False):

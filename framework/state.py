@@ -8,6 +8,7 @@ checkpoints all read and write the net through this module, under these keys::
     "optimizer/fc1/W/m"             optimizer state       optimizer/<parameter key>/<state>
     "optimizer/fc1/W/t"             ... its step count (an int)
     "epoch", "iteration"            the net's counters (ints)
+    "learning_rate"                 the rate the next step uses (None: the params' rate)
     "random_state"                  the seeded streams (a JSON-able dict)
 
 A block layer that holds layers names theirs below its own (``"res1/fc1/W"``).
@@ -23,6 +24,7 @@ from .infra.validation import all_finite
 OPTIMIZER = "optimizer"
 COUNTERS = ("epoch", "iteration")
 RANDOM_STATE = "random_state"
+LEARNING_RATE = "learning_rate"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ def state_dict(net, counters=True):
                          else entry.value) for entry in entries(net)}
     if counters:
         state.update(epoch=net.epoch, iteration=net.iteration)
+        state[LEARNING_RATE] = net.learning_rate
         state[RANDOM_STATE] = net.streams.get_state()
     return state
 
@@ -76,12 +79,13 @@ def load_state_dict(net, state):
 
     Strict: every parameter and buffer key must be there with its shape; the
     optimizer entries come all or none (none leaves the optimizer state as it is),
-    so do the counters with the random state; any other key is refused.
+    so do the counters with the random state; the learning rate may come alone;
+    any other key is refused.
     """
     own = {entry.key: entry for entry in entries(net)}
     given = set(state)
     extras = {RANDOM_STATE, *COUNTERS}
-    unknown = sorted(given - set(own) - extras)
+    unknown = sorted(given - set(own) - extras - {LEARNING_RATE})
     if unknown:
         raise ValueError(f"load_state_dict: unknown key(s) {unknown[:5]}; the net's keys "
                          f"look like {sorted(own)[:3]}")
@@ -93,11 +97,25 @@ def load_state_dict(net, state):
     if given & extras and not extras <= given:
         raise ValueError(f"load_state_dict: expected all or none of {sorted(extras)}, got "
                          f"{sorted(given & extras)}")
+    rate = _checked_rate(state[LEARNING_RATE]) if LEARNING_RATE in given else None
     checked = {key: _checked_value(own[key], state[key]) for key in given & set(own)}
     _apply(net, own, checked)
     if extras <= given:
         net.epoch, net.iteration = int(state["epoch"]), int(state["iteration"])
         net.streams.set_state(state[RANDOM_STATE])
+    if LEARNING_RATE in given:
+        net.learning_rate = rate
+
+
+def _checked_rate(rate):
+    """A learning rate from a state dict: None, or a finite number >= 0."""
+    if rate is None:
+        return None
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.number)) \
+            or not np.isfinite(rate) or rate < 0:
+        raise ValueError(f"load_state_dict: 'learning_rate' must be None or a finite number "
+                         f">= 0, got {rate!r}")
+    return float(rate)
 
 
 def _require_all(group, given, what):

@@ -84,12 +84,16 @@ def train_step(net, x, y, lr=None):
     """One optimizer step on a checked (x, y): the very closure ``train`` runs.
 
     Returns (loss incl. penalty, the batch's accuracy or R²) and counts the step
-    in ``net.iteration``. ``lr`` None: the schedule's rate at ``net.epoch``. The
+    in ``net.iteration``. ``lr`` None: ``net.learning_rate`` (what ``train`` would use
+    next), or before any training the schedule's rate at ``net.epoch``. The
     caller picks the BLAS threads (``framework.threads``).
     """
     x, y = net.check_batch(x, y, "train_step")
-    lr = net.params.learning_rate_at(net.epoch) if lr is None \
-        else check_learning_rate(lr, "train_step")
+    if lr is None:
+        lr = net.learning_rate if net.learning_rate is not None \
+            else net.params.learning_rate_at(net.epoch)
+    else:
+        lr = check_learning_rate(lr, "train_step")
     step = net.training_step()
     step.metric.reset()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

@@ -85,7 +85,7 @@ def train(net, reader, args, callbacks=()):
     callbacks = list(callbacks)
     if args.patience:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
-                                       restore_best=args.keep == "best"))
+                                       restore_best_weights=args.keep == "best"))
     start = time.perf_counter()
     history = net.train(reader, checkpoint=args.checkpoint, need_test=False,
                         restore_best=args.keep == "best", verbose=args.verbose,
@@ -97,9 +97,8 @@ def train(net, reader, args, callbacks=()):
 def describe_stop(trained, keep):
     """One log line: why training stopped, how long it took, which weights were kept."""
     history = trained.history
-    kept = (f"kept the best checkpoint (epoch {history.best_epoch:.2f})"
-            if keep == "best" and history.best_epoch is not None else "kept the last weights")
-    return f"training stopped: {history.stop_reason}; {trained.seconds:.1f} s; {kept}"
+    return (f"training stopped: {history.stop_reason}; {trained.seconds:.1f} s; "
+            f"{history.kept_description()}")
 
 
 def architecture(net):

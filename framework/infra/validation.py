@@ -68,3 +68,14 @@ def _range_text(minimum, maximum, above, below):
         return f"a finite number {'<' if below else '<='} {maximum}"
     return (f"a number in {'(' if above else '['}{minimum}, {maximum}"
             f"{')' if below else ']'}")
+
+
+def check_bool(field, value):
+    """``value`` as a bool if it is True or False (NumPy's too); a ValueError otherwise.
+
+    Strings are refused on purpose: ``"no"`` and ``"false"`` are truthy, so
+    ``restore_best="no"`` would quietly mean yes.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{field}: expected True or False, got {value!r}")
+    return bool(value)

@@ -117,7 +117,19 @@ def _read_state(handle, net, path, checked, optimizer):
             state[RANDOM_STATE] = net.streams.get_state()
         state["epoch"] = int(handle.attrs["epoch"])
         state["iteration"] = int(handle.attrs["iteration"])
+        state["learning_rate"] = _learning_rate(handle, path)
     return state
+
+
+def _learning_rate(handle, path):
+    """The saved learning rate in use (files without one, or before it was saved: None)."""
+    rate = handle.attrs.get("learning_rate")
+    if rate is None:
+        return None
+    if not isinstance(rate, (float, np.floating)) or not np.isfinite(rate) or rate < 0:
+        raise WeightsFileError(path, f"root attribute 'learning_rate' is {rate!r}, expected "
+                                     f"a finite number >= 0")
+    return float(rate)
 
 
 def _file_name(net, entry, version):

@@ -55,6 +55,10 @@ def save_problem(net, include_optimizer):
         problem = counter_problem(getattr(net, key))
         if problem:
             return f"net.{key} {problem}"
+    rate = net.learning_rate
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                             or not np.isfinite(rate) or rate < 0):
+        return f"net.learning_rate is {rate!r}, expected a finite number >= 0 (or None)"
     for entry in entries(net):
         if entry.kind == "optimizer" and not include_optimizer:
             continue

@@ -109,14 +109,18 @@ def _set_attrs(obj, name, attrs, record):
 
 
 def _write_root(handle, net, record):
-    """The root attributes: versions, name, hyper-parameters, layers, counters."""
+    """The root attributes: versions, name, hyper-parameters, layers, counters and the
+    learning rate in use (when a run or a callback has set one)."""
     from ...version import __version__
-    _set_attrs(handle, "/", {
+    attrs = {
         "format_version": FORMAT_VERSION, "library_version": __version__,
         "net_name": net.name, "hyper_parameters": json.dumps(net.params.to_dict()),
         "layer_names": json.dumps(net.layer_names),
         "input_shape": json.dumps(None if net.input_shape is None else list(net.input_shape)),
-        "epoch": net.epoch, "iteration": net.iteration}, record)
+        "epoch": net.epoch, "iteration": net.iteration}
+    if net.learning_rate is not None:
+        attrs["learning_rate"] = np.float64(net.learning_rate)
+    _set_attrs(handle, "/", attrs, record)
 
 
 def _write_layers(handle, net, found, record):
