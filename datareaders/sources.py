@@ -30,6 +30,7 @@ import inspect
 import numpy as np
 
 from framework.infra.compare.sources import register_source
+from framework.infra.validation import check_flag, check_integer
 
 from .base import ArrayDataReader
 from .breast_cancer import BreastCancerReader
@@ -54,17 +55,29 @@ class ReaderSource:
         self.__doc__ = make_reader.__doc__
 
     def check(self, data):
-        """Refuse unknown keys and options before any run starts."""
+        """Refuse unknown keys, split keys of the wrong type and reader options the
+        source does not take (or, where it says how, of the wrong type) before any run
+        starts."""
         unknown = set(data) - set(SPLIT_KEYS) - {"source", "options"}
         if unknown:
             raise ValueError(f"data source {self.name!r}: unknown key(s) {sorted(unknown)}; "
                              f"expected 'options' (for the reader) or {list(SPLIT_KEYS)}")
+        split_options(data)
         options = data.get("options") or {}
+        if not isinstance(options, dict):
+            raise ValueError(f"data source {self.name!r}: options: expected a dict of the "
+                             f"reader's arguments, got {options!r}")
         try:
             inspect.signature(self.make_reader).bind(**options)
         except TypeError as error:
             raise ValueError(f"data source {self.name!r}: bad options {options!r} "
                              f"({error})") from None
+        check_options = getattr(self.make_reader, "check_options", None)
+        if check_options is not None:
+            try:
+                check_options(**options)
+            except ValueError as error:
+                raise ValueError(f"data source {self.name!r}: {error}") from None
 
     def __call__(self, data, net_type, dtype):
         self.check(data)
@@ -82,29 +95,48 @@ def reader_source(name, *aliases):
     return register
 
 
+def split_options(data):
+    """The split keys of ``data``, checked: ``seed`` an integer >= 0, ``train_size`` a
+    positive integer, ``val_size`` / ``test_size`` integers >= 0 (0: not given),
+    ``val_k`` an integer >= 2, ``per_feature`` a boolean. None (or absent) takes the
+    default. NumPy integers are integers; 2.5, "3" and True are refused."""
+    checks = {"seed": (check_integer, 0), "train_size": (check_integer, 1),
+              "val_size": (check_integer, 0), "test_size": (check_integer, 0),
+              "val_k": (check_integer, 2)}
+    found = {"seed": 0, "train_size": None, "val_size": 0, "test_size": 0, "val_k": 10,
+             "per_feature": False}
+    for key, (check, minimum) in checks.items():
+        if data.get(key) is not None:
+            found[key] = check(f"data.{key}", data[key], minimum=minimum)
+    if data.get("per_feature") is not None:
+        found["per_feature"] = check_flag("data.per_feature", data["per_feature"])
+    return found
+
+
 def prepare(raw, data, net_type, dtype):
     """Subset, split off validation, normalize on train rows, cast (module doc)."""
-    seed = int(data.get("seed") or 0)
+    split = split_options(data)
+    seed = split["seed"]
     x_all, y_all = raw.x_train, raw.y_train_raw
     order = np.random.default_rng([seed, 1]).permutation(x_all.shape[0])
-    val_size = int(data.get("val_size") or 0)
-    train_size = int(data.get("train_size") or x_all.shape[0] - val_size)
+    val_size = split["val_size"]
+    train_size = split["train_size"] or x_all.shape[0] - val_size
     if train_size + val_size > x_all.shape[0]:
         raise ValueError(f"data: {train_size} train + {val_size} validation rows exceed the "
                          f"{x_all.shape[0]} available")
     train_rows = np.sort(order[:train_size])
     x_test, y_test = raw.x_test, raw.y_test_raw
-    if data.get("test_size"):
+    if split["test_size"]:
         keep = np.random.default_rng([seed, 2]).permutation(x_test.shape[0])
-        keep = np.sort(keep[:int(data["test_size"])])
+        keep = np.sort(keep[:split["test_size"]])
         x_test, y_test = x_test[keep], y_test[keep]
     reader = ArrayDataReader(x_all[train_rows], y_all[train_rows], x_test, y_test)
     if val_size:
         val_rows = np.sort(order[train_size:train_size + val_size])
         _set_validation(reader, x_all[val_rows], y_all[val_rows])
     else:
-        reader.generate_validation_set(k=int(data.get("val_k") or 10), seed=seed)
-    reader.normalize_x(fit_on="train", per_feature=bool(data.get("per_feature", False)))
+        reader.generate_validation_set(k=split["val_k"], seed=seed)
+    reader.normalize_x(fit_on="train", per_feature=split["per_feature"])
     reader.normalize_y(net_type, fit_on="train")
     return reader.astype(dtype)
 
