@@ -34,6 +34,7 @@ from framework.infra.validation import check_flag, check_integer
 
 from .base import ArrayDataReader
 from .breast_cancer import BreastCancerReader
+from .clusters import GaussianClustersReader
 from .cifar import CifarImageReader
 from .curve import CurveFittingReader
 from .double_arc import DoubleArcReader
@@ -46,10 +47,12 @@ SPLIT_KEYS = ("seed", "train_size", "val_size", "test_size", "val_k", "per_featu
 
 class ReaderSource:
     """A data source from ``make_reader(**options) -> read DataReader``, prepared
-    as the module docstring says."""
+    as the module docstring says. With ``builds=True`` the function only builds
+    the reader (its constructor checks the options, reads nothing): the source
+    reads it, and ``check`` builds one to check the options before any run."""
 
-    def __init__(self, make_reader, name):
-        self.make_reader, self.name = make_reader, name
+    def __init__(self, make_reader, name, builds=False):
+        self.make_reader, self.name, self.builds = make_reader, name, builds
         # the framework's registry tells a re-registration from a clash by these
         self.__module__, self.__qualname__ = make_reader.__module__, make_reader.__qualname__
         self.__doc__ = make_reader.__doc__
@@ -72,25 +75,28 @@ class ReaderSource:
         except TypeError as error:
             raise ValueError(f"data source {self.name!r}: bad options {options!r} "
                              f"({error})") from None
-        check_options = getattr(self.make_reader, "check_options", None)
-        if check_options is not None:
+        if self.builds:
             try:
-                check_options(**options)
+                self.make_reader(**options)
             except ValueError as error:
                 raise ValueError(f"data source {self.name!r}: {error}") from None
 
     def __call__(self, data, net_type, dtype):
         self.check(data)
-        return prepare(self.make_reader(**(data.get("options") or {})), data, net_type, dtype)
+        reader = self.make_reader(**(data.get("options") or {}))
+        if self.builds and reader.x_train is None:
+            reader.read_data()
+        return prepare(reader, data, net_type, dtype)
 
     def __repr__(self):
         return f"ReaderSource({self.name!r})"
 
 
-def reader_source(name, *aliases):
-    """Decorator: register ``make_reader(**options)`` as the data source ``name``."""
+def reader_source(name, *aliases, builds=False):
+    """Decorator: register ``make_reader(**options)`` as the data source ``name``
+    (``builds``: the function returns the reader unread; see ``ReaderSource``)."""
     def register(make_reader):
-        register_source(name, *aliases)(ReaderSource(make_reader, name))
+        register_source(name, *aliases)(ReaderSource(make_reader, name, builds))
         return make_reader
     return register
 
@@ -149,53 +155,53 @@ def _set_validation(reader, x_val, y_val):
 
 
 # ----------------------------------------------------------------- the sources
-@reader_source("mnist")
+# Each built-in source only builds its reader (``builds=True``): the reader's
+# constructor checks every option (types, ranges, the memory a generated set
+# needs) without reading, so a sweep refuses a bad option before any run.
+@reader_source("mnist", builds=True)
 def mnist(data_dir=None, mode="vector", download=False):
     """MNIST digits (``$MINIFRAMEWORK_DATA/mnist`` unless ``data_dir``)."""
     return MnistImageDataReader(data_dir=data_dir, mode=mode, download=download,
-                                dataset="mnist", progress=False).read_data()
+                                dataset="mnist", progress=False)
 
 
-@reader_source("fashion", "fashion_mnist")
+@reader_source("fashion", "fashion_mnist", builds=True)
 def fashion(data_dir=None, mode="vector", download=False):
     """Fashion-MNIST (``$MINIFRAMEWORK_DATA/fashion`` unless ``data_dir``)."""
     return MnistImageDataReader(data_dir=data_dir, mode=mode, download=download,
-                                dataset="fashion", progress=False).read_data()
+                                dataset="fashion", progress=False)
 
 
-@reader_source("cifar", "cifar10")
+@reader_source("cifar", "cifar10", builds=True)
 def cifar(data_dir=None, mode="vector", download=False):
     """CIFAR-10 (``$MINIFRAMEWORK_DATA/cifar10`` unless ``data_dir``)."""
-    return CifarImageReader(data_dir=data_dir, mode=mode, download=download,
-                            progress=False).read_data()
+    return CifarImageReader(data_dir=data_dir, mode=mode, download=download, progress=False)
 
 
-@reader_source("house")
+@reader_source("house", builds=True)
 def house(data_dir=None, seed=0, log_price=False, train_file=None, test_file=None):
     """King County house prices: the CSV, or the textbook's ch14 npz pair."""
     return HousePriceReader(data_dir=data_dir, seed=seed, log_price=log_price,
-                            train_file=train_file, test_file=test_file,
-                            progress=False).read_data()
+                            train_file=train_file, test_file=test_file, progress=False)
 
 
-@reader_source("curve")
+@reader_source("curve", builds=True)
 def curve(train_file=None, test_file=None, n_train=1000, n_test=200, seed=0, noise=0.05):
     """The textbook's ch09 curve: generated from ``seed``, or read from npz files."""
-    return CurveFittingReader(train_file, test_file, n_train, n_test, seed,
-                              noise).read_data()
+    return CurveFittingReader(train_file, test_file, n_train, n_test, seed, noise)
 
 
-@reader_source("double_arc", "double-arc")
+@reader_source("double_arc", "double-arc", builds=True)
 def double_arc(n_train=200, n_test=50, seed=0, noise=0.25, gap=0.65):
     """The textbook's two noisy sine arcs (binary), generated from ``seed``."""
-    return DoubleArcReader(n_train, n_test, seed, noise, gap).read_data()
+    return DoubleArcReader(n_train, n_test, seed, noise, gap)
 
 
-@reader_source("breast_cancer", "breast-cancer")
+@reader_source("breast_cancer", "breast-cancer", builds=True)
 def breast_cancer(data_dir=None, path=None, test_fraction=0.2, seed=0):
     """Wisconsin diagnostic breast cancer (binary), a stratified split by ``seed``; its
     30 features span different scales, so give the data ``"per_feature": true``."""
-    return BreastCancerReader(data_dir, path, test_fraction, seed).read_data()
+    return BreastCancerReader(data_dir, path, test_fraction, seed)
 
 
 @reader_source("npz")
@@ -204,21 +210,13 @@ def npz(train_file, test_file):
     return ArrayDataReader(*read_npz_pair(train_file), *read_npz_pair(test_file))
 
 
-@reader_source("arrays")
+@reader_source("arrays", builds=True)
 def arrays(x_train, y_train, x_test, y_test):
     """Small sets written out in the config itself (lists of numbers)."""
-    return ArrayDataReader(np.asarray(x_train), np.asarray(y_train),
-                           np.asarray(x_test), np.asarray(y_test))
+    return ArrayDataReader(x_train, y_train, x_test, y_test)
 
 
-@reader_source("clusters")
+@reader_source("clusters", builds=True)
 def clusters(n_train=600, n_test=200, features=20, classes=3, noise=1.0, seed=0):
     """Gaussian clusters: a seeded classification set that trains in milliseconds."""
-    rng = np.random.default_rng([seed, 7])
-    centers = rng.normal(0.0, 1.5, size=(classes, features))
-
-    def draw(n):
-        labels = rng.integers(0, classes, size=n)
-        return centers[labels] + rng.normal(0.0, noise, size=(n, features)), labels
-
-    return ArrayDataReader(*draw(n_train), *draw(n_test))
+    return GaussianClustersReader(n_train, n_test, features, classes, noise, seed)
