@@ -239,8 +239,8 @@ class DataReader:
         self._buffers = None
 
     def astype(self, dtype):
-        """Convert every float set to ``dtype`` once (no-op if already so)."""
-        self.dtype = np.dtype(dtype)
+        """Convert every float set to ``dtype`` (a floating type) once (no-op if already so)."""
+        self.dtype = arr.float_dtype(dtype, "astype")
         changed = False
         for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
             value = getattr(self, name)
