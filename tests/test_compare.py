@@ -334,8 +334,14 @@ def test_a_bad_compact_net_is_refused_before_any_run(tmp_path, counter, net, mes
      r"unknown layer type 'nope'"),
     ({"layers": "fc"}, r"layers: expected a non-empty list of layer specs"),
     ({"data": {**DATA, "seed": -1}}, r"data.seed: expected an integer >= 0, got -1"),
-    ({"data": {**DATA, "train_size": 2.5}}, r"data.train_size: expected a positive integer, got 2.5"),
-    ({"data": {**DATA, "per_feature": "no"}}, r"data.per_feature: expected True or False, got 'no'"),
+    ({"data": {**DATA, "train_size": 2.5}},
+     r"data.train_size: expected a positive integer, got 2.5"),
+    ({"data": {**DATA, "per_feature": "no"}},
+     r"data.per_feature: expected True or False, got 'no'"),
+    ({"data": {**DATA, "options": {**DATA["options"], "noise": "2.5"}}},
+     r"data source 'clusters': GaussianClustersReader: noise: expected a finite number"),
+    ({"data": {**DATA, "options": {**DATA["options"], "n_train": 10 ** 12}}},
+     r"data source 'clusters': GaussianClustersReader\(n_train=1000000000000.* needs about"),
 ])
 def test_every_section_of_a_spec_is_checked_before_any_run(tmp_path, counter, change,
                                                            message):

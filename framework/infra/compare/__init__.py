@@ -38,6 +38,6 @@ from .sweep import Sweep, SweepInterrupted, compare
 from .variants import apply_overrides, make_specs, make_variants
 
 __all__ = ["compare", "Sweep", "SweepInterrupted", "RunSpec", "register_source",
-           "get_source", "DATA_SOURCES", "ResultsLog", "ResultsFileError", "make_variants", "apply_overrides",
-           "make_specs", "summarize", "mean_std", "format_text", "format_markdown", "curves",
+           "get_source", "DATA_SOURCES", "ResultsLog", "ResultsFileError", "make_variants",
+           "apply_overrides", "make_specs", "summarize", "mean_std", "format_text", "format_markdown", "curves",
            "draw_curves"]
