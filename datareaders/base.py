@@ -232,7 +232,7 @@ class DataReader:
     def shuffle(self, rng=None):
         """Reorder the training rows (x, y and raw labels together)."""
         self._require_data()
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng() if rng is None else _generator("shuffle", rng)
         perm = rng.permutation(self.num_train)
         self.x_train, self.y_train = self.x_train[perm], self.y_train[perm]
         self.y_train_raw = self.y_train_raw[perm]
@@ -276,6 +276,8 @@ class DataReader:
                 or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         check_flag("batches: copy", copy)
+        if rng is not None:
+            _generator("batches", rng)
         n = self.num_train
         if n == 0:
             raise ValueError("batches: the training set is empty")
@@ -367,6 +369,15 @@ class DataReader:
         """Width of y as the net sees it (one-hot width, 1, or target columns)."""
         self._require_data()
         return self.y_train.shape[1]
+
+
+def _generator(where, rng):
+    """``rng`` if it is a NumPy Generator; a seed or anything else is refused (a seed
+    here would give the same order every epoch)."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{where}: rng: expected a numpy.random.Generator "
+                         f"(np.random.default_rng(seed)), got {rng!r}")
+    return rng
 
 
 def _copies(batches):

@@ -436,6 +436,9 @@ def test_numpy_scalars_are_accepted_as_reader_options():
         reader.normalize_x(per_feature="no")
     with pytest.raises(ValueError, match=r"batches: copy: expected True or False"):
         reader.batches(4, copy="yes")
+    for call in (lambda: reader.batches(4, 3), lambda: reader.shuffle(3)):
+        with pytest.raises(ValueError, match=r"rng: expected a numpy.random.Generator"):
+            call()
 
 
 @pytest.mark.parametrize("reader", ["house", "wdbc"])
