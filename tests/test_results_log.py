@@ -130,3 +130,19 @@ def test_a_removed_log_is_created_again_by_the_next_append(tmp_path):
     assert log.entries() == []
     log.append_bytes(RECORD(0, 1, 10))
     assert [json.loads(line)["key"] for line in open(log.path)] == ["w0-1"]
+
+
+def test_a_file_system_without_locks_is_an_error_naming_the_log(tmp_path, monkeypatch):
+    import fcntl
+
+    def refuse(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+    log = ResultsLog(str(tmp_path))
+    log.append_bytes(RECORD(0, 0, 10))
+    before = open(log.path, "rb").read()
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    for call in (lambda: log.append_bytes(RECORD(0, 1, 10)), log.entries):
+        with pytest.raises(OSError, match=r"results\.jsonl: cannot lock the results log "
+                                          r"\(No locks available\)"):
+            call()
+    assert open(log.path, "rb").read() == before

@@ -118,7 +118,7 @@ class ResultsLog:
                 yield None
                 return
             try:
-                fcntl.flock(fd, operation)
+                _lock(fd, operation, self.path)
                 if _same_file(fd, self.path):
                     break
             except BaseException:
@@ -178,6 +178,17 @@ def _parse(path, number, line):
 def _preview(text, limit=40):
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _lock(fd, operation, path):
+    """``flock`` the descriptor; a file system without locks is an OSError naming the
+    log (appending without the lock could cut another sweep's record)."""
+    try:
+        fcntl.flock(fd, operation)
+    except OSError as error:
+        raise OSError(error.errno, f"{path}: cannot lock the results log "
+                                   f"({error.strerror}); use a --runs-dir on a local "
+                                   f"file system") from None
 
 
 def _same_file(fd, path):
