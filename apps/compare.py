@@ -33,7 +33,7 @@ from pathlib import Path
 if not __package__:     # `python apps/compare.py` from a clone: make `apps` importable
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from framework.infra.compare import DATA_SOURCES  # noqa: E402
+from framework.infra.compare import DATA_SOURCES, ResultsFileError  # noqa: E402
 
 from apps.support import sweeps as common  # noqa: E402  (also registers the data sources)
 from apps.support import flags  # noqa: E402
@@ -172,6 +172,8 @@ def body(experiment, parser, argv):
     try:
         sweep = experiment.sweep(base, variants=variants, axes=axes or None,
                                  save_weights=args.save_weights)
+    except ResultsFileError:                    # a damaged results.jsonl: exit 1, naming it
+        raise
     except (ValueError, TypeError) as error:    # a bad base or axis: nothing ran
         raise UsageError(str(error)) from None
     experiment.log("\n" + sweep.table())

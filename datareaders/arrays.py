@@ -17,21 +17,25 @@ def check_sets(dtype, **sets):
     images. Every set comes back C-contiguous (a transposed or Fortran-order
     input is copied once here): ``np.take`` copies a non-contiguous source
     whole on every call, which would copy the training set for every batch.
-    Every error names the array at fault.
+    Every error names the array at fault. Only real numbers are accepted:
+    complex values (casting would drop the imaginary part), strings, objects
+    and dates are refused, as are values that the cast to ``dtype`` would turn
+    into inf (1e39 in float32), which are named as overflows, not as NaN.
     """
-    for name, value in sets.items():
-        value = np.asarray(value)
+    for name, given in sets.items():
+        value = as_real_array(name, given)
         if name.startswith("y") and value.ndim == 1:
             value = value.reshape(-1, 1)
         if value.ndim < 2:
             raise ValueError(f"{name}: expected rows of samples (at least 2-D), "
                              f"got shape {value.shape}")
+        source = value
         if value.dtype.kind == "f" or name.startswith("x"):
-            value = value.astype(dtype, copy=False)
+            with np.errstate(over="ignore"):
+                value = value.astype(dtype, copy=False)
         value = np.ascontiguousarray(value)
         if value.dtype.kind == "f" and not all_finite(value):
-            row = int(np.argwhere(~np.isfinite(value))[0][0])
-            raise ValueError(f"{name} contains NaN or inf (first at row {row})")
+            _refuse_non_finite(name, source, value)
         sets[name] = value
     for part in ("train", "test"):
         nx, ny = sets[f"x_{part}"].shape[0], sets[f"y_{part}"].shape[0]
@@ -43,6 +47,61 @@ def check_sets(dtype, **sets):
         raise ValueError(f"x_train rows have shape {sets['x_train'].shape[1:]} "
                          f"but x_test rows {sets['x_test'].shape[1:]}")
     return sets
+
+
+def as_real_array(name, value):
+    """``value`` as an array of real numbers (bool, integer or float); a ValueError
+    naming ``name`` for anything else, before any cast could change a value."""
+    try:
+        array = np.asarray(value)
+    except ValueError as error:         # ragged nested lists
+        raise ValueError(f"{name}: expected a rectangular array of numbers ({error})") \
+            from None
+    kind = array.dtype.kind
+    if kind == "c":
+        raise ValueError(f"{name}: complex values (dtype {array.dtype}) are refused: the "
+                         f"imaginary part would be dropped; pass real numbers")
+    if kind not in "biuf":
+        raise ValueError(f"{name}: expected real numbers, got dtype {array.dtype} "
+                         f"({_KINDS.get(kind, 'not numbers')})")
+    return array
+
+
+_KINDS = {"U": "text", "S": "bytes", "O": "Python objects", "M": "dates", "m": "durations",
+          "V": "raw records"}
+
+
+def _refuse_non_finite(name, source, value):
+    """NaN or inf in ``value`` (the cast of ``source``): say which, and an overflow
+    of the dtype when the value was finite before the cast."""
+    where = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+    original = source[where]
+    if np.isfinite(original):
+        column = f"column {where[1]}" if len(where) == 2 else f"position {where[1:]}"
+        raise ValueError(f"{name}: the value {float(original):g} (row {where[0]}, {column}) "
+                         f"overflows {value.dtype} (largest {np.finfo(value.dtype).max:.4g}); "
+                         f"scale the data or use a wider dtype")
+    raise ValueError(f"{name} contains NaN or inf (first at row {where[0]})")
+
+
+def float_dtype(dtype, owner):
+    """``dtype`` as a NumPy floating dtype; a ValueError naming ``owner`` for None
+    (which NumPy reads as float64), integer, complex or unknown types."""
+    try:
+        found = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        found = None
+    if found is None or found.kind != "f":
+        raise ValueError(f"{owner}: dtype: expected a floating type such as np.float32 or "
+                         f"np.float64, got {dtype!r}")
+    return found
+
+
+def check_generated_size(what, values, bytes_per_value):
+    """Refuse a generated data set whose arrays would not fit in memory, before any
+    is allocated (``framework.infra.memory``: MemAvailable, cgroup and limits)."""
+    from framework.infra import memory
+    memory.check_memory(int(values) * int(bytes_per_value), what=what)
 
 
 def fit_min_max(parts, per_feature=True):

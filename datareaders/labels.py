@@ -35,6 +35,18 @@ def as_class_labels(y, name):
     raise ValueError(f"{name}: cannot use dtype {y.dtype} as class labels")
 
 
+def check_several_classes(labels, name, describe=str):
+    """Refuse training labels of a single class: a classifier has nothing to tell
+    apart, and it reaches 100 % by always answering that class (``describe(label)``
+    names the class in the message)."""
+    if labels is None or labels.size == 0:
+        return
+    first = labels[0]
+    if np.all(labels == first):
+        raise ValueError(f"{name}: all {labels.size} labels are class {describe(int(first))}; "
+                         f"a classifier needs samples of at least two classes")
+
+
 def check_label_range(labels, num_category, name):
     """Raise ``ValueError`` listing labels outside ``0..num_category-1``."""
     bad = labels[(labels < 0) | (labels >= num_category)]

@@ -12,7 +12,7 @@ import math
 import numbers
 
 from .callbacks.base import Callback
-from .infra.validation import check_bool
+from .infra.validation import check_flag
 from .monitor import Monitor, Patience
 
 MAX_EPOCH_REASON = "max_epoch reached"
@@ -67,7 +67,7 @@ class EarlyStopping(Callback):
                 raise ValueError("EarlyStopping: give restore_best_weights or restore_best, "
                                  "not both")
             restore_best_weights = restore_best
-        self.restore_best_weights = None if restore_best_weights is None else check_bool(
+        self.restore_best_weights = None if restore_best_weights is None else check_flag(
             "EarlyStopping restore_best_weights", restore_best_weights)
         self._patience = Patience(self.monitor, self.min_delta, patience_unit, self.baseline)
         self.stopped_epoch = None

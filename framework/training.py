@@ -47,7 +47,7 @@ from .callbacks.progress import ProgressBar
 from .enums import NetType
 from .history import Record, TrainingHistory
 from .infra import threads
-from .infra.validation import check_bool
+from .infra.validation import check_flag
 from .keeper import Keeper
 from .labels import as_targets
 from .layers.classification import ClassificationLayer
@@ -325,7 +325,7 @@ def _restore_policy(restore_best, hooks, has_validation):
     asked = {cb.restore_best_weights for cb in hooks.of_type(EarlyStopping)
              if cb.restore_best_weights is not None}
     if restore_best is not None:
-        restore_best = check_bool("train restore_best", restore_best)
+        restore_best = check_flag("train restore_best", restore_best)
         if asked - {restore_best}:
             raise ValueError(f"train: restore_best={restore_best} but EarlyStopping asks "
                              f"restore_best_weights={not restore_best}; give one of them")

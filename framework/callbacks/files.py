@@ -12,7 +12,7 @@ import string
 from pathlib import Path
 
 from ..history import csv_row
-from ..infra.validation import check_bool
+from ..infra.validation import check_flag
 from ..monitor import Monitor
 from .base import Callback
 
@@ -46,8 +46,8 @@ class ModelCheckpoint(Callback):
                              f"{filepath!r}")
         self.path = str(filepath)
         self.monitor = Monitor(monitor, mode, "ModelCheckpoint")
-        self.save_best_only = check_bool("ModelCheckpoint save_best_only", save_best_only)
-        self.save_weights_only = check_bool("ModelCheckpoint save_weights_only",
+        self.save_best_only = check_flag("ModelCheckpoint save_best_only", save_best_only)
+        self.save_weights_only = check_flag("ModelCheckpoint save_weights_only",
                                             save_weights_only)
         self.last_saved = None      # the path written most recently
         self._history = None
@@ -135,7 +135,7 @@ class CSVLogger(Callback):
                              f"';', got {separator!r}")
         self.path = Path(filename)
         self.separator = separator
-        self.append = check_bool("CSVLogger append", append)
+        self.append = check_flag("CSVLogger append", append)
         self._columns = None
 
     def on_train_begin(self, net, history):

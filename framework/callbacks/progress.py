@@ -11,7 +11,7 @@ checkpoint lines, each written whole (with the bar on, through
 import os
 import sys
 
-from ..infra.validation import check_bool
+from ..infra.validation import check_flag
 from .base import Callback
 
 
@@ -41,8 +41,8 @@ class ProgressBar(Callback):
     """``ProgressBar(bar=None, lines=True)``: ``bar`` None decides by ``bar_allowed``."""
 
     def __init__(self, bar=None, lines=True):
-        self.bar_wanted = None if bar is None else check_bool("ProgressBar bar", bar)
-        self.lines = check_bool("ProgressBar lines", lines)
+        self.bar_wanted = None if bar is None else check_flag("ProgressBar bar", bar)
+        self.lines = check_flag("ProgressBar lines", lines)
         self._bar = None
         self._metric = "accuracy"
 
