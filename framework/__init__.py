@@ -12,7 +12,8 @@ from . import callbacks
 from .infra import threads
 from .batch_order import BatchOrder
 from .infra.buffers import BufferCache
-from .callbacks import (Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar,
+from .callbacks import (Callback, CSVLogger, EarlyStopping, LambdaCallback,
+                        LearningRateScheduler, ModelCheckpoint, ProgressBar, ReduceLROnPlateau,
                         StopDiff, StopLoss, TerminateOnNaN)
 from .classifiers import Classifier, Logistic, Softmax, register_classifier
 from .enums import InitMethod, NetType, OptimizerName, RegularMethod, StopCondition
@@ -60,6 +61,7 @@ __all__ = [
     "NeuralNet", "TrainingHistory", "Record", "WeightsFileError", "plot_history",
     "BatchOrder", "check_gradients", "callbacks", "Callback", "EarlyStopping", "StopLoss",
     "StopDiff", "ModelCheckpoint", "CSVLogger", "ProgressBar", "TerminateOnNaN",
+    "LearningRateScheduler", "ReduceLROnPlateau", "LambdaCallback",
     "estimate_training_bytes", "check_memory",
     # extending: registries, the builder, base classes
     "register_layer", "register_activator", "register_classifier", "register_optimizer",

@@ -49,16 +49,17 @@ class Keeper:
         return is_best
 
     def finish(self, consistent):
-        """Put the kept state back; ``consistent`` False (a non-finite number, a step cut
-        short by an exception) always rolls back. Returns what the net ends on:
-        "best", "start", "last" or "rollback"."""
-        if not consistent:
-            self.net.restore(self.kept if self.kept is not None else self.start)
-            return "rollback"
-        if not self.restore:
+        """Put the kept state back and say which: "best" (the best checkpoint), "start"
+        (the weights the call began with), "last" (the last weights, when they are kept
+        and whole) or "rollback" (the last finite checkpoint, when the last weights are
+        kept but unusable: a non-finite number, a step cut short by an exception)."""
+        if self.restore:
+            if self.start_is_best or self.kept is None:
+                self.net.restore(self.start)
+                return "start"
+            self.net.restore(self.kept)
+            return "best"
+        if consistent:
             return "last"
-        if self.start_is_best or self.kept is None:
-            self.net.restore(self.start)
-            return "start"
-        self.net.restore(self.kept)
-        return "best"
+        self.net.restore(self.kept if self.kept is not None else self.start)
+        return "rollback"

@@ -26,6 +26,10 @@ def as_targets(y, net_type, output_shape, dtype, rows, where):
     if y.dtype.kind not in "fiub":
         raise ValueError(f"{where}: expected real labels, received dtype {y.dtype}")
     net_type = NetType.parse(net_type, "net_type")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        bad = "NaN" if np.isnan(y).any() else "inf"
+        raise ValueError(f"{where}: labels contain {bad} (from {_preview(y)}); every label "
+                         f"must be a finite number")
     expected = (rows,) + tuple(output_shape)
     if net_type is not NetType.FITTING and _class_numbers(y, expected):
         y = _from_class_numbers(y.reshape(rows), net_type, output_shape, where)

@@ -98,7 +98,8 @@ class _Run:
         self.first, self.stop = _epoch_range(net, epochs)
         _prepare(net, reader)
         params = self.params = net.params
-        self.orders = epoch_orders(batch_order, self.first, self.stop - self.first)
+        self.orders = epoch_orders(batch_order, self.first, self.stop - self.first,
+                                   num_train=reader.num_train)
         self.per_epoch = math.ceil(reader.num_train / params.batch_size)
         if self.orders is None:
             tail = reader.num_train - (self.per_epoch - 1) * params.batch_size
