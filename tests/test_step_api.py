@@ -183,9 +183,12 @@ def test_a_batch_order_that_does_not_use_every_row_once_is_refused(build_net):
     before = net.snapshot()
     short = fw.BatchOrder(10, 5, seed=1)
     every_row = r"an epoch must use each of the reader's 50 training rows exactly once"
+    with pytest.raises(ValueError, match=r"BatchOrder\(10, 5, seed=1\) is made for 10 "
+                                         r"training rows, but the reader has 50"):
+        net.train(reader, verbose=0, batch_order=short)         # before any epoch
     with pytest.raises(ValueError, match=rf"batch_order epoch 0: {every_row}; these "
                                          r"batches hold 10 row indices \(40 never used\)"):
-        net.train(reader, verbose=0, batch_order=short)
+        net.train(reader, verbose=0, batch_order=short.epoch(0))
     with pytest.raises(ValueError, match=r"BatchOrder\(10, 5, seed=1\) is made for 10 "
                                          r"training rows, but the reader has 50"):
         epoch_orders(short, 0, 3, num_train=50)
