@@ -41,12 +41,20 @@ def load_net(path, net_class):
             net.check_inference_memory()
         except ValueError as error:
             raise WeightsFileError(path, f"the saved architecture cannot be rebuilt: "
-                                         f"{error}") from None
+                                         f"{error}{import_hint(error)}") from None
         state = _read_state(handle, net, path, checked, optimizer=True)
         metadata = _read_metadata(handle, path, checked)
         net.load_state_dict(state)
         net.metadata = metadata
     return net
+
+
+def import_hint(error):
+    """What to do when a file names a class this program does not know."""
+    if "expected one of" in str(error) or "unknown layer type" in str(error):
+        return ("; if it is a class of your own, import the module that defines and "
+                "registers it before loading (a file names classes, it never imports code)")
+    return ""
 
 
 def read_metadata(path):
