@@ -50,14 +50,14 @@ class Step:
         a = x
         for forward in self._forward:
             a = forward(a, True)
-        if a.shape != self._shape:
-            check_pair(a, y)                    # once per batch shape
-            self._shape = a.shape
+        if a.shape != self._shape:             # once per batch shape: check, fetch its array
+            check_pair(a, y)
+            self._shape, self._delta = a.shape, self._work.get("delta", a.shape, a.dtype)
         loss = self.loss.loss(a, y)
         self.metric.update(a, y)
         for penalty in self._penalties:
             loss += float(penalty())
-        delta = self._output_gradient(a, y, self._work.get("delta", a.shape, a.dtype))
+        delta = self._output_gradient(a, y, self._delta)
         for backward in self._backward:
             delta = backward(delta)
         for update in self._updates:
