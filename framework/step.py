@@ -16,6 +16,7 @@ steady-state step allocates nothing. ``NeuralNet.train`` and ``train_step`` run
 this very closure, so the two are bit-identical on the same batches.
 """
 import math
+from functools import partial
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Step:
         self._output_gradient = self.loss.fused_gradient if fused else self.loss.gradient
         self._look_ahead = [p.look_ahead for p in parameters if p.optimizer.uses_look_ahead]
         self._penalties = [p.penalty for p in parameters if p.regularizer.lam]
-        self._updates = [p.update for p in parameters]
+        self._updates = [update_of(p) for p in parameters]
         self._work = BufferCache()
         self._shape = None
 
@@ -63,6 +64,15 @@ class Step:
         for update in self._updates:
             update(lr)
         return loss
+
+
+def update_of(parameter):
+    """``update(lr)`` of one parameter: ``parameter.update``, or, with no penalty to add,
+    its optimizer's step bound to its value and gradient (the same arithmetic, one
+    Python call less per parameter and step)."""
+    if parameter.regularizer.lam:
+        return parameter.update
+    return partial(parameter.optimizer.step_discarding_grad, parameter.value, parameter.grad)
 
 
 def fuses(loss, last_layer):
