@@ -41,10 +41,11 @@ import numpy as np  # noqa: E402
 from datareaders.breast_cancer import BreastCancerReader  # noqa: E402
 from datareaders.double_arc import DoubleArcReader  # noqa: E402
 from framework import FcLayer, LossFunction, NetType, mlp_specs  # noqa: E402
+from framework.infra.validation import check_integer  # noqa: E402
 
 from apps.support.plots import (confusion_matrix, plot_confusion_matrix,  # noqa: E402
                             plot_decision_boundary)
-from apps.support import flags, skeleton  # noqa: E402
+from apps.support import flags, skeleton, weights  # noqa: E402
 
 AXIS_LABELS = ("x1 (position along the arc)", "x2 (height)")
 DEFAULT_ARC_POINTS = 200        # the textbook's training points per class
@@ -183,6 +184,21 @@ class BinaryClassify(skeleton.App):
                               run.plot_path("confusion"), f"{run.name}\n{accuracy}")
         if run.options["dataset"] == "double-arc":
             plot_boundary(run, accuracy)
+
+
+def arc_points(name, value):
+    """A saved --arc-points: a positive integer whose arcs fit in memory (checked by
+    the reader before it draws anything)."""
+    points = check_integer(name, value)
+    try:
+        DoubleArcReader(points, max(1, points // 4))
+    except ValueError as error:
+        raise ValueError(f"{name} {points}: {error}") from None
+
+
+weights.register_data_options(
+    BinaryClassify.name, dataset=weights.one_of(*BinaryClassify.datasets),
+    data_seed=weights.seed, arc_points=arc_points, test_fraction=weights.fraction)
 
 
 def fraction(text):

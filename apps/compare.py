@@ -37,7 +37,7 @@ from pathlib import Path
 if not __package__:     # `python apps/compare.py` from a clone: make `apps` importable
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from framework.infra.compare import DATA_SOURCES, make_variants  # noqa: E402
+from framework.infra.compare import DATA_SOURCES, ResultsFileError, make_variants  # noqa: E402
 
 from apps.support import sweeps as common  # noqa: E402  (also registers the data sources)
 from apps.support import axes as axis_keys  # noqa: E402
@@ -186,6 +186,8 @@ def body(experiment, parser, argv):
     try:
         sweep = experiment.sweep(base, variants=named or None,
                                  save_weights=args.save_weights, panels=PANELS)
+    except ResultsFileError:                    # a damaged results.jsonl: exit 1, naming it
+        raise
     except (ValueError, TypeError) as error:    # a bad base or axis: nothing ran
         raise UsageError(str(error)) from None
     experiment.metrics["by_final_val_loss"] = ranking(sweep.rows)

@@ -39,12 +39,15 @@ if not __package__:     # `python apps/house_price.py` from a clone: make `apps`
 
 import numpy as np  # noqa: E402
 from datareaders.download import resolve_data_dir  # noqa: E402
+from datareaders.arrays import as_real_array  # noqa: E402
 from datareaders.house import HousePriceReader  # noqa: E402
+from datareaders.preprocessing import STATISTICS, checked_statistics  # noqa: E402
 from framework import LossFunction, NetType, mlp_specs  # noqa: E402
 from framework.callbacks import Callback  # noqa: E402
 
 from apps.support.plots import plot_predicted_vs_actual, plot_residuals  # noqa: E402
 from apps.support import flags, output, skeleton  # noqa: E402
+from apps.support import weights  # noqa: E402
 from apps.support.data import require_files  # noqa: E402
 from apps.support.weights import load_net  # noqa: E402
 
@@ -204,13 +207,37 @@ def dollar_metrics(actual, predicted):
             "mae": float(np.mean(np.abs(error)))}
 
 
+weights.register_data_options(
+    HousePrice.name, dataset=weights.one_of(*HousePrice.datasets), split_seed=weights.seed,
+    price_scale=weights.one_of("log", "linear"))
+
+
 def predict_prices(path, features):
     """Prices in dollars for raw feature rows (the reader's columns, unscaled) from a
-    net this app saved: the scaling travels in the file, no data file is needed."""
-    net, options, stats = load_net(path, HousePrice.name)
-    x = (np.asarray(features, dtype=np.float64) - stats["x_min"]) / stats["x_range"]
+    net this app saved: the scaling travels in the file, no data file is needed.
+    Rows of another width are refused (one column used to be broadcast over all)."""
+    net, options, saved = load_net(path, HousePrice.name)
+    stats = checked_statistics(saved, str(path), required=STATISTICS)
+    x = raw_feature_rows(features, saved["options"].get("feature_names"),
+                         stats["x_min"].size)
+    x = (x - stats["x_min"]) / stats["x_range"]
     y = net.inference(x.astype(net.params.dtype)) * stats["y_range"] + stats["y_min"]
     return np.exp(y) if options["price_scale"] == "log" else y
+
+
+def raw_feature_rows(features, names, width):
+    """``features`` as float64 rows of ``width`` finite real numbers, else a ValueError
+    listing the expected columns."""
+    x = as_real_array("predict_prices: features", features).astype(np.float64)
+    if x.ndim != 2 or x.shape[1] != width:
+        problem = f"shape {x.shape}"
+    elif not np.isfinite(x).all():
+        problem = "NaN or inf"
+    else:
+        return x
+    columns = ", ".join(map(str, names or ())) or "the columns the net was trained on"
+    raise ValueError(f"predict_prices: expected rows of {width} finite raw features "
+                     f"({columns}), got {problem}")
 
 
 def main(argv=None):

@@ -22,13 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .enums import InitMethod, NetType, OptimizerName, RegularMethod, StopCondition
-from .optimizers import parse_optimizer_name
+from .initializers import initializer_name
+from .losses import check_loss_spec
+from .optimizers import OPTIMIZERS, parse_optimizer_name
 from .schedules import make_schedule
 
 # What the layers are built from (weights, optimizers, penalties, dtype, random
 # streams): fixed for the life of a net once it has layers.
 LAYER_FIELDS = ("net_type", "init_method", "init_scale", "optimizer_name",
-                "optimizer_options", "regular_name", "regular_value", "dtype", "seed")
+                "optimizer_options", "regular_name", "regular_value", "dtype", "seed",
+                "decay_all_parameters")
 
 
 class FrozenDict(dict):
@@ -71,14 +74,22 @@ class Stopper:
 
 @dataclass(frozen=True)
 class HyperParameters:
-    """The textbook's HyperParameters: learning rate, epochs, batch size, net type, ..."""
+    """The textbook's HyperParameters: learning rate, epochs, batch size, net type, ...
+
+    ``init_method``, ``optimizer_name`` and ``loss`` name registered classes (the
+    textbook's enums work too and are stored as their names); ``optimizer_options``
+    are checked against the optimizer's own (``{"beta1": 0.9, "amsgrad": True}``);
+    ``loss`` None takes the net type's (mse, binary cross-entropy, cross-entropy);
+    ``decay_all_parameters`` makes L1/L2 and AdamW's weight decay reach biases and
+    normalization parameters too (by default only weights decay).
+    """
 
     learning_rate: float
     max_epoch: int
     batch_size: int
     net_type: NetType = NetType.FITTING
-    init_method: InitMethod = InitMethod.XAVIER
-    optimizer_name: OptimizerName = OptimizerName.SGD
+    init_method: str = InitMethod.XAVIER.value
+    optimizer_name: str = OptimizerName.SGD.value
     stopper: Stopper = None
     regular_name: RegularMethod = RegularMethod.NOTHING
     regular_value: float = 0.0
@@ -87,6 +98,8 @@ class HyperParameters:
     dtype: object = np.float32
     init_scale: float = 1.0
     optimizer_options: Mapping = field(default_factory=dict)
+    loss: object = None
+    decay_all_parameters: bool = False
 
     def __post_init__(self):
         _set(self, "learning_rate", _finite_number("learning_rate", self.learning_rate,
@@ -94,7 +107,7 @@ class HyperParameters:
         _set(self, "max_epoch", _positive_int("max_epoch", self.max_epoch, allow_zero=True))
         _set(self, "batch_size", _positive_int("batch_size", self.batch_size))
         _set(self, "net_type", NetType.parse(self.net_type, "net_type"))
-        _set(self, "init_method", InitMethod.parse(self.init_method, "init_method"))
+        _set(self, "init_method", initializer_name(self.init_method, "init_method"))
         _set(self, "optimizer_name", parse_optimizer_name(self.optimizer_name))
         _set(self, "stopper", _parse_stopper(self.stopper))
         _set(self, "regular_name", RegularMethod.parse(self.regular_name, "regular_name"))
@@ -109,8 +122,16 @@ class HyperParameters:
                                                 strict=True))
         if not isinstance(self.optimizer_options, Mapping):
             raise ValueError(f"optimizer_options: expected a dict, got {self.optimizer_options!r}")
+        # checked now, naming the optimizer, not when the first layer is built
+        OPTIMIZERS.get(self.optimizer_name).check_options(dict(self.optimizer_options))
         # a read-only private copy: the caller's dict cannot change it later
         _set(self, "optimizer_options", FrozenDict(self.optimizer_options))
+        if self.loss is not None:
+            _set(self, "loss", FrozenDict(check_loss_spec(self.loss, self.net_type)))
+        if not isinstance(self.decay_all_parameters, (bool, np.bool_)):
+            raise ValueError(f"decay_all_parameters: expected True or False, "
+                             f"got {self.decay_all_parameters!r}")
+        _set(self, "decay_all_parameters", bool(self.decay_all_parameters))
 
     @property
     def patience(self):
@@ -133,13 +154,14 @@ class HyperParameters:
         return {
             "learning_rate": self.learning_rate, "max_epoch": self.max_epoch,
             "batch_size": self.batch_size, "net_type": self.net_type.value,
-            "init_method": self.init_method.value,
-            "optimizer_name": str(self.optimizer_name),
+            "init_method": self.init_method, "optimizer_name": self.optimizer_name,
             "stopper": self.stopper.to_dict(),
             "regular_name": self.regular_name.value, "regular_value": self.regular_value,
             "lr_schedule": self.lr_schedule.get_config(), "seed": self.seed,
             "dtype": self.dtype.name, "init_scale": self.init_scale,
             "optimizer_options": dict(self.optimizer_options),
+            "loss": None if self.loss is None else dict(self.loss),
+            "decay_all_parameters": self.decay_all_parameters,
         }
 
     @classmethod
@@ -191,9 +213,9 @@ def _positive_int(field, value, allow_zero=False):
 
 def _float_dtype(value):
     try:
-        dtype = np.dtype(value)
+        dtype = None if value is None else np.dtype(value)   # np.dtype(None) is float64
     except TypeError:
         dtype = None
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if dtype is None or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype: expected float32 or float64, got {value!r}")
     return dtype

@@ -59,21 +59,17 @@ class Registry:
         """The class registered as ``name``; ValueError listing the choices if none."""
         cls = self._classes.get(fold(name)) if isinstance(name, str) else None
         if cls is None:
-            raise ValueError(f"{self.kind}: expected one of {self.names()}, got {name!r}"
-                             f"{self._import_hint(name)}")
+            raise ValueError(f"{self.kind}: expected one of {self.names()}, got {name!r}")
         return cls
 
-    def _import_hint(self, name):
-        """A close registered name, and for a class of the user's own: import it first."""
-        if not isinstance(name, str) or not name.strip():
-            return ""
-        import difflib
-        close = difflib.get_close_matches(fold(name), self.names(), n=1)
-        article = "an" if self.kind[:1] in "aeiou" else "a"
-        return ((f"; did you mean {close[0]!r}?" if close else "")
-                + f" (if {name!r} is {article} {self.kind} of your own, import the module "
-                  f"that defines it before building or loading: its register decorator "
-                  f"runs on import)")
+    def canonical(self, name, field=None):
+        """The canonical name of what ``name`` (or an alias) registers: ``"he"`` ->
+        ``"msra"``; ValueError naming ``field`` and listing the choices if unknown."""
+        cls = self._classes.get(fold(name)) if isinstance(name, str) else None
+        if cls is None:
+            raise ValueError(f"{field or self.kind}: expected one of {self.names()}, "
+                             f"got {name!r}")
+        return self._names[cls]
 
     def name_of(self, cls):
         """The canonical name ``cls`` is registered under (KeyError if it is not)."""
@@ -102,13 +98,15 @@ class Registry:
 
 def class_decorator(registry, base):
     """The ``register_<kind>`` decorator of a registry whose classes subclass ``base``
-    and carry their own ``name`` (activators, classifiers, optimizers, schedules)."""
+    and carry their own ``name`` (activators, classifiers, optimizers, schedules,
+    initializers, losses), and optionally ``aliases``: other names accepted for it
+    (the textbook's spellings, such as "he" for "msra" or "nesterov" for "nag")."""
     def register(cls):
         if not (isinstance(cls, type) and issubclass(cls, base)) \
                 or not isinstance(getattr(cls, "name", None), str) or not cls.name:
             raise TypeError(f"register_{registry.kind}: expected a {base.__name__} subclass "
                             f"with a name, got {cls!r}")
-        return registry.register(cls, [cls.name])
+        return registry.register(cls, [cls.name, *cls.__dict__.get("aliases", ())])
     register.__doc__ = (f"Class decorator: make a ``{base.__name__}`` subclass usable by its "
                         f"``name`` in configs and files, saveable and loadable.")
     return register

@@ -388,7 +388,7 @@ def call(app, argv):
 
 @pytest.mark.parametrize("app", sorted(APP_OBJECTS))
 @pytest.mark.parametrize("bad", [["--epochs", "zero"], ["--epochs", "0"], ["--no-such-flag"],
-                                 ["--lr", "-1"], ["--optimizer", "adamw"],
+                                 ["--lr", "-1"], ["--optimizer", "adamx"],
                                  ["--lr-schedule", "cosine:x"], ["--hidden", "12,a"],
                                  ["--dropout", "1.5"], ["--verbose", "3"],
                                  ["--init", "bogus"]])

@@ -223,7 +223,7 @@ def _traced_training(specs, shape, batch, optimizer):
         params = _params(batch_size=batch, net_type="multiple_classifier",
                          optimizer_name=optimizer)
         net = fw.NeuralNet.from_specs(params, specs, shape)
-        copies = [net.get_state(), net.get_state()]
+        copies = [net.snapshot(), net.snapshot()]
         for _ in range(2):
             a = x
             for layer in net.layers:
@@ -231,8 +231,8 @@ def _traced_training(specs, shape, batch, optimizer):
             delta = (a - y) / batch                     # the fused softmax + CE delta
             for layer in reversed(net.layers[:-1]):
                 delta = layer.backward(delta)
-            for wb in net.weights():
-                wb.update(0.01)
+            for parameter in net.parameters().values():
+                parameter.update(0.01)
         net.predict(chunk)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

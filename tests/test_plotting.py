@@ -25,6 +25,7 @@ def _history(n=6, val=True, best_at=3):
         history.add(Record(epoch=float(i), iteration=10 * i, learning_rate=0.1,
                            train_loss=1.0 / i, train_accuracy=1 - 1 / (i + 1),
                            val_loss=val_loss, val_accuracy=0.7 if val else None))
+    history.best_index = (best_at - 1) if val else n - 1   # what the run's Keeper picks
     return history
 
 

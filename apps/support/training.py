@@ -98,7 +98,7 @@ def stop_callbacks(args):
     found = []
     if getattr(args, "patience", 0):
         found.append(EarlyStopping(monitor="val_loss", patience=args.patience,
-                                   restore_best=args.keep == "best"))
+                                   restore_best_weights=args.keep == "best"))
     if getattr(args, "stop_loss", 0):
         found.append(StopLoss(args.stop_loss, monitor="val_loss"))
     if getattr(args, "stop_diff", 0):
@@ -109,9 +109,8 @@ def stop_callbacks(args):
 def describe_stop(trained, keep):
     """One log line: why training stopped, how long it took, which weights were kept."""
     history = trained.history
-    kept = (f"kept the best checkpoint (epoch {history.best_epoch:.2f})"
-            if keep == "best" and history.best_epoch is not None else "kept the last weights")
-    return f"training stopped: {history.stop_reason}; {trained.seconds:.1f} s; {kept}"
+    return (f"training stopped: {history.stop_reason}; {trained.seconds:.1f} s; "
+            f"{history.kept_description()}")
 
 
 def architecture(net):
@@ -132,7 +131,7 @@ def settings(net, args=None):
             "batch_size": params.batch_size, "epochs": params.max_epoch,
             "regularization": {"name": params.regular_name.value,
                                "value": params.regular_value},
-            "init": params.init_method.value, "seed": params.seed}
+            "init": params.init_method, "seed": params.seed}
     if args is not None:
         found.update(checkpoint=args.checkpoint, keep=args.keep, patience=args.patience,
                      stop_loss=args.stop_loss, stop_diff=args.stop_diff,

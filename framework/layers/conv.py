@@ -24,7 +24,6 @@ each backward needs its own forward.
 """
 import numpy as np
 
-from ..hyper_parameters import HyperParameters
 from ..weights_bias import WeightsBias
 from .base import Layer, as_shape, check_input, check_positive_int, check_real
 from .im2col import (as_pair, col2im, column_blocks, im2col, image_buffer, matrix_images,
@@ -96,14 +95,11 @@ class ConvLayer(Layer):
     """
 
     def __init__(self, input_shape, kernel_shape, stride=1, padding=0, params=None):
-        super().__init__()
+        super().__init__(params)
         self.filters, self.kernel_channels, self.kernel_hw = _kernel(kernel_shape)
         self.stride = as_pair(stride, "ConvLayer stride", 1)
         self.padding = as_pair(padding, "ConvLayer padding", 0)
-        if params is not None and not isinstance(params, HyperParameters):
-            raise ValueError(f"ConvLayer params: expected HyperParameters or None, "
-                             f"got {params!r}")
-        self.params, self.wb = params, None
+        self.wb = None
         self._plan_shape = self._plan = None
         self._cols_ready = False
         if input_shape is not None:
@@ -132,33 +128,34 @@ class ConvLayer(Layer):
         return output_shape
 
     def attach(self, params):
-        """Adopt the net's HyperParameters if none were given (weights made now)."""
-        if self.params is None:
-            if not isinstance(params, HyperParameters):
-                raise ValueError(f"ConvLayer params: expected HyperParameters, got {params!r}")
-            self.params = params
-            self._make_weights()
+        """Adopt the net's HyperParameters if none were given (weights allocated now)."""
+        super().attach(params)
+        self._plan_shape = None             # the arrays may be new: views made again
 
     def _make_weights(self):
-        if self.wb is not None or self.params is None or self.input_shape is None:
+        """Declare W (F, C, kh, kw) and B (F,) once the input shape is known."""
+        if self.wb is not None or self.input_shape is None:
             return
         f, c, (kh, kw) = self.filters, self.input_shape[0], self.kernel_hw
-        self.dtype = self.params.dtype
-        self.wb = WeightsBias.from_params(self.params, c * kh * kw, f * kh * kw,
-                                          w_shape=(f, c, kh, kw), b_shape=(f,))
-        self._w2 = self.wb.W.reshape(f, c * kh * kw)       # views: W is never rebound
-        self._dw2 = self.wb.dW.reshape(f, c * kh * kw)
-        self._bias = self.wb.B.reshape(f, 1)                  # per row of (F, M)
+        self.wb = WeightsBias(
+            self.add_parameter("W", (f, c, kh, kw), fans=(c * kh * kw, f * kh * kw)),
+            self.add_parameter("B", (f,), init="zeros", decay=False))
+
+    def _matrix_views(self):
+        """W, dW as (F, C*kh*kw) matrices and B as an (F, 1) column: views for the GEMMs."""
+        f = self.filters
+        self._w2 = self.wb.W.reshape(f, -1)
+        self._dw2 = self.wb.dW.reshape(f, -1)
+        self._bias = self.wb.B.reshape(f, 1)              # per row of (F, M)
 
     def initialize(self, streams):
         self._require_weights()
-        self.wb.initialize(streams.init)
+        super().initialize(streams)
 
     def _require_weights(self):
         if self.wb is None:
-            missing = "input_shape" if self.input_shape is None else "params"
-            raise ValueError(f"ConvLayer: no weights yet (no {missing}); give params= or "
-                             f"add the layer to a NeuralNet, which attaches its own")
+            raise ValueError("ConvLayer: no weights yet (no input_shape); give input_shape "
+                             "or add the layer to a NeuralNet")
 
     def weights(self):
         self._require_weights()
@@ -186,6 +183,8 @@ class ConvLayer(Layer):
     def _plan_for(self, x):
         self._require_weights()
         check_input("ConvLayer", x, self.input_shape)
+        self.require_arrays()
+        self._matrix_views()
         self._plan = _Plan(self, x.shape[0], self._batch_last())
         self._plan_shape = x.shape
         return self._plan
