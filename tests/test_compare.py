@@ -532,12 +532,13 @@ def test_a_panel_whose_variants_all_failed_says_so(tmp_path):
 # -------------------------------------------------------------- the command
 # (tests/test_experiments.py runs it as a subprocess both ways, with --help)
 def run_command(tmp_path, *extra):
-    """``apps/compare.py``'s main in-process: (exit status, stdout, stderr)."""
+    """``apps/compare.py``'s main in-process: (exit status, stdout, stderr). A test may
+    run the same command twice: ``--overwrite`` lets the second redraw the figure."""
     from apps import compare as command
     return command.main(["--dataset", "clusters", "--train-size", "90", "--hidden", "4",
                          "--epochs", "1", "--repeats", "1", "--workers", "0",
                          "--runs-dir", str(tmp_path / "runs"), "--plot-dir",
-                         str(tmp_path / "plots"), *extra])
+                         str(tmp_path / "plots"), "--overwrite", *extra])
 
 
 def test_command_refuses_a_config_naming_an_unregistered_source(tmp_path, capsys, counter):
