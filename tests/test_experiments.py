@@ -49,6 +49,10 @@ APPS = {
     "hparam_search": ("apps.experiments.hparam_search", ["trials"],
                       ["round1", "round2", "final"], {"--trials", "--trials2", "--top",
                                                        "--search-seed"}, []),
+    "vanishing_exploding": ("apps.experiments.vanishing_exploding", ["curves"],
+                            ["vanishing", "exploding"], {"--depths", "--depth", "--lr",
+                                                         "--high-lr", "--clip-norm",
+                                                         "--warmup-epochs"}, []),
     "compare": ("apps.compare", ["curves"], [None],
                 {"--config", "--axis", "--hidden", "--lr", "--optimizer", "--bn", "--keep"},
                 ["--axis", "optimizer_name=sgd,adam", "--axis",
@@ -152,7 +156,7 @@ def test_quick_run_writes_its_json_line_and_files(app, runs):
         for row in result["variants"]:
             assert row["ok"] >= 1 and row["failed"] == 0 and len(row["final_val_loss"]) == 2
         assert all(r["seed"] in (1, 2) for r in finished)   # --seed 1: repeats 1, 2
-        assert f"[{result['runs']}/" in run.stdout or app == "hparam_search"
+        assert f"[{result['runs']}/" in run.stdout or len(sweeps) > 1   # counted per sweep
 
 
 def test_the_quick_runs_settings(runs):
@@ -174,6 +178,22 @@ def test_the_quick_runs_settings(runs):
     assert {row["variant"] for row in paths} == {"SGD", "Momentum", "NAG", "AdaGrad",
                                                  "AdaDelta", "RMSProp", "Adam"}
     assert all(row["final_f"] >= 0 for row in paths)
+
+
+def test_vanishing_exploding_measures_the_gradients_and_tables_both_parts(runs):
+    result = last_json(runs["vanishing_exploding"][1])
+    assert result["settings"]["depths"] == [2, 5] and result["settings"]["depth"] == 5
+    rms = result["metrics"]["grad_rms_first_layer"]
+    assert set(rms) == {"plain D=5", "residual D=5", "batch norm D=5", "layer norm D=5",
+                        "layer norm after D=5", "relu"}
+    # the lesson at depth 5 already: the skip keeps the first layer's gradient alive
+    assert rms["plain D=5"] < rms["residual D=5"] / 100
+    table = Path(result["tables"][0]).read_text()
+    assert "| plain | " in table and "| clip norm 1 | " in table and "| warm-up 2 epochs |" \
+        in table
+    exploding = [e["result"] for e in ResultsLog(result["sweeps"][1]).entries()]
+    clipped = [r for r in exploding if r["variant"].startswith("clip")]
+    assert clipped and all("clipped" in rec for r in clipped for rec in r["history"]["records"])
 
 
 def test_overfitting_uses_the_test_set_once_per_run(runs):
