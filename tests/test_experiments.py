@@ -50,9 +50,9 @@ APPS = {
                       ["round1", "round2", "final"], {"--trials", "--trials2", "--top",
                                                        "--search-seed"}, []),
     "vanishing_exploding": ("apps.experiments.vanishing_exploding", ["curves"],
-                            ["vanishing", "exploding"], {"--depths", "--depth", "--lr",
-                                                         "--high-lr", "--clip-norm",
-                                                         "--warmup-epochs"}, []),
+                            ["vanishing_D2", "vanishing_D5", "exploding"],
+                            {"--depths", "--depth", "--lr", "--high-lr", "--clip-norm",
+                             "--warmup-epochs"}, []),
     "compare": ("apps.compare", ["curves"], [None],
                 {"--config", "--axis", "--hidden", "--lr", "--optimizer", "--bn", "--keep"},
                 ["--axis", "optimizer_name=sgd,adam", "--axis",
@@ -191,7 +191,7 @@ def test_vanishing_exploding_measures_the_gradients_and_tables_both_parts(runs):
     table = Path(result["tables"][0]).read_text()
     assert "| plain | " in table and "| clip norm 1 | " in table and "| warm-up 2 epochs |" \
         in table
-    exploding = [e["result"] for e in ResultsLog(result["sweeps"][1]).entries()]
+    exploding = [e["result"] for e in ResultsLog(result["sweeps"][-1]).entries()]
     clipped = [r for r in exploding if r["variant"].startswith("clip")]
     assert clipped and all("clipped" in rec for r in clipped for rec in r["history"]["records"])
 

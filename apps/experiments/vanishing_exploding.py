@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from framework import HyperParameters  # noqa: E402
 from framework.batch_order import BatchOrder  # noqa: E402
 from framework.infra.compare.nets import build_net  # noqa: E402
-from framework.infra.compare.report import curves, draw_curves  # noqa: E402
+from framework.infra.compare.report import curves, draw_curves, mean_std  # noqa: E402
 from framework.infra.compare.sources import get_source, load_reader  # noqa: E402
 from framework.plotting import FONT_SIZE  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
@@ -110,14 +110,23 @@ def gradient_rms(experiment, data, params, variants):
 
 
 # ------------------------------------------------------------------ the tables
+class Joined:
+    """Several sweeps seen as one: their results together (their labels differ)."""
+
+    def __init__(self, sweeps):
+        self.results = [result for sweep in sweeps for result in sweep.results]
+
+    def runs(self, variant):
+        """The results of one variant, in repeat order."""
+        return [r for r in self.results if r.get("variant") == variant]
+
+
 def final(sweep, variant, key):
-    """(mean, std, finished runs, runs) of the last record's ``key`` over the repeats."""
+    """(mean, sample std, runs with a finite value, runs) of the last record's ``key``."""
     runs = sweep.runs(variant)
     values = [r["final"].get(key) for r in runs if r.get("status") == "ok"]
     values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return None, None, 0, len(runs)
-    return float(np.mean(values)), float(np.std(values)), len(values), len(runs)
+    return (*mean_std(values), len(values), len(runs))
 
 
 def cell(stats, digits=3):
@@ -150,7 +159,9 @@ def exploding_table(sweep, names, args):
         runs = [r for r in sweep.runs(name) if r.get("status") == "ok"]
         stops = [_diverged_at(r) for r in runs]
         diverged = [e for e in stops if e is not None]
-        when = f" (epoch {min(diverged):.2f}–{max(diverged):.2f})" if diverged else ""
+        when = "" if not diverged else f" (epoch {min(diverged):.2f})" \
+            if min(diverged) == max(diverged) else \
+            f" (epochs {min(diverged):.2f}–{max(diverged):.2f})"
         clipped = _clip_means(runs)
         lines.append(f"| {name} | {len(diverged)} of {len(runs)}{when} | "
                      f"{cell(final(sweep, name, 'train_loss'))} | "
@@ -280,8 +291,8 @@ def _has(sweep, name, key):
 
 # ------------------------------------------------------------------ the run
 def body(experiment):
-    """Two sweeps (vanishing over kinds x depths, exploding over the variants), the
-    gradient RMS at the start, one figure, one table."""
+    """The sweeps (vanishing: one per depth over the kinds; exploding: over its
+    variants), the gradient RMS at the start, one figure, one table."""
     args = experiment.args
     depths = sorted(set(args.depths) | {args.depth})
     data = experiment.data_spec(val_size=None if args.quick else 2000)
@@ -296,8 +307,13 @@ def body(experiment):
     experiment.settings.update(vanishing=vanishing_base | {"layers": "see variants"},
                                exploding=exploding_base, depths=depths, depth=args.depth,
                                repeats=args.repeats, seed=args.seed)
-    variants = vanishing_variants(depths)
-    vanishing = experiment.sweep(vanishing_base, variants=variants, part="vanishing")
+    variants, parts = {}, []
+    for depth in depths:            # a sweep per depth: its curves.png has a short legend
+        named = vanishing_variants((depth,))
+        parts.append(experiment.sweep(vanishing_base, variants=named,
+                                      part=f"vanishing_D{depth}"))
+        variants.update(named)
+    vanishing = Joined(parts)
     explode = exploding_variants(args)
     exploding = experiment.sweep(exploding_base, variants=explode, part="exploding")
     names = list(explode)

@@ -99,8 +99,7 @@ class ResidualLayer(Layer):
         shape = as_shape(input_shape, "ResidualLayer input_shape")
         if self.named_layers is None:
             self.named_layers = self._make_layers(shape)
-            output = self._chain_output(shape)
-            self.shortcut = self._make_shortcut(shape, output)
+            self.shortcut = self._make_shortcut(shape, self._f_output())
         return super().build(shape)
 
     def compute_output_shape(self, input_shape):
@@ -110,7 +109,7 @@ class ResidualLayer(Layer):
         if shape != self.input_shape and self.input_shape is not None:
             raise ValueError(f"ResidualLayer: expects input shape {self.input_shape}, "
                              f"received {shape}")
-        return self._chain_output(shape)
+        return self._f_output()
 
     def _make_layers(self, shape):
         """F's named layers, each built for the shape before it (what ``add_layer`` does
@@ -141,8 +140,9 @@ class ResidualLayer(Layer):
             raise ValueError(f"ResidualLayer: a classification layer ({name!r}) cannot be "
                              f"inside a block; put it at the end of the net")
 
-    def _chain_output(self, shape):
-        return tuple(self.named_layers[-1][1].output_shape) if self.named_layers else shape
+    def _f_output(self):
+        """F's output shape: its last layer's."""
+        return tuple(self.named_layers[-1][1].output_shape)
 
     def _make_shortcut(self, shape, output):
         """None for the identity (shapes must match), else the learned projection P."""
