@@ -1,6 +1,7 @@
 """Instructions one training epoch costs, this tree against another, under callgrind.
 
-    python bench/count_instructions.py OLD_TREE [NEW_TREE=.] [--nets A B CNN] [--rows 3200]
+    python bench/count_instructions.py OLD_TREE [NEW_TREE=.] [--nets A B CNN]
+                                       [--rows 3200] [--more-rows 9600]
 
 Wall-clock time on a shared 2-core machine varies by 1.5x between runs; an
 instruction count does not: ``valgrind --tool=callgrind`` counts every
@@ -15,7 +16,9 @@ so every GEMM has its real shape), one BLAS thread, inside
 cost is paid by both trees, and a second run with ``--rows 0`` can subtract it.
 
 Printed per net: instructions of old and new, their ratio, and the ratio of the
-epoch alone (total minus the set-up-only run). Needs valgrind (Debian's package).
+epoch alone (total minus the set-up-only run); with ``--more-rows``, also the ratio of
+the steps alone (the difference between the two epoch sizes: what every further step
+costs, without the fixed cost of a ``train`` call). Needs valgrind (Debian's package).
 What it cannot see: memory stalls and cache effects (a count is not a time),
 so large layout changes still need the interleaved timings of bench_train.py /
 bench_conv.py.
@@ -84,6 +87,7 @@ def main():
     parser.add_argument("new_tree", nargs="?", default=".")
     parser.add_argument("--nets", nargs="+", default=["A", "B", "CNN"])
     parser.add_argument("--rows", type=int, default=3200)
+    parser.add_argument("--more-rows", type=int, default=None)
     args = parser.parse_args()
     print(f"# instructions (callgrind Ir), one epoch of {args.rows} rows, one BLAS thread")
     for net in args.nets:
@@ -95,6 +99,13 @@ def main():
         print(f"net {net}: old {old:,}  new {new:,}  new/old {new / old:.4f};  "
               f"epoch alone: old {old_epoch:,}  new {new_epoch:,}  "
               f"new/old {new_epoch / old_epoch:.4f}")
+        if args.more_rows:
+            more = {tree: count(tree, net, args.more_rows)
+                    for tree in (args.old_tree, args.new_tree)}
+            old_steps = more[args.old_tree] - old
+            new_steps = more[args.new_tree] - new
+            print(f"net {net}: the steps of {args.more_rows - args.rows} more rows: "
+                  f"old {old_steps:,}  new {new_steps:,}  new/old {new_steps / old_steps:.4f}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import contextlib
 
 import numpy as np
 
+from .infra.validation import check_number
 from .losses import loss_for
 from .metrics import metric_for
 from .step import fuses
@@ -85,24 +86,32 @@ def objective(net, x, y):
     return loss + sum(float(p.penalty()) for p in net.parameters().values())
 
 
-def check_gradients(net, x, y, eps=EPS, tiny=1e-6):
+def check_gradients(net, x, y, eps=EPS, tiny=1e-2):
     """``{"layer/W": relative error}`` of backprop against central differences.
 
-    The relative error of one array is max|backprop - numeric| over the larger
-    of the two arrays' largest magnitudes (at least ``tiny``, for arrays whose
-    gradient is zero by construction, such as an FC bias right before batch
-    norm). A float64 net is required: in float32 the differences are noise.
+    The relative error of one array is max|backprop - numeric| over the larger of
+    the two arrays' largest magnitudes, and at least ``tiny`` times the largest
+    gradient anywhere in the net: an array whose gradient is zero by construction
+    (an FC bias right before batch norm) has a numeric gradient of pure rounding
+    noise, ~1e-10, which must not read as a 100 % error. A float64 net is required:
+    in float32 the differences are noise. ``eps`` is the central-difference step,
+    a number in [1e-10, 1e-2] (1e-6 balances truncation and rounding).
     """
     if net.params.dtype != np.float64:
         raise ValueError(f"check_gradients: expected a float64 net "
                          f"(HyperParameters(dtype='float64')), got {net.params.dtype}")
+    eps = check_number("check_gradients eps", eps, 1e-10, 1e-2)
+    tiny = check_number("check_gradients tiny", tiny, 0, 1)
     x, y = net.check_batch(x, y, "check_gradients")
     analytic = gradients(net, x, y)
+    numeric = {name: numerical_gradient(lambda: objective(net, x, y), array, eps)
+               for name, array in parameters(net).items()}
+    floor = tiny * max([float(np.max(np.abs(a))) for a in analytic.values() if a.size] + [0])
     errors = {}
-    for name, array in parameters(net).items():
-        numeric = numerical_gradient(lambda: objective(net, x, y), array, eps)
-        scale = max(float(np.max(np.abs(analytic[name]))), float(np.max(np.abs(numeric))), tiny)
-        errors[name] = float(np.max(np.abs(analytic[name] - numeric))) / scale
+    for name, estimate in numeric.items():
+        scale = max(float(np.max(np.abs(analytic[name]))), float(np.max(np.abs(estimate))),
+                    floor, 1e-300)
+        errors[name] = float(np.max(np.abs(analytic[name] - estimate))) / scale
     return errors
 
 

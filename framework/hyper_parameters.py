@@ -237,6 +237,6 @@ def _float_dtype(value):
         dtype = None if value is None else np.dtype(value)   # np.dtype(None) is float64
     except TypeError:
         dtype = None
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if dtype is None or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype: expected float32 or float64, got {value!r}")
     return dtype

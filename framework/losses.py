@@ -207,10 +207,12 @@ class CrossEntropy(Loss):
 
 
 def _clipped(loss, a):
-    """``a`` in float64, clipped into [CLIP, 1 - CLIP] (a work array of ``loss``)."""
+    """``a`` in float64, clipped into [CLIP, 1 - CLIP] (a work array of ``loss``; two
+    ufuncs rather than ``np.clip``, whose Python wrapper costs more than both)."""
     p = loss.work("p", a, np.float64)
     np.copyto(p, a)
-    return np.clip(p, CLIP, 1.0 - CLIP, out=p)
+    np.maximum(p, CLIP, out=p)
+    return np.minimum(p, 1.0 - CLIP, out=p)
 
 
 DEFAULT_LOSS = {NetType.FITTING: "mse", NetType.BINARY_CLASSIFIER: "binary_cross_entropy",

@@ -89,22 +89,29 @@ class Accuracy(Metric):
 
     name = "accuracy"
     aliases = ("acc",)
+    _shape = _arrays = None      # the work arrays of the last batch shape (the hot path)
 
     def reset(self):
         self.hits, self.count = 0, 0
 
     def update(self, a, y):
-        if a.shape[1] == 1:
-            hit = np.equal(np.greater(a, 0.5, out=self.work("pa", a.shape, bool)),
-                           np.greater(y, 0.5, out=self.work("py", y.shape, bool)),
-                           out=self.work("hit", a.shape, bool))
-        else:
-            labels = (a.shape[0],) + a.shape[2:]    # one class decision per sample (and pixel)
-            predicted = a.argmax(axis=1, out=self.work("predicted", labels, np.intp))
-            expected = y.argmax(axis=1, out=self.work("expected", labels, np.intp))
-            hit = np.equal(predicted, expected, out=self.work("hit", labels, bool))
+        if a.shape != self._shape:
+            self._arrays, self._shape = self._work_arrays(a), a.shape
+        first, second, hit = self._arrays
+        if a.shape[1] == 1:                 # one output: a > 0.5 against y > 0.5
+            np.equal(np.greater(a, 0.5, out=first), np.greater(y, 0.5, out=second), out=hit)
+        else:                               # argmax over the class axis against y's
+            np.equal(a.argmax(axis=1, out=first), y.argmax(axis=1, out=second), out=hit)
         self.hits += int(np.count_nonzero(hit))
         self.count += hit.size
+
+    def _work_arrays(self, a):
+        if a.shape[1] == 1:
+            return (self.work("pa", a.shape, bool), self.work("py", a.shape, bool),
+                    self.work("hit", a.shape, bool))
+        labels = (a.shape[0],) + a.shape[2:]        # one class decision per sample (and pixel)
+        return (self.work("predicted", labels, np.intp), self.work("expected", labels, np.intp),
+                self.work("hit", labels, bool))
 
     def result(self):
         return self.hits / self.count if self.count else float("nan")

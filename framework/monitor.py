@@ -113,6 +113,11 @@ class Patience:
         """Forget the best value; count from epoch ``since`` (None: the next record)."""
         self.best, self.since, self.count = None, since, 0
 
+    def restart(self, epoch):
+        """Count the wait again from ``epoch``, keeping the best value (after an action
+        such as a learning-rate reduction)."""
+        self.since, self.count = epoch, 0
+
     def update(self, record):
         """Take one checkpoint; True if it improved."""
         value = self.monitor.raw(record)

@@ -50,7 +50,8 @@ class NeuralNet:
         #                             train); the loop reads it every step, callbacks set it
         self._names = []
         self._shapes = []       # per-sample output shape after each layer (None: unknown)
-        self._step = None       # the training step closure, built on first use
+        self._step = None
+        self._inference_checked = False       # the training step closure, built on first use
         self.metadata = {}      # data options saved with the net (see save); load restores them
         self.input_shape = None
 
@@ -83,11 +84,19 @@ class NeuralNet:
 
     @classmethod
     def from_specs(cls, params, specs, input_shape, name="net"):
-        """A net with the layers ``specs`` describe (see ``layers_from_specs``)."""
+        """A net with the layers ``specs`` describe (see ``layers_from_specs``); refused
+        when even one inference pass could not fit in the memory available."""
         net = cls(params, name)
         net.add_specs(specs, input_shape)
         net._check_output_end()
+        net.check_inference_memory()
         return net
+
+    def check_inference_memory(self):
+        """Refuse (ValueError) a net whose inference pass cannot fit in the memory this
+        process has (a 60 KB file may declare a padding of 25,000), before it runs."""
+        from .infra.memory import check_net_memory, inference_bytes
+        check_net_memory(inference_bytes(self), f"net {self.name!r}: one inference pass")
 
     # ----- building -------------------------------------------------------
     def add_specs(self, specs, input_shape=None):
@@ -133,6 +142,7 @@ class NeuralNet:
         self._names.append(name)
         self._shapes.append(None if out is None else tuple(out))
         self._step = None
+        self._inference_checked = False
 
     def _check_classifier(self, layer, name):
         """Refuse a classification layer that does not match ``params.net_type``."""
@@ -245,6 +255,9 @@ class NeuralNet:
         keep one set of inference buffers instead of a second, odd-sized one
         (inference treats every sample on its own, so padding changes nothing).
         """
+        if not self._inference_checked:
+            self.check_inference_memory()
+            self._inference_checked = True
         out, chunk_rows = None, self._predict_chunk()
         pad = chunk_rows < PREDICT_CHUNK and x.shape[0] > chunk_rows
         for start in range(0, x.shape[0], chunk_rows):

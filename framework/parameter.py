@@ -22,8 +22,9 @@ import math
 
 import numpy as np
 
+from .infra.machine import check_allocation
 from .initializers import make_initializer
-from .optimizers import make_optimizer
+from .optimizers import OPTIMIZERS, make_optimizer
 from .regularizers import make_regularizer
 
 
@@ -69,6 +70,7 @@ class Parameter:
             return self
         dtype = np.float32 if params is None else params.dtype
         charge_parameter_budget(self.shape, name=self.name)
+        self._check_memory(params, dtype)
         self.value, self.grad = np.zeros(self.shape, dtype), np.zeros(self.shape, dtype)
         self.standalone = params is None
         decays = self.decay or (params is not None and params.decay_all_parameters)
@@ -88,6 +90,16 @@ class Parameter:
         if self._initializer.deterministic:
             self.initialize(None)
         return self
+
+    def _check_memory(self, params, dtype):
+        """Refuse, before allocating, a parameter whose value, gradient, optimizer state
+        and float64 starting draw cannot fit in the memory available."""
+        optimizer = OPTIMIZERS.get("sgd" if params is None else params.optimizer_name)
+        arrays = 2 + len(optimizer.state_names) + optimizer.num_scratch
+        nbytes = self.size * (np.dtype(dtype).itemsize * arrays + 8)
+        name = "a parameter" if self.name is None else f"parameter {self.name!r}"
+        check_allocation(nbytes, f"{name} of shape {self.shape} (its value, gradient and "
+                                 f"optimizer state)")
 
     def initialize(self, rng):
         """Draw the starting values from ``rng`` (a ``numpy.random.Generator``)."""

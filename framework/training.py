@@ -47,6 +47,7 @@ from .callbacks.progress import ProgressBar
 from .enums import NetType
 from .history import Record, TrainingHistory
 from .infra import threads
+from .infra.memory import check_net_memory, training_growth_bytes
 from .infra.validation import check_flag
 from .keeper import Keeper
 from .labels import as_targets
@@ -107,6 +108,8 @@ class _Run:
                                f"batch_size {params.batch_size} with {reader.num_train} "
                                f"training rows")
         self.validation = reader.get_validation_set()
+        check_net_memory(training_growth_bytes(net),
+                         f"training net {net.name!r} with batch {params.batch_size}")
         self.hooks = _callbacks(params, callbacks, verbose)
         self.monitor = _monitor(monitor, self.hooks, params.net_type)
         restore = _restore_policy(restore_best, self.hooks, self.validation is not None)

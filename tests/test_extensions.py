@@ -324,3 +324,16 @@ def test_an_app_trains_a_net_of_extensions(tmp_path):
     assert result["settings"]["optimizer"] == "sgdw"
     loaded = fw.NeuralNet.load(save)
     assert [type(layer).__name__ for layer in loaded.layers][1] == "PReLULayer"
+
+
+def test_loading_without_the_defining_module_says_to_import_it(tmp_path):
+    """A file names classes, it never imports code: the message says what to do."""
+    path = tmp_path / "extended.h5"
+    fw.NeuralNet.from_specs(_params(), SPECS, (1, 8, 8)).save(path)
+    code = "import framework as fw, sys; fw.NeuralNet.load(sys.argv[1])"
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "unknown layer type 'PReLULayer'" in last and "import the module that defines" in last
+    assert "Traceback" not in last

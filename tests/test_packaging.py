@@ -242,6 +242,11 @@ def _mnist_env():
     return env
 
 
+def fw_load(path):
+    from framework import NeuralNet
+    return NeuralNet.load(path)
+
+
 def test_readme_quick_start(tmp_path):
     code = quick_start_code((ROOT / "README.md").read_text(encoding="utf-8"))
     env = _mnist_env()
@@ -255,3 +260,9 @@ def test_readme_quick_start(tmp_path):
     assert net.layer_names[0] == "fc1" and net.layer_names[-1] == "softmax"
     assert net.epoch >= 1
     assert "lenet" in done.stdout                  # the CNN block's summary was printed
+    # the steering block: two more epochs, a CSV row per checkpoint (ten an epoch), the best
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,iteration,lr,loss,accuracy") and len(rows) == 1 + 20
+    assert fw_load(tmp_path / "best.h5").epoch in (net.epoch, net.epoch + 1, net.epoch + 2)
+    assert "kept the best checkpoint by val_loss" in done.stdout
+    assert "'accuracy':" in done.stdout           # evaluate's dict on arrays

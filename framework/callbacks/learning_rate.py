@@ -87,8 +87,7 @@ class ReduceLROnPlateau(Callback):
             net.learning_rate = max(net.learning_rate * self.factor, self.min_lr)
             self.reductions.append((record.epoch, net.learning_rate))
             self._cooldown_until = record.epoch + self.cooldown
-            self._patience.reset(since=record.epoch)
-            self._patience.best = self.monitor.raw(record)
+            self._patience.restart(record.epoch)          # Keras: wait from 0, same best
 
     def __repr__(self):
         return (f"ReduceLROnPlateau(monitor={self.monitor.name!r}, factor={self.factor}, "

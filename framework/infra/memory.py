@@ -52,6 +52,8 @@ from ..layers.layer_norm import LayerNormLayer
 from ..layers.pooling import PoolingLayer, PoolType
 from ..layers.residual import ResidualLayer
 from ..optimizers import OPTIMIZERS, parse_optimizer_name
+from . import machine
+from .machine import available_bytes, format_bytes  # noqa: F401  (the public names)
 from .validation import check_integer
 
 WEIGHT_COPIES = 2       # the training loop keeps the starting weights and the best so far
@@ -323,52 +325,12 @@ def _spec_layer(spec, index, shape):
 
 
 # ----- the machine -------------------------------------------------------------
-def available_bytes():
-    """Memory this process can still use: MemAvailable from /proc/meminfo (capped by
-    a cgroup v2 limit when there is one), else the free pages ``os.sysconf`` reports;
-    None if neither is known."""
-    found = _meminfo_available()
-    if found is None:
-        try:
-            found = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, ValueError, OSError):
-            found = None
-    limit = _cgroup_room()
-    if limit is not None:
-        found = limit if found is None else min(found, limit)
-    return found
-
-
-def _meminfo_available():
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _cgroup_room():
-    """cgroup v2 ``memory.max - memory.current`` of this process's group, if limited."""
-    try:
-        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as handle:
-            limit = handle.read().strip()
-        if limit == "max":
-            return None
-        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as handle:
-            return max(0, int(limit) - int(handle.read().strip()))
-    except (OSError, ValueError):
-        return None
-
-
 def check_memory(estimate, available=None, what="this net"):
     """Raise ValueError (one line) if ``estimate`` (a MemoryEstimate or bytes) exceeds
     ``available`` bytes (default: ``available_bytes()``); returns the estimate's total."""
     total = int(estimate)
     if available is None:
-        available = available_bytes()
+        available = machine.available_bytes()
     if available is not None and total > available:
         needs = estimate.describe() if isinstance(estimate, MemoryEstimate) \
             else f"about {format_bytes(total)}"
@@ -377,9 +339,34 @@ def check_memory(estimate, available=None, what="this net"):
     return total
 
 
-def format_bytes(count):
-    """``80.0 GB``, ``512.0 MB``, ``12.0 kB`` (decimal units, one decimal)."""
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{int(count)} bytes"
+def inference_bytes(net):
+    """Bytes one inference pass of ``net`` needs beyond its weights: every layer's work
+    arrays at the chunk size ``predict`` uses, and the zero-padded copy of a short chunk."""
+    itemsize = np.dtype(net.params.dtype).itemsize
+    layers = net.layers
+    costs = [layer_cost(layer, itemsize) for layer in layers]
+    input_values = _values(net.input_shape)
+    widest = max([input_values] + [_values(layer.output_shape) for layer in layers] + [1])
+    chunk = max(1, min(PREDICT_CHUNK, PREDICT_VALUES // widest))
+    return int((sum(c.infer_per_sample for c in costs) + input_values * itemsize) * chunk)
+
+
+def training_growth_bytes(net):
+    """Bytes a ``train`` call of ``net`` will add to what is already allocated: the
+    estimate of ``estimate_training_bytes`` less the parameters' arrays (value,
+    gradient, optimizer state) that exist already."""
+    allocated = 0
+    for parameter in net.parameters().values():
+        if parameter.value is not None:
+            allocated += 2 * parameter.value.nbytes + sum(
+                a.nbytes for a in parameter.optimizer.state_arrays().values()) + sum(
+                a.nbytes for a in parameter.optimizer._scratch)
+    return max(0, estimate_training_bytes(net).total - allocated)
+
+
+def check_net_memory(nbytes, what):
+    """Refuse (ValueError) ``what`` when ``nbytes`` more cannot fit; a need under 64 MB is
+    not checked (reading the machine's memory costs more than it saves there)."""
+    from .machine import SMALL_ALLOCATION
+    if nbytes >= SMALL_ALLOCATION:
+        check_memory(nbytes, what=what)

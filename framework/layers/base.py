@@ -155,6 +155,7 @@ class Layer:
         ones it may have made when used on its own)."""
         if self.params is None:
             self._adopt(params)
+            self._cache.clear()             # work arrays of the dtype it had on its own
         for array in self._declared():
             if not array.configured or array.standalone:
                 array.configure(self.params, replace=True)
@@ -215,7 +216,12 @@ class Layer:
     # ----- work arrays --------------------------------------------------------
     def work(self, name, shape, dtype=None):
         """This layer's reusable work array ``name`` of ``shape`` (default dtype: the
-        layer's), from its ``BufferCache``: the same array while the shape holds."""
+        layer's), from its ``BufferCache``: the same array while the shape holds (the
+        steady-state hit is looked up here, one call less per array and step)."""
+        array = self._cache.hot.get(name)
+        if array is not None and array.shape == shape and (dtype is None or
+                                                           array.dtype == dtype):
+            return array
         return self._cache.get(name, shape, self.dtype if dtype is None else dtype)
 
     def buffer(self, name, shape, dtype):

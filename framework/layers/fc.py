@@ -13,8 +13,9 @@ class FcLayer(Layer):
     backward    dW = xᵀ · dz            dB = Σ over the rows of dz
                 dx = dz · Wᵀ            (skipped for the net's first layer)
 
-    W starts by the net's init method (fans in and out), B at zero; W and B are
-    the textbook's ``WeightsBias`` pair (``layer.wb``). The L1/L2 penalty is added
+    W and B are Parameters (``W.value``, ``W.grad``; W starts by the net's init
+    method with fans in and out, B at zero), seen together as the textbook's
+    ``WeightsBias`` pair (``layer.wb.W``, ``layer.wb.dW``, ...). The L1/L2 penalty is added
     to dW by the parameter's update, never here. ``params`` (a HyperParameters)
     gives the dtype, init method, optimizer and penalty; without it the net's are
     used when the layer is added. The input is a vector per sample: put a
@@ -27,25 +28,25 @@ class FcLayer(Layer):
         input_size = check_positive_int("FcLayer", "input_size", input_size)
         self.units = check_positive_int("FcLayer", "output_size", output_size)
         self.build((input_size,))
-        self.wb = WeightsBias(
-            self.add_parameter("W", (input_size, self.units)),
-            self.add_parameter("B", (1, self.units), init="zeros", decay=False))
+        self.W = self.add_parameter("W", (input_size, self.units))
+        self.B = self.add_parameter("B", (1, self.units), init="zeros", decay=False)
+        self.wb = WeightsBias(self.W, self.B)
         self.x = None
 
     def forward(self, x, train):
-        self.x = self.checked(x)            # a reference: backward needs it
+        self.x = self.checked(x)                # a reference: backward needs it
         z = self.work("z", (x.shape[0], self.units))
-        dot(x, self.wb.W, out=z)            # z = x · W
-        z += self.wb.B                      #   + B
+        dot(x, self.W.value, out=z)             # z = x · W
+        z += self.B.value                       #   + B
         return z
 
     def backward(self, dz):
-        x, wb = self.x, self.wb
-        dot(x.T, dz, out=wb.dW)             # dW = xᵀ · dz
-        sum_rows(dz, out=wb.dB)             # dB = Σ_rows dz
+        x, W, B = self.x, self.W, self.B
+        dot(x.T, dz, out=W.grad)                # dW = xᵀ · dz
+        sum_rows(dz, out=B.grad)                # dB = Σ_rows dz
         if not self.need_input_grad:
             return None
-        return dot(dz, wb.W.T, out=self.work("dx", x.shape))   # dx = dz · Wᵀ
+        return dot(dz, W.value.T, out=self.work("dx", x.shape))   # dx = dz · Wᵀ
 
     # ----- shapes and configs ---------------------------------------------------
     def compute_output_shape(self, input_shape):

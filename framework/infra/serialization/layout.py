@@ -37,13 +37,18 @@ def attr_value(value):
     return value
 
 
+def _no_constant(name):
+    """JSON's NaN / Infinity: refused on reading as ``save`` refuses them on writing."""
+    raise ValueError(f"{name} is not a finite number")
+
+
 def json_attr(obj, key, path):
     """The JSON text attribute ``key`` of ``obj``, parsed; WeightsFileError if absent or bad."""
     raw = obj.attrs.get(key)
     if not isinstance(raw, (str, bytes)):
         raise WeightsFileError(path, f"attribute {key!r} of {obj.name} is missing or not text")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except ValueError as error:
         raise WeightsFileError(path, f"attribute {key!r} of {obj.name} is not valid JSON "
                                      f"({error})") from None

@@ -38,14 +38,23 @@ def load_net(path, net_class):
             with parameter_budget(BUDGET_FACTOR * _stored_values(handle) + BUDGET_SLACK,
                                   "the file (a few times what it stores)"):
                 net.add_specs(specs, _input_shape(handle, path))
+            net.check_inference_memory()
         except ValueError as error:
             raise WeightsFileError(path, f"the saved architecture cannot be rebuilt: "
-                                         f"{error}") from None
+                                         f"{error}{import_hint(error)}") from None
         state = _read_state(handle, net, path, checked, optimizer=True)
         metadata = _read_metadata(handle, path, checked)
         net.load_state_dict(state)
         net.metadata = metadata
     return net
+
+
+def import_hint(error):
+    """What to do when a file names a class this program does not know."""
+    if "expected one of" in str(error) or "unknown layer type" in str(error):
+        return ("; if it is a class of your own, import the module that defines and "
+                "registers it before loading (a file names classes, it never imports code)")
+    return ""
 
 
 def read_metadata(path):
@@ -163,10 +172,23 @@ def _read_layers(handle, net, found, path, checked, version):
             raise WeightsFileError(path, f"layer {name!r}: unexpected dataset(s) {extra}")
         digests = dataset_digests(group, path, checked)
         for key, entry in expected.items():
-            values[entry.key] = read_dataset(group, key, entry.value.shape, path,
-                                             f"layer {name!r}", digests=digests,
-                                             non_negative=entry.non_negative)
+            values[entry.key] = _fits(read_dataset(group, key, entry.value.shape, path,
+                                                   f"layer {name!r}", digests=digests,
+                                                   non_negative=entry.non_negative),
+                                      entry, path)
     return values
+
+
+def _fits(value, entry, path):
+    """``value`` if it fits the net's dtype: a float64 1e39 would load as inf in float32."""
+    if isinstance(entry.value, np.ndarray) and value.dtype.kind == "f" and value.size:
+        limit = float(np.finfo(entry.value.dtype).max)
+        largest = float(np.max(np.abs(value)))
+        if largest > limit:
+            raise WeightsFileError(path, f"layer {entry.layer!r} {entry.kind} {entry.name!r} "
+                                         f"holds {largest:.3g}, beyond the largest "
+                                         f"{entry.value.dtype} ({limit:.3g}) the net computes in")
+    return value
 
 
 def _read_optimizer(handle, net, found, path, checked, version):
@@ -183,8 +205,10 @@ def _read_optimizer(handle, net, found, path, checked, version):
     for key, entry in expected.items():
         where = f"layer {entry.layer!r} optimizer state"
         if isinstance(entry.value, np.ndarray):
-            values[entry.key] = read_dataset(group, key, entry.value.shape, path, where,
-                                             digests=digests, non_negative=entry.non_negative)
+            values[entry.key] = _fits(read_dataset(group, key, entry.value.shape, path, where,
+                                                   digests=digests,
+                                                   non_negative=entry.non_negative),
+                                      entry, path)
         else:
             count = read_dataset(group, key, (), path, where, kinds="iu", digests=digests,
                                  non_negative=True)
@@ -225,8 +249,8 @@ def _read_metadata(handle, path, checked):
         raise WeightsFileError(path, f"metadata: expected a JSON object, got "
                                      f"{type(document).__name__}")
     digests = dataset_digests(group, path, checked)
-    arrays = {key: read_dataset(group, key, group[key].shape, path, "metadata",
-                                kinds="fiub", digests=digests) for key in group}
+    arrays = {key: np.asarray(read_dataset(group, key, group[key].shape, path, "metadata",
+                                           kinds="fiub", digests=digests)) for key in group}
     used = set()
     try:
         metadata = decode_metadata(document, arrays, used)
