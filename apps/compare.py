@@ -51,7 +51,7 @@ DEFAULTS = flags.AppDefaults(hidden=(100, 100, 100, 100), epochs=10, batch_size=
 # the flags (dests) that build the base run; a --config replaces them
 BASE_FLAGS = ("hidden", "activation", "init", "bn", "dropout", "epochs", "batch_size", "lr",
               "optimizer", "lr_schedule", "l2", "checkpoint", "keep", "dataset", "data_dir",
-              "download", "train_size")
+              "download", "train_size", "clip_norm", "clip_value")
 PANELS = (("train_loss",), ("val_loss",), ("val_accuracy",))
 LOG_Y = ("train_loss", "val_loss")
 
@@ -119,6 +119,7 @@ def base_from_args(args):
         params["lr_schedule"] = schedule
     if args.l2:
         params.update(regular_name="l2", regular_value=args.l2)
+    params.update(flags.clipping_fields(args))
     train = {"checkpoint": args.checkpoint}
     if args.keep == "last":
         train["restore_best"] = False

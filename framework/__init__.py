@@ -31,8 +31,10 @@ from .layers.conv import ConvLayer
 from .layers.dropout import DropoutLayer
 from .layers.fc import FcLayer
 from .layers.flatten import FlattenLayer
+from .layers.layer_norm import LayerNormLayer
 from .layers.pooling import PoolingLayer, PoolType
 from .layers.registry import register_layer
+from .layers.residual import ResidualLayer
 from .infra.memory import check_memory, estimate_training_bytes
 from .losses import Loss, LossFunction, register_loss
 from .metrics import Metric, confusion_matrix, register_metric
@@ -54,7 +56,8 @@ __all__ = [
     "make_schedule",
     # building blocks
     "Layer", "FcLayer", "ActivationLayer", "ClassificationLayer", "BatchNormLayer",
-    "DropoutLayer", "ConvLayer", "PoolingLayer", "PoolType", "FlattenLayer", "WeightsBias", "LossFunction",
+    "DropoutLayer", "ConvLayer", "PoolingLayer", "PoolType", "FlattenLayer", "LayerNormLayer",
+    "ResidualLayer", "WeightsBias", "LossFunction",
     "Identity", "Sigmoid", "Tanh", "Relu", "LeakyRelu", "Elu", "Softplus",
     "Logistic", "Softmax",
     # the net and its training

@@ -24,6 +24,8 @@ class Record:
     train_accuracy: float
     val_loss: float = None
     val_accuracy: float = None
+    clipped: float = None       # with gradient clipping: the fraction of steps clipped
+    grad_norm: float = None     # ... and their mean gradient norm before clipping
 
     @property
     def monitored_loss(self):
@@ -32,6 +34,7 @@ class Record:
 
 
 FIELDS = [f.name for f in fields(Record)]
+CLIPPING = ("clipped", "grad_norm")     # in a record only when the run clipped
 
 
 class TrainingHistory:
@@ -57,6 +60,7 @@ class TrainingHistory:
         self.stop_reason = None
         self.test_loss = None       # set by train(need_test=True) if there is a test set
         self.test_accuracy = None
+        self.clipping = False       # the run clipped gradients: records say how often
 
     def __len__(self):
         return len(self.records)
@@ -121,17 +125,20 @@ class TrainingHistory:
             out["val_loss"] = self.column("val_loss")
             out[f"val_{self.metric}"] = self.column("val_accuracy")
         out["lr"] = self.column("learning_rate")
+        if any(r.clipped is not None for r in self.records):
+            out.update(clipped=self.column("clipped"), grad_norm=self.column("grad_norm"))
         return out
 
     def csv_columns(self):
         """The CSV header: Keras's names (``epoch, iteration, lr, loss, r2, val_loss, ...``)."""
         return ["epoch", "iteration", "lr", "loss", self.metric, "val_loss",
-                f"val_{self.metric}"]
+                f"val_{self.metric}"] + (list(CLIPPING) if self.clipping else [])
 
     def as_dict(self):
         """A JSON-able summary (no weight arrays). Non-finite losses become None."""
         return {
-            "records": [{k: _jsonable(v) for k, v in asdict(r).items()} for r in self.records],
+            "records": [{k: _jsonable(v) for k, v in asdict(r).items()
+                         if v is not None or k not in CLIPPING} for r in self.records],
             "metric": self.metric,
             "monitor": self.monitor,
             "best_index": self.best_index,
@@ -170,6 +177,8 @@ def csv_row(record):
     """A record as a CSV row in ``csv_columns`` order (missing values empty)."""
     values = (record.epoch, record.iteration, record.learning_rate, record.train_loss,
               record.train_accuracy, record.val_loss, record.val_accuracy)
+    if record.clipped is not None:
+        values += (record.clipped, record.grad_norm)
     return ["" if v is None else v for v in values]
 
 

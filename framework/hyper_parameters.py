@@ -81,7 +81,9 @@ class HyperParameters:
     are checked against the optimizer's own (``{"beta1": 0.9, "amsgrad": True}``);
     ``loss`` None takes the net type's (mse, binary cross-entropy, cross-entropy);
     ``decay_all_parameters`` makes L1/L2 and AdamW's weight decay reach biases and
-    normalization parameters too (by default only weights decay).
+    normalization parameters too (by default only weights decay). ``clip_norm`` /
+    ``clip_value`` (one of them, or neither) clip every step's gradients by their
+    global norm / by value before the optimizer uses them (``framework.clipping``).
     """
 
     learning_rate: float
@@ -100,6 +102,8 @@ class HyperParameters:
     optimizer_options: Mapping = field(default_factory=dict)
     loss: object = None
     decay_all_parameters: bool = False
+    clip_norm: float = None
+    clip_value: float = None
 
     def __post_init__(self):
         _set(self, "learning_rate", _finite_number("learning_rate", self.learning_rate,
@@ -132,6 +136,12 @@ class HyperParameters:
             raise ValueError(f"decay_all_parameters: expected True or False, "
                              f"got {self.decay_all_parameters!r}")
         _set(self, "decay_all_parameters", bool(self.decay_all_parameters))
+        _set(self, "clip_norm", _optional_positive("clip_norm", self.clip_norm))
+        _set(self, "clip_value", _optional_positive("clip_value", self.clip_value))
+        if self.clip_norm is not None and self.clip_value is not None:
+            raise ValueError(f"clip_norm and clip_value: give one of them (clip by the "
+                             f"global norm, or each value), got clip_norm={self.clip_norm} "
+                             f"and clip_value={self.clip_value}")
 
     @property
     def patience(self):
@@ -162,6 +172,7 @@ class HyperParameters:
             "optimizer_options": dict(self.optimizer_options),
             "loss": None if self.loss is None else dict(self.loss),
             "decay_all_parameters": self.decay_all_parameters,
+            "clip_norm": self.clip_norm, "clip_value": self.clip_value,
         }
 
     @classmethod
@@ -198,6 +209,16 @@ def _finite_number(field, value, minimum=None, strict=False):
         relation = "greater than" if strict else "at least"
         raise ValueError(f"{field}: expected a number {relation} {minimum}, got {value!r}")
     return float(value)
+
+
+def _optional_positive(field, value):
+    """None (off), or a finite number > 0 (0 would clip every gradient to nothing)."""
+    if value is None:
+        return None
+    if _is_number(value) and not np.iscomplexobj(value) and math.isfinite(value) and value > 0:
+        return float(value)
+    raise ValueError(f"{field}: expected None (no clipping) or a finite number > 0, "
+                     f"got {value!r}")
 
 
 def _positive_int(field, value, allow_zero=False):

@@ -77,6 +77,9 @@ class NeuralNet:
         if old is not None and (old.learning_rate, old.lr_schedule) != \
                 (params.learning_rate, params.lr_schedule):
             self.learning_rate = None       # a new rate or schedule: the next train takes it
+        if old is not None and (old.clip_norm, old.clip_value) != \
+                (params.clip_norm, params.clip_value):
+            self._step = None               # the step's clipper is made from them
         self._params = params
 
     @classmethod
@@ -446,6 +449,7 @@ class NeuralNet:
         for i, (name, layer) in enumerate(zip(self._names, self._layers)):
             rows.append((str(i), name, type(layer).__name__, _shape_text(self._shapes[i]),
                          f"{self.parameter_count(i):,}"))
+            rows.extend(_inner_rows(layer, "  "))
         widths = [max(len(row[c]) for row in rows) for c in range(5)]
         lines = [f"NeuralNet {self.name!r}: input {_shape_text(self.input_shape)}, "
                  f"{self.params.net_type.value}"]
@@ -460,6 +464,17 @@ class NeuralNet:
 
     def __repr__(self):
         return f"NeuralNet({self.name!r}, layers={self._names})"
+
+
+def _inner_rows(block, indent):
+    """Summary rows for the layers inside a block (a residual block's), indented."""
+    rows = []
+    for name, layer in block.inner_layers():
+        count = sum(p.size for p in layer.parameters().values())
+        rows.append(("", indent + name, type(layer).__name__, _shape_text(layer.output_shape),
+                     f"{count:,}"))
+        rows.extend(_inner_rows(layer, indent + "  "))
+    return rows
 
 
 def _shape_text(shape):

@@ -7,6 +7,7 @@
                    cross-entropy after softmax, binary cross-entropy after logistic)
                    or dL/da at the output, then through every layer
     backward       dz <- layer.backward(dz), last layer first    (fills every gradient)
+    clip           only with clip_norm / clip_value: every gradient (framework/clipping.py)
     update         every parameter: penalty gradient, then its optimizer's step
 
 ``make_step(net)`` returns that step as a closure over lists built once (the
@@ -20,6 +21,7 @@ from functools import partial
 
 import numpy as np
 
+from .clipping import make_clipper
 from .infra.buffers import BufferCache
 from .layers.classification import ClassificationLayer
 from .losses import check_pair, loss_for
@@ -42,6 +44,7 @@ class Step:
         self._look_ahead = [p.look_ahead for p in parameters if p.optimizer.uses_look_ahead]
         self._penalties = [p.penalty for p in parameters if p.regularizer.lam]
         self._updates = [update_of(p) for p in parameters]
+        self.clipper = make_clipper(net.params, parameters)     # None: no clipping
         self._work = BufferCache()
         self._shape = None
 
@@ -61,6 +64,8 @@ class Step:
         delta = self._output_gradient(a, y, self._delta)
         for backward in self._backward:
             delta = backward(delta)
+        if self.clipper is not None:
+            self.clipper()
         for update in self._updates:
             update(lr)
         return loss

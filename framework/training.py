@@ -124,7 +124,9 @@ class _Run:
         self.lr = net.learning_rate
         net.stop_training, net.stop_reason = False, None
         self.keeper = Keeper(net, self.monitor, restore)
-        self.meter = _Meter(net.training_step().metric)
+        step = net.training_step()
+        self.meter = _Meter(step.metric, step.clipper)
+        self.history.clipping = step.clipper is not None
         for cb in self.hooks.callbacks:
             cb.set_plan(self.stop - self.first, self.per_epoch)
 
@@ -425,9 +427,10 @@ class _Meter:
     """Sample-weighted sums of the train loss since the last checkpoint, beside the
     step's metric, which accumulates over the same batches."""
 
-    def __init__(self, metric):
-        self.metric = metric
+    def __init__(self, metric, clipper=None):
+        self.metric, self.clipper = metric, clipper
         metric.reset()
+        self.pop_clipping()
         self.loss, self.count = 0.0, 0
 
     def add(self, loss, m):
@@ -440,18 +443,25 @@ class _Meter:
         self.loss, self.count = 0.0, 0
         return means
 
+    def pop_clipping(self):
+        """(fraction of steps clipped, mean norm before clipping) since the last call;
+        (None, None) without clipping."""
+        return (None, None) if self.clipper is None else self.clipper.pop()
+
 
 def _record(net, meter, lr, validation, epoch):
     """A Record: the meter's train numbers (none for the start), the validation pass."""
-    train_loss = train_metric = None
+    train_loss = train_metric = clipped = grad_norm = None
     if meter is not None:
         train_loss, train_metric = meter.pop()
+        clipped, grad_norm = meter.pop_clipping()
     val_loss = val_metric = None
     if validation is not None:
         val_loss, val_metric = evaluate(net, *validation, penalty=False)
     return Record(epoch=epoch, iteration=net.iteration, learning_rate=lr,
                   train_loss=train_loss, train_accuracy=train_metric,
-                  val_loss=val_loss, val_accuracy=val_metric)
+                  val_loss=val_loss, val_accuracy=val_metric, clipped=clipped,
+                  grad_norm=grad_norm)
 
 
 def _run_test(net, reader, history, verbose):

@@ -246,10 +246,26 @@ CNN = [{"type": "conv", "filters": 8, "kernel": 5, "padding": 2}, {"type": "batc
        {"type": "dropout", "ratio": 0.5}, {"type": "fc", "size": 10}, {"type": "softmax"}]
 
 
+RESIDUAL_MLP = [{"type": "fc", "size": 64}, {"type": "relu"}] + [
+    {"type": "residual", "layers": [{"type": "fc", "size": 64}, {"type": "layer_norm"},
+                                    {"type": "relu"}]}] * 3 + [
+    {"type": "fc", "size": 10}, {"type": "softmax"}]
+RESIDUAL_CNN = [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1}, {"type": "relu"},
+                {"type": "residual", "layers": [
+                    {"type": "conv", "filters": 8, "kernel": 3, "padding": 1},
+                    {"type": "batch_norm"}, {"type": "relu"}]},
+                {"type": "residual", "projection": "linear", "layers": [
+                    {"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "stride": 2},
+                    {"type": "layer_norm"}, {"type": "relu"}]},
+                {"type": "flatten"}, {"type": "fc", "size": 10}, {"type": "softmax"}]
+
+
 @pytest.mark.parametrize("specs,shape,optimizer", [
     (mlp_specs((64, 32), 10, classifier="softmax"), (784,), "sgd"),
     (mlp_specs((128,), 10, batch_norm=True, dropout=0.2, classifier="softmax"), (784,), "adam"),
     (CNN, (1, 28, 28), "momentum"),
+    (RESIDUAL_MLP, (784,), "adam"),
+    (RESIDUAL_CNN, (1, 28, 28), "sgd"),
 ])
 def test_estimate_is_within_twice_what_training_allocates(specs, shape, optimizer):
     net, peak = _traced_training(specs, shape, 32, optimizer)

@@ -53,6 +53,10 @@ APPS = {
     "hparam_search": ("apps.experiments.hparam_search", ["trials"],
                       ["round1", "round2", "final"], {"--trials", "--trials2", "--top",
                                                        "--search-seed"}, []),
+    "vanishing_exploding": ("apps.experiments.vanishing_exploding", ["curves"],
+                            ["vanishing_D2", "vanishing_D5", "exploding"],
+                            {"--depths", "--depth", "--lr", "--high-lr", "--clip-norm",
+                             "--warmup-epochs"}, []),
     "compare": ("apps.compare", ["curves"], [None],
                 {"--config", "--axis", "--hidden", "--lr", "--optimizer", "--bn", "--keep"},
                 ["--axis", "optimizer=sgd,adam", "--axis", "lr-schedule=cosine,constant",
@@ -181,7 +185,7 @@ def test_quick_run_writes_its_json_line_and_files(app, runs):
                 assert 0 <= finite <= row["ok"] and (row[metric]["mean"] is None) == (
                     finite == 0)
         assert all(r["seed"] in (1, 2) for r in finished)   # --seed 1: repeats 1, 2
-        assert f"[{result['runs']}/" in run.stdout or app == "hparam_search"
+        assert f"[{result['runs']}/" in run.stdout or len(sweeps) > 1   # counted per sweep
 
 
 def test_the_quick_runs_settings(runs):
@@ -243,6 +247,22 @@ def test_the_linear_regression_counts_iterations_beside_the_books(runs):
     assert abs(rows["Adam"]["final_w"] - optimum["w"]) < 0.2
     table = Path(result["tables"][0]).read_text()
     assert "| the book |" in table and "| SGD | 0.5 |" in table
+
+
+def test_vanishing_exploding_measures_the_gradients_and_tables_both_parts(runs):
+    result = last_json(runs["vanishing_exploding"][1])
+    assert result["settings"]["depths"] == [2, 5] and result["settings"]["depth"] == 5
+    rms = result["metrics"]["grad_rms_first_layer"]
+    assert set(rms) == {"plain D=5", "residual D=5", "batch norm D=5", "layer norm D=5",
+                        "layer norm after D=5", "relu"}
+    # the lesson at depth 5 already: the skip keeps the first layer's gradient alive
+    assert rms["plain D=5"] < rms["residual D=5"] / 100
+    table = Path(result["tables"][0]).read_text()
+    assert "| plain | " in table and "| clip norm 1 | " in table and "| warm-up 2 epochs |" \
+        in table
+    exploding = [e["result"] for e in ResultsLog(result["sweeps"][-1]).entries()]
+    clipped = [r for r in exploding if r["variant"].startswith("clip")]
+    assert clipped and all("clipped" in rec for r in clipped for rec in r["history"]["records"])
 
 
 def test_overfitting_uses_the_test_set_once_per_run(runs):

@@ -194,13 +194,15 @@ def test_dropout_masks_differ_between_calls_and_validation():
 
 def test_every_layer_rebuilds_from_its_json_config():
     p = params(optimizer_name="adam")
-    from framework import ConvLayer, FlattenLayer, PoolingLayer
+    from framework import ConvLayer, FlattenLayer, LayerNormLayer, PoolingLayer, ResidualLayer
     layers = [FcLayer(4, 3, p), ActivationLayer({"name": "leaky_relu", "alpha": 0.2}),
               ClassificationLayer("softmax"), BatchNormLayer(3, momentum=0.7, params=p),
               DropoutLayer(3, 0.3), BatchNormLayer((2, 4, 4), params=p),
               ConvLayer((2, 6, 5), (3, 3, 2), stride=2, padding=1, params=p),
               PoolingLayer((2, 6, 6), (3, 3), stride=1, pool_type="mean"),
-              FlattenLayer((2, 3, 3))]
+              FlattenLayer((2, 3, 3)), LayerNormLayer((2, 3, 3), eps=1e-3, params=p),
+              ResidualLayer([{"type": "fc", "size": 5}, {"type": "relu"}], 4,
+                            projection="linear", params=p)]
     built_in = {name for name in LAYER_CLASSES
                 if LAYER_CLASSES[name].__module__.startswith("framework.")}
     assert {type(layer).__name__ for layer in layers} == built_in

@@ -119,7 +119,10 @@ def add_training_flags(group, defaults, patience=True, seed=True, stop=False):
     group.add_argument("--lr-schedule", default=defaults.lr_schedule, metavar="SPEC",
                        help="constant | cosine[:MIN_LR] (over --epochs) | step:EPOCHS[:GAMMA] "
                             "| multistep:E1,E2,...[:GAMMA] | exponential:GAMMA "
-                            "| polynomial[:POWER] (over --epochs)")
+                            "| polynomial[:POWER] (over --epochs) | warmup:EPOCHS[:START],"
+                            "SPEC (a linear warm-up from START x --lr, 1/3 by default, "
+                            "then SPEC over the remaining epochs)")
+    add_clipping_flags(group)
     group.add_argument("--l2", type=non_negative, default=defaults.l2, metavar="LAMBDA",
                        help="L2 weight penalty lambda/2*sum(W^2) (0 = none)")
     if patience:
@@ -150,6 +153,26 @@ def add_training_flags(group, defaults, patience=True, seed=True, stop=False):
     if seed:
         group.add_argument("--seed", type=non_negative_int, default=1,
                            help="seed of the initial weights, the batch order and dropout")
+
+
+def add_clipping_flags(group):
+    """--clip-norm, --clip-value: gradient clipping (``HyperParameters`` clip_norm /
+    clip_value; ``clipping_fields`` turns them into those fields)."""
+    group.add_argument("--clip-norm", type=non_negative, default=0.0, metavar="C",
+                       help="clip every step's gradients to a global norm of at most C "
+                            "(PyTorch's clip_grad_norm_, Keras's global_clipnorm; 0 = off)")
+    group.add_argument("--clip-value", type=non_negative, default=0.0, metavar="V",
+                       help="clip every gradient value to [-V, V] (clip_grad_value_, "
+                            "Keras's clipvalue; 0 = off)")
+
+
+def clipping_fields(args):
+    """The HyperParameters fields --clip-norm / --clip-value ask for ({} when off)."""
+    if args.clip_norm and args.clip_value:
+        raise UsageError("--clip-norm and --clip-value: give one of them (clip by the global "
+                         "norm, or each value)")
+    return {field: value for field, value in (("clip_norm", args.clip_norm),
+                                              ("clip_value", args.clip_value)) if value}
 
 
 def add_data_flags(group, datasets, dataset_aliases=(), metavar=None, default=None):
@@ -262,6 +285,8 @@ def hidden_sizes(text):
 def parse_schedule(spec, epochs):
     """Turn a ``--lr-schedule`` spec into a config dict for ``make_schedule``."""
     name, _, rest = spec.strip().lower().partition(":")
+    if name == "warmup":
+        return _warmup_config(spec, rest, epochs)
     args = rest.split(":") if rest else []
     try:
         config = _schedule_config(name, args, epochs)
@@ -272,6 +297,23 @@ def parse_schedule(spec, epochs):
                          "cosine[:MIN_LR], step:EPOCHS[:GAMMA], multistep:E1,E2[:GAMMA], "
                          "exponential:GAMMA or polynomial[:POWER]")
     return config
+
+
+def _warmup_config(spec, rest, epochs):
+    """``warmup:EPOCHS[:START][,SPEC]``: the warm-up, then SPEC over the epochs left."""
+    head, _, then = rest.partition(",")
+    parts = head.split(":")
+    try:
+        warm = int(parts[0])
+        start = float(parts[1]) if len(parts) == 2 else 1 / 3
+        if warm < 1 or not 0 < start <= 1 or len(parts) > 2:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--lr-schedule: cannot read {spec!r}; expected "
+                         f"warmup:EPOCHS[:START],SPEC with EPOCHS >= 1 and 0 < START <= 1, "
+                         f"e.g. warmup:5,cosine") from None
+    return {"name": "warmup", "epochs": warm, "start_factor": start,
+            "then": parse_schedule(then or "constant", max(1, epochs - warm))}
 
 
 def _schedule_config(name, args, epochs):

@@ -15,14 +15,15 @@ from framework.infra import memory
 from framework.callbacks import EarlyStopping, StopDiff, StopLoss
 from framework.infra.memory import estimate_training_bytes
 
-from .flags import UsageError, parse_schedule
+from .flags import UsageError, clipping_fields, parse_schedule
 
 INTERRUPTED = "interrupted"
 
 # HyperParameters field -> the flag that sets it, to name the flag in errors
 FIELD_FLAGS = {"learning_rate": "--lr", "max_epoch": "--epochs", "batch_size": "--batch-size",
                "init_method": "--init", "optimizer_name": "--optimizer",
-               "regular_value": "--l2", "lr_schedule": "--lr-schedule", "seed": "--seed"}
+               "regular_value": "--l2", "lr_schedule": "--lr-schedule", "seed": "--seed",
+               "clip_norm": "--clip-norm", "clip_value": "--clip-value"}
 
 
 @dataclass
@@ -43,7 +44,8 @@ def make_params(args, net_type):
             learning_rate=args.lr, max_epoch=args.epochs, batch_size=args.batch_size,
             net_type=net_type, init_method=args.init, optimizer_name=args.optimizer,
             regular_name=regular[0], regular_value=regular[1],
-            lr_schedule=parse_schedule(args.lr_schedule, args.epochs), seed=args.seed)
+            lr_schedule=parse_schedule(args.lr_schedule, args.epochs), seed=args.seed,
+            **clipping_fields(args))
     except UsageError:
         raise
     except ValueError as error:

@@ -34,6 +34,8 @@ def format_record(record, metric="accuracy"):
             f"{metric} {record.train_accuracy:.6g}")
     if record.val_loss is not None:
         text += f"  val_loss {record.val_loss:.6g}  val_{metric} {record.val_accuracy:.6g}"
+    if record.clipped is not None:
+        text += f"  clipped {record.clipped:.0%}  grad_norm {record.grad_norm:.6g}"
     return text
 
 

@@ -48,7 +48,9 @@ from ..layers.conv import ConvLayer
 from ..layers.dropout import DropoutLayer
 from ..layers.fc import FcLayer
 from ..layers.flatten import FlattenLayer
+from ..layers.layer_norm import LayerNormLayer
 from ..layers.pooling import PoolingLayer, PoolType
+from ..layers.residual import ResidualLayer
 from ..optimizers import OPTIMIZERS, parse_optimizer_name
 from . import machine
 from .machine import available_bytes, format_bytes  # noqa: F401  (the public names)
@@ -188,6 +190,30 @@ def _batch_norm_cost(layer, itemsize):
     n, stats = _values(layer.input_shape), layer.input_shape[0]
     return LayerCost(params=2 * stats, largest_param=stats, persistent=6 * stats * itemsize,
                      train_per_sample=4 * n * itemsize, infer_per_sample=n * itemsize)
+
+
+@register_layer_cost(LayerNormLayer)
+def _layer_norm_cost(layer, itemsize):
+    """out, xhat, work and dx per sample, and four per-sample statistics; gamma and
+    beta, one of each per value of a sample."""
+    n = _values(layer.input_shape)
+    return LayerCost(params=2 * n, largest_param=n, train_per_sample=(4 * n + 4) * itemsize,
+                     infer_per_sample=(2 * n + 2) * itemsize)
+
+
+@register_layer_cost(ResidualLayer)
+def _residual_cost(layer, itemsize):
+    """Its layers' costs (F's and the shortcut's) added up, plus the sum y = x + F(x)
+    and the input gradient per sample."""
+    costs = [layer_cost(inner, itemsize) for _, inner in layer.inner_layers()]
+    n_in, n_out = _values(layer.input_shape), _values(layer.output_shape)
+    return LayerCost(params=sum(c.params for c in costs),
+                     largest_param=max(c.largest_param for c in costs),
+                     persistent=sum(c.persistent for c in costs),
+                     train_per_sample=sum(c.train_per_sample for c in costs)
+                     + (n_out + n_in) * itemsize,
+                     infer_per_sample=sum(c.infer_per_sample for c in costs) + n_out * itemsize,
+                     fixed=sum(c.fixed for c in costs))
 
 
 @register_layer_cost(ActivationLayer)

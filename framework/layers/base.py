@@ -195,6 +195,11 @@ class Layer:
         """The textbook's view: the ``WeightsBias`` pairs this layer holds (``[]`` if none)."""
         return []
 
+    def inner_layers(self):
+        """``[(name, layer)]`` a block holds (a ``ResidualLayer``'s); ``[]`` for a layer.
+        A block's parameters and buffers are theirs, named ``"<inner>/<name>"``."""
+        return []
+
     def set_buffers(self, buffers):
         """Copy saved buffers into this layer's own arrays (names and shapes must match)."""
         own = self.buffers()

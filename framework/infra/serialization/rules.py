@@ -8,6 +8,8 @@ import json
 
 import numpy as np
 
+from .safety import MAX_DEPTH
+
 MAX_COUNTER = 2 ** 63 - 1
 
 
@@ -62,6 +64,11 @@ def save_problem(net, include_optimizer):
     for entry in entries(net):
         if entry.kind == "optimizer" and not include_optimizer:
             continue
+        groups = entry.key.count("/") + (entry.kind != "optimizer")   # /layers/ adds one
+        if groups > MAX_DEPTH:
+            return (f"layer {entry.layer!r} array {entry.name!r} would sit {groups} groups "
+                    f"deep, more than the {MAX_DEPTH} a weights file may nest (blocks "
+                    f"nested too deeply)")
         problem = (value_problem(entry.value, entry.non_negative)
                    if isinstance(entry.value, np.ndarray) else counter_problem(entry.value))
         if problem:
