@@ -110,18 +110,35 @@ class LayerMonitor(Callback):
         rows = len(self.layer_names if field in LAYER_FIELDS else self.parameter_names)
         return np.array(table, dtype=np.float64).reshape(-1, rows).T
 
-    output_mean = property(lambda self: self.array("output_mean"),
-                           doc="Mean of each layer's output (layers x readings).")
-    output_std = property(lambda self: self.array("output_std"),
-                          doc="Std of each layer's output (layers x readings).")
-    zero_fraction = property(lambda self: self.array("zero_fraction"),
-                             doc="Share of exact zeros in each layer's output.")
-    input_grad_rms = property(lambda self: self.array("input_grad_rms"),
-                              doc="RMS of dL/d(input) per layer (NaN: the first layer).")
-    grad_rms = property(lambda self: self.array("grad_rms"),
-                        doc="RMS of each parameter's gradient (parameters x readings).")
-    update_ratio = property(lambda self: self.array("update_ratio"),
-                            doc="RMS(one update) / RMS(value) per parameter.")
+    @property
+    def output_mean(self):
+        """Mean of each layer's output (layers x readings)."""
+        return self.array("output_mean")
+
+    @property
+    def output_std(self):
+        """Std of each layer's output (layers x readings)."""
+        return self.array("output_std")
+
+    @property
+    def zero_fraction(self):
+        """Share of exact zeros in each layer's output (layers x readings)."""
+        return self.array("zero_fraction")
+
+    @property
+    def input_grad_rms(self):
+        """RMS of dL/d(input) of each layer (layers x readings; NaN: the first layer)."""
+        return self.array("input_grad_rms")
+
+    @property
+    def grad_rms(self):
+        """RMS of each parameter's gradient (parameters x readings)."""
+        return self.array("grad_rms")
+
+    @property
+    def update_ratio(self):
+        """RMS(one optimizer update) / RMS(value) per parameter (parameters x readings)."""
+        return self.array("update_ratio")
 
     def parameter(self, key, field="grad_rms"):
         """One parameter's row, e.g. ``monitor.parameter("fc1/W")``."""

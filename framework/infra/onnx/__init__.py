@@ -21,25 +21,15 @@ asymmetric padding) is refused with a message naming the node and the op.
 
 Both tables are registries: ``register_layer_exporter(LayerClass)``,
 ``register_activator_exporter(name)`` and ``register_op_importer(op_type)``
-add a user's own. The ``onnx`` package is imported by this subpackage only,
-when a net is exported or imported: ``import framework`` never loads it
-(``pip install 'miniframework[onnx]'``).
+add a user's own. The ``onnx`` package is imported only when a net is exported or imported
+(``dependency.py``): ``import framework`` never loads it, and every module
+here imports without it (``pip install 'miniframework[onnx]'``).
 """
+from .dependency import require_onnx
 from .registry import (register_activator_exporter, register_layer_exporter,
                        register_op_importer)
 
-INSTALL = "pip install 'miniframework[onnx]' (onnx; onnxruntime runs the files)"
 OPSET = 17      # Softmax over one axis (13+), Dropout's ratio as an input (12+)
-
-
-def require_onnx():
-    """The ``onnx`` module, or an ImportError saying how to install it."""
-    try:
-        import onnx
-    except ImportError as error:
-        raise ImportError(f"ONNX export and import need the onnx package: {INSTALL}") \
-            from error
-    return onnx
 
 
 def save_onnx(net, path, dynamic_batch=True, batch_size=None, opset=OPSET):

@@ -11,10 +11,10 @@ import json
 import os
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-DTYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
+from .dependency import DOUBLE, FLOAT, require_onnx
+
+DTYPES = {FLOAT: np.float32, DOUBLE: np.float64}
 
 
 class GraphReader:
@@ -23,12 +23,14 @@ class GraphReader:
     ``metadata`` (what MiniFramework's own export recorded, else {})."""
 
     def __init__(self, path):
+        self.onnx = require_onnx()
         self.path = os.fspath(path)
-        self.model = _load(self.path)
+        self.model = _load(self.onnx, self.path)
         graph = self.model.graph
         self.opset = next((entry.version for entry in self.model.opset_import
                            if entry.domain in ("", "ai.onnx")), 1)
-        self.constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+        to_array = self.onnx.numpy_helper.to_array
+        self.constants = {init.name: to_array(init) for init in graph.initializer}
         self.nodes = []
         for node in graph.node:
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
@@ -56,7 +58,8 @@ class GraphReader:
         value = inputs[0]
         tensor = value.type.tensor_type
         if tensor.elem_type not in DTYPES:
-            kind = TensorProto.DataType.Name(tensor.elem_type) if tensor.elem_type else "unknown"
+            kind = self.onnx.TensorProto.DataType.Name(tensor.elem_type) \
+                if tensor.elem_type else "unknown"
             raise ValueError(f"{self.path}: input {value.name!r} holds {kind} values; "
                              f"expected float or double")
         dims = list(tensor.shape.dim) if tensor.HasField("shape") else []
@@ -76,9 +79,9 @@ class GraphReader:
     def _constant_value(self, node):
         for attribute in node.attribute:
             if attribute.name == "value":
-                return numpy_helper.to_array(attribute.t)
+                return self.onnx.numpy_helper.to_array(attribute.t)
             if attribute.name in ("value_float", "value_floats", "value_int", "value_ints"):
-                return np.array(helper.get_attribute_value(attribute))
+                return np.array(self.onnx.helper.get_attribute_value(attribute))
         raise self.refuse(node, "a Constant without a numeric value")
 
     # ----- what a node holds
@@ -86,9 +89,14 @@ class GraphReader:
         """The node's attribute ``name`` as Python data (bytes decoded), or ``default``."""
         for attribute in node.attribute:
             if attribute.name == name:
-                value = helper.get_attribute_value(attribute)
+                value = self.onnx.helper.get_attribute_value(attribute)
                 return value.decode() if isinstance(value, bytes) else value
         return default
+
+    def number(self, node, name, default):
+        """A float attribute as the shortest decimal that ONNX's float32 stores (0.9,
+        not 0.8999999761581421), so options survive a round trip unchanged."""
+        return shortest(self.attribute(node, name, default))
 
     def has_input(self, node, index):
         """True if the node has a (non-empty) input ``index``."""
@@ -134,7 +142,15 @@ class GraphReader:
         return ValueError(f"{self.path}: node {label!r} ({node.op_type}): {problem}")
 
 
-def _load(path):
+def shortest(value):
+    """``value`` as the shortest decimal with the same float32 (exact float32s and
+    float64s that are not float32s are kept as they are)."""
+    value = float(value)
+    single = np.float32(value)
+    return float(str(single)) if float(single) == value else value
+
+
+def _load(onnx, path):
     """The checked ModelProto; a ValueError naming the file if it is not one."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such ONNX file")

@@ -7,11 +7,10 @@ needs two) and returns its output's name. Weights keep the net's own keys
 (``fc1/W``), so a viewer shows the names ``net.parameters()`` uses.
 """
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-ELEMENT_TYPES = {np.dtype(np.float32): TensorProto.FLOAT,
-                 np.dtype(np.float64): TensorProto.DOUBLE}
+from .dependency import DOUBLE, FLOAT, require_onnx
+
+ELEMENT_TYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.float64): DOUBLE}
 INPUT, OUTPUT = "input", "output"
 
 
@@ -19,6 +18,7 @@ class GraphWriter:
     """Nodes and initializers in the order they are added, in the net's dtype."""
 
     def __init__(self, dtype):
+        self.onnx = require_onnx()
         self.dtype = np.dtype(dtype)
         if self.dtype not in ELEMENT_TYPES:
             raise ValueError(f"to_onnx: expected a float32 or float64 net, got {self.dtype}")
@@ -30,13 +30,13 @@ class GraphWriter:
         """Add ``array`` (a copy, in the net's dtype unless ``dtype``) as an initializer
         called ``name``; return the name."""
         value = np.array(array, dtype=self.dtype if dtype is None else dtype, copy=True)
-        self.initializers.append(numpy_helper.from_array(value, self._unique(name)))
+        self.initializers.append(self.onnx.numpy_helper.from_array(value, self._unique(name)))
         return self.initializers[-1].name
 
     def node(self, op_type, inputs, doc=None, **attributes):
         """Add one ``op_type`` node reading ``inputs``; return its output's name."""
         name = self._unique(self.prefix or op_type)
-        node = helper.make_node(op_type, list(inputs), [name], name=name, **attributes)
+        node = self.onnx.helper.make_node(op_type, list(inputs), [name], name=name, **attributes)
         if doc:
             node.doc_string = doc
         self.nodes.append(node)
@@ -48,7 +48,7 @@ class GraphWriter:
         if not self.nodes or self.nodes[-1].output[0] != x:
             self.node("Identity", [x])          # the output must be a node's own
         self.nodes[-1].output[0] = OUTPUT
-        element = ELEMENT_TYPES[self.dtype]
+        element, helper = ELEMENT_TYPES[self.dtype], self.onnx.helper
         graph = helper.make_graph(
             self.nodes, graph_name,
             [helper.make_tensor_value_info(INPUT, element, [batch, *input_shape])],
@@ -72,6 +72,7 @@ class GraphWriter:
 
 def check_model(model, where):
     """onnx's checker with shape inference; a ValueError naming ``where`` on a fault."""
+    onnx = require_onnx()
     try:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:

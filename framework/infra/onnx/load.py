@@ -41,7 +41,10 @@ def load_onnx(path, cls, params=None, name=None):
     names = _layer_names(graph, pieces)
     specs = [dict(piece.spec, name=layer) if layer else dict(piece.spec)
              for piece, layer in zip(pieces, names)]
-    net = cls.from_specs(params, specs, graph.input_shape, name or _net_name(graph))
+    try:
+        net = cls.from_specs(params, specs, graph.input_shape, name or _net_name(graph))
+    except ValueError as error:                 # a shape or net type the layers refuse
+        raise ValueError(f"{graph.path}: {error}") from None
     for layer_name, layer, piece in zip(net.layer_names, net.layers, pieces):
         _fill(graph, layer_name, layer, piece)
     return net

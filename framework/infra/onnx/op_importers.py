@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...layers.im2col import output_size
+from .graph_reader import shortest
 from .registry import register_op_importer
 
 
@@ -71,7 +72,7 @@ def import_gemm(node, graph, shape):
     weights = graph.weights(node, 1, "weights", ndim=2)
     if graph.attribute(node, "transB", 0):
         weights = weights.T
-    weights = weights * graph.attribute(node, "alpha", 1.0)
+    weights = weights * graph.attribute(node, "alpha", 1.0)      # (float32 attributes)
     if weights.shape[0] != shape[0]:
         raise graph.refuse(node, f"its weights map {weights.shape[0]} features, but "
                                  f"{shape[0]} reach it")
@@ -243,8 +244,8 @@ def import_batch_norm(node, graph, shape):
         values[name] = value.reshape(-1)
     if np.any(values["running_var"] < 0):
         raise graph.refuse(node, "its running variance has negative values")
-    spec = {"type": "batch_norm", "momentum": float(graph.attribute(node, "momentum", 0.9)),
-            "eps": float(graph.attribute(node, "epsilon", 1e-5))}
+    spec = {"type": "batch_norm", "momentum": graph.number(node, "momentum", 0.9),
+            "eps": graph.number(node, "epsilon", 1e-5)}
     return Converted([Piece(spec, values, node.name)], shape)
 
 
@@ -255,29 +256,23 @@ def import_dropout(node, graph, shape):
         raise graph.refuse(node, "training_mode is on")
     if not graph.unused_outputs(node):
         raise graph.refuse(node, "its mask output is used")
-    ratio = float(np.asarray(graph.constant(node, 1, "ratio")).reshape(-1)[0]) \
-        if graph.has_input(node, 1) else float(graph.attribute(node, "ratio", 0.5))
+    ratio = shortest(np.asarray(graph.constant(node, 1, "ratio")).reshape(-1)[0]) \
+        if graph.has_input(node, 1) else graph.number(node, "ratio", 0.5)
     if not 0 <= ratio < 1:
         raise graph.refuse(node, f"ratio {ratio}: expected a number in [0, 1)")
     return Converted([Piece({"type": "dropout", "ratio": ratio}, source=node.name)], shape)
 
 
-@register_op_importer("Identity")
-def import_identity(node, graph, shape):
-    """Nothing to compute."""
-    return Converted([], shape)
-
-
 def _activation(name, **defaults):
     def convert(node, graph, shape):
-        options = {key: float(graph.attribute(node, key, value))
-                   for key, value in defaults.items()}
+        options = {key: graph.number(node, key, value) for key, value in defaults.items()}
         return Converted([Piece({"type": name, **options}, source=node.name)], shape)
     convert.__doc__ = f"An activation layer applying {name}."
     return convert
 
 
-for _op, _name, _defaults in (("Relu", "relu", {}), ("Sigmoid", "sigmoid", {}),
+for _op, _name, _defaults in (("Identity", "identity", {}),
+                              ("Relu", "relu", {}), ("Sigmoid", "sigmoid", {}),
                               ("Tanh", "tanh", {}), ("Softplus", "softplus", {}),
                               ("LeakyRelu", "leaky_relu", {"alpha": 0.01}),
                               ("Elu", "elu", {"alpha": 1.0})):
