@@ -30,7 +30,7 @@ from framework import WeightsFileError, plot_history
 
 from apps.support.plots import plot_path
 
-from . import output, targets, training, weights
+from . import insight, output, targets, training, weights
 from .flags import EXIT_USAGE, UsageError, make_parser
 
 EXIT_FAILED = 1
@@ -188,6 +188,7 @@ def _run(app, argv):
         if run.trained.interrupted:
             return _interrupted(run)
     metrics = app.evaluate(run)
+    insight.export_onnx(run)
     if not args.no_plots:
         app.plots(run, metrics)
         if run.history is not None and len(run.history):
@@ -218,6 +219,7 @@ def _check_targets(args):
         targets.check_folder_target("--plot-dir", args.plot_dir)
     if args.metrics_json:
         targets.check_file_target("--metrics-json", args.metrics_json)
+    insight.check(args)
 
 
 def _given(parser, argv, keys):

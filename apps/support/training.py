@@ -13,6 +13,7 @@ from framework.infra import memory
 from framework.callbacks import EarlyStopping
 from framework.infra.memory import estimate_training_bytes
 
+from . import insight
 from .flags import UsageError, parse_schedule
 
 INTERRUPTED = "interrupted"
@@ -89,7 +90,7 @@ def train(net, reader, args, callbacks=()):
     start = time.perf_counter()
     history = net.train(reader, checkpoint=args.checkpoint, need_test=False,
                         restore_best=args.keep == "best", verbose=args.verbose,
-                        callbacks=callbacks)
+                        callbacks=callbacks + insight.callbacks(args, reader))
     return TrainedNet(net, history, time.perf_counter() - start,
                       interrupted=history.stop_reason == INTERRUPTED)
 

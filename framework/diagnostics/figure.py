@@ -5,9 +5,11 @@
                           darken the top rows (the first layer computes none: grey)
     update / weight       log scale, per parameter: one optimizer step's RMS over the
                           values' RMS (~1e-3 is the usual healthy order)
-    output std            activations that collapse (dark) or spread
+    output std            log scale: activations that collapse (dark) or spread
     share of zeros        dead ReLUs (bright)
 
+Grey cells have no value: the first layer computes no dL/dx, a zero bias has
+no update-to-weight ratio, an update lost to float rounding is 0 (no log).
 matplotlib is imported here only (see ``framework.plotting``).
 """
 import math
@@ -19,9 +21,11 @@ from ..plotting import FONT_SIZE, new_figure, save_figure
 PANELS = (  # (monitor field, title, log scale, colour map, rows are parameters)
     ("input_grad_rms", "gradient RMS  dL/d(input)", True, "viridis", False),
     ("update_ratio", "update / weight (RMS)", True, "magma", True),
-    ("output_std", "output std", False, "cividis", False),
+    ("output_std", "output std", True, "cividis", False),
     ("zero_fraction", "share of zeros in output", False, "inferno", False),
 )
+
+LOG_FIELDS = frozenset(field for field, _, log, _, _ in PANELS if log)
 
 
 def plot_layer_monitor(monitor, path=None, title=None, limits=None):
@@ -33,22 +37,23 @@ def plot_layer_monitor(monitor, path=None, title=None, limits=None):
     axes = figure.subplots(1, len(PANELS))
     draw_panels(axes, monitor, limits)
     figure.suptitle(title or f"Layers over training ({len(monitor.reading_epochs)} readings on "
-                             f"{_sample_text(monitor)})", fontsize=FONT_SIZE + 2)
+                             f"{_sample_text(monitor)}; grey: no value)",
+                    fontsize=FONT_SIZE + 2)
     return save_figure(figure, path)
 
 
-def draw_panels(axes, monitor, limits=None, labels=True):
-    """Draw the four heat maps of ``monitor`` into ``axes`` (four Axes). ``limits``:
-    {field: (low, high)} to share colour scales between figures of several nets."""
-    for ax, (field, title, log, cmap, by_parameter) in zip(axes, PANELS):
+def draw_panels(axes, monitor, limits=None, fields=None):
+    """Draw the heat maps of ``monitor`` into ``axes``, one Axes per panel: all four,
+    or the ``fields`` named. ``limits``: {field: (low, high)} to share colour scales
+    between the figures of several nets."""
+    chosen = [panel for panel in PANELS if fields is None or panel[0] in fields]
+    for ax, (field, title, log, cmap, by_parameter) in zip(axes, chosen):
         names = monitor.parameter_names if by_parameter else monitor.layer_names
         values = monitor.array(field)
         low, high = (limits or {}).get(field) or value_range(values, log)
         heat_map(ax, values, monitor.reading_epochs, names, low, high, log, cmap)
         ax.set_title(title, fontsize=FONT_SIZE)
         ax.set_xlabel("epoch", fontsize=FONT_SIZE)
-        if not labels:
-            ax.set_yticklabels([])
 
 
 def value_range(values, log):
