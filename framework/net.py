@@ -437,6 +437,21 @@ class NeuralNet:
         from .infra.serialization import load_weights
         return load_weights(self, path)
 
+    def to_onnx(self, path, dynamic_batch=True, batch_size=None):
+        """Write the net in inference form as an ONNX model (``framework.infra.onnx``;
+        needs ``pip install 'miniframework[onnx]'``): any batch size with
+        ``dynamic_batch``, else ``batch_size`` (1 by default). Returns ``path``."""
+        from .infra.onnx import save_onnx
+        return save_onnx(self, path, dynamic_batch=dynamic_batch, batch_size=batch_size)
+
+    @classmethod
+    def from_onnx(cls, path, params=None, name=None):
+        """A net of registered layers from an ONNX model (this library's export, or an
+        MLP or LeNet-style CNN from ``torch.onnx.export``); ``params`` sets how it
+        trains (default: HyperParameters for the net type the graph implies)."""
+        from .infra.onnx import load_onnx
+        return load_onnx(path, cls, params=params, name=name)
+
     # ----- description ----------------------------------------------------
     def parameter_count(self, index=None):
         """Trainable values of layer ``index``, or of the whole net."""

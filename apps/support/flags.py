@@ -81,6 +81,7 @@ def make_parser(prog, description, defaults, datasets, epilog=None, dataset_alia
                    default=defaults.extra.get("dataset"))
     add_weights_flags(parser.add_argument_group("weights"))
     add_output_flags(parser.add_argument_group("output"))
+    add_insight_flags(parser.add_argument_group("TensorBoard and ONNX"))
     return parser
 
 
@@ -225,6 +226,17 @@ def add_output_flags(group, name_help=None, verbose_help=None, plot_help=None,
                             "log lines only")
     group.add_argument("--quiet", dest="verbose", action="store_const", const=0,
                        default=argparse.SUPPRESS, help="the same as --verbose 0")
+
+
+def add_insight_flags(group):
+    """--tensorboard, --export-onnx (``apps.support.insight`` does what they ask)."""
+    group.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="write TensorBoard event files to DIR: losses, metrics and the "
+                            "learning rate at every checkpoint, histograms of weights, "
+                            "gradients and activations (view: tensorboard --logdir DIR)")
+    group.add_argument("--export-onnx", default=None, metavar="PATH",
+                       help="also write the final (or --load-ed) net as an ONNX model, "
+                            "for onnxruntime, Netron or another framework")
 
 
 # ---------------------------------------------------------------- flag types

@@ -36,7 +36,7 @@ from pathlib import Path
 from datareaders.errors import DataFileError
 from framework import WeightsFileError, plot_history
 
-from . import output, targets, training, weights
+from . import insight, output, targets, training, weights
 from .flags import EXIT_USAGE, UsageError, make_parser
 from .plots import plot_file, plot_path
 
@@ -270,6 +270,7 @@ def _run(app, argv):
         if run.trained.interrupted:
             return _interrupted(run)
     metrics = app.evaluate(run)
+    insight.export_onnx(run)
     if not args.no_plots:
         app.plots(run, metrics)
         if run.history is not None and len(run.history):
@@ -377,6 +378,7 @@ def _check_targets(run):
     if args.metrics_json:
         targets.check_file_target("--metrics-json", args.metrics_json, overwrite,
                                   hint="pass --overwrite to replace it")
+    insight.check(args)
 
 
 # ------------------------------------------------------------ train, load, save

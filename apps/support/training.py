@@ -15,6 +15,7 @@ from framework.infra import memory
 from framework.callbacks import EarlyStopping, StopDiff, StopLoss
 from framework.infra.memory import estimate_training_bytes
 
+from . import insight
 from .flags import UsageError, clipping_fields, parse_schedule
 
 INTERRUPTED = "interrupted"
@@ -86,7 +87,7 @@ def train(net, reader, args, callbacks=()):
 
     The test set is not touched here: the app measures it once, afterwards.
     """
-    callbacks = list(callbacks) + stop_callbacks(args)
+    callbacks = list(callbacks) + stop_callbacks(args) + insight.callbacks(args, reader)
     start = time.perf_counter()
     history = net.train(reader, checkpoint=args.checkpoint, need_test=False,
                         restore_best=args.keep == "best", verbose=args.verbose,
