@@ -134,6 +134,6 @@ def test_step_metrics_match_loss_function():
     expected = -np.sum(y * np.log(a.astype(np.float64))) / 16
     hits = np.sum(a.argmax(1) == y.argmax(1))
     for _ in range(2):                                   # second call: cached buffers
-        assert loss.loss(a, y) == pytest.approx(expected, rel=1e-12)
+        assert loss.loss(a, y) == pytest.approx(expected, rel=1e-6)   # float32, as the net
         metric.update(a, y)
     assert metric.result() == hits / 16
