@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from framework import HyperParameters, RandomStreams
+from framework.layers import conv_kernels
 from framework.layers.conv import ConvLayer
 from framework.layers.registry import LAYERS, layer_from_config
 from gradcheck import TOLERANCE, max_relative_error, numerical_gradient
@@ -84,18 +85,29 @@ def loop_backward(x, W, delta, stride, padding):
     return dxp[:, :, ph:ph + h, pw:pw + w], dW, dB
 
 
-def force_layout(layer, batch_last):
-    """Pin the column order (normally chosen from the output row length)."""
-    layer._batch_last = lambda: batch_last
+def force_plan(layer, batch_last=None, samples_per_chunk=None, transposed_dx=None):
+    """Pin the choices the layer normally makes from its shapes: the working layout,
+    the chunk size and the way dx is computed (stride 1: a transposed convolution)."""
+    geometry = conv_kernels.ConvGeometry(layer.input_shape, layer.output_shape,
+                                         layer.kernel_hw, layer.stride, layer.padding)
+    if batch_last is not None:
+        geometry.batch_last = batch_last
+    if samples_per_chunk is not None:
+        geometry.samples_per_chunk = samples_per_chunk
+    if transposed_dx is not None:
+        geometry.transposed_dx = transposed_dx
+    layer._geometry, layer._plan, layer._plan_shape = geometry, None, None
 
 
 # ----- numerics -----------------------------------------------------------------
+@pytest.mark.parametrize("chunk", [1, 2, None], ids=["chunk1", "chunk2", "chunk-auto"])
 @pytest.mark.parametrize("batch_last", [False, True], ids=["batch-first", "batch-last"])
 @pytest.mark.parametrize("input_shape,kernel,stride,padding,batch", CONFIGS, ids=IDS)
 def test_forward_and_backward_equal_loops(input_shape, kernel, stride, padding, batch,
-                                          batch_last):
+                                          batch_last, chunk):
+    """Every layout and chunk size (chunk 2 of a batch of 3: a short last chunk)."""
     layer = make_conv(input_shape, kernel, stride, padding)
-    force_layout(layer, batch_last)
+    force_plan(layer, batch_last, chunk)
     rng = np.random.default_rng(2)
     x = rng.normal(size=(batch,) + input_shape)
     y = layer.forward(x, True)
@@ -113,6 +125,24 @@ def test_forward_and_backward_equal_loops(input_shape, kernel, stride, padding, 
         np.testing.assert_allclose(layer.forward(x, True),
                                    loop_forward(x, layer.wb.W, layer.wb.B, stride, padding),
                                    rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2, 3, 5, (4, 1)])
+@pytest.mark.parametrize("transposed_dx", [True, False], ids=["transposed-conv", "col2im"])
+def test_both_input_gradients_equal_loops_for_any_padding(padding, transposed_dx):
+    """Stride 1 computes dx as a convolution of the delta in a zero frame of
+    k - 1 - p, cut where p > k - 1 (outputs that saw only padding); col2im is
+    the general way. Both for paddings below, at and beyond the kernel."""
+    layer = make_conv((2, 5, 6), (3, 3, 2), 1, padding)
+    force_plan(layer, transposed_dx=transposed_dx, samples_per_chunk=2)
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(3, 2, 5, 6))
+    layer.forward(x, True)
+    delta = rng.normal(size=(3,) + layer.output_shape)
+    dx = layer.backward(delta)
+    dx_loop, dw_loop, db_loop = loop_backward(x, layer.wb.W, delta, 1, padding)
+    np.testing.assert_allclose(dx, dx_loop, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.wb.dW, dw_loop, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("input_shape,kernel,stride,padding,batch", CONFIGS, ids=IDS)
@@ -170,12 +200,16 @@ def test_float32_forward_equals_float64():
     assert cast.dtype == np.float32 and np.max(np.abs(cast - y32)) <= 1e-6 * np.max(np.abs(y32))
 
 
-def test_a_second_backward_without_forward_is_refused():
+def test_backward_before_any_forward_is_refused_and_a_second_one_repeats_the_first():
     layer = make_conv((1, 5, 5), (1, 3, 3))
-    layer.forward(np.zeros((1, 1, 5, 5)), True)
-    layer.backward(np.ones((1, 1, 3, 3)))
     with pytest.raises(ValueError, match="forward"):
         layer.backward(np.ones((1, 1, 3, 3)))
+    layer.forward(np.random.default_rng(0).normal(size=(1, 1, 5, 5)), True)
+    delta = np.random.default_rng(1).normal(size=(1, 1, 3, 3))
+    first = (layer.backward(delta).copy(), layer.wb.dW.copy(), layer.wb.dB.copy())
+    again = (layer.backward(delta), layer.wb.dW, layer.wb.dB)     # the same input again
+    for a, b in zip(first, again):
+        assert np.array_equal(a, b)
 
 
 # ----- shapes and validation ----------------------------------------------------

@@ -26,6 +26,21 @@ library scan is done once per process; ``train`` changes the limit once per
 call, never per step. Results are bit-identical for a fixed seed and thread
 count; a different thread count may change the last bits (BLAS splits the
 sums differently).
+
+Layers that split the batch (conv and pooling)
+    A convolution step is mostly memory-bound copies and element-wise loops
+    around small products, which BLAS threads cannot share out. Those layers
+    split each batch into parts instead, run by ``worker_threads()`` Python
+    threads (``framework.infra.workers``: NumPy releases the GIL in its
+    copies, loops and BLAS calls), with BLAS held at one thread while they
+    run, so the two kinds of threads never compete for the cores. It is the
+    same one number: ``set_num_threads(2)`` gives fully connected layers two
+    BLAS threads and conv / pooling layers two workers. Their results do not
+    depend on it (every part writes its own place; partial sums are added in
+    part order). Outside ``train`` / ``limit`` (say ``net.predict``), the
+    layers use the ``set_num_threads`` / ``MINIFRAMEWORK_NUM_THREADS``
+    setting, else ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``, else one
+    thread.
 """
 import contextlib
 import os
@@ -33,6 +48,7 @@ import os
 _UNSET = object()
 _setting = _UNSET          # set_num_threads value: an int >= 0, None, or _UNSET
 _controller = None
+_blas_libraries = None     # threadpoolctl's BLAS library controllers, found once
 
 
 def _check(n):
@@ -89,17 +105,29 @@ def limit(n=_UNSET):
     return _applying(n, controller.limit(limits=n, user_api="blas"))
 
 
-_applied = []       # thread counts of the enclosing limit() blocks, innermost last
+class _Block:
+    """One enclosing ``limit()`` block: the count it applied, and whether a layer has
+    since held BLAS at one thread for the rest of it (``single_blas_thread``)."""
+
+    def __init__(self, n):
+        self.n, self.blas_held = n, False
+
+
+_applied = []       # the enclosing limit() blocks, innermost last
 
 
 @contextlib.contextmanager
 def _applying(n, context):
     with context:
-        _applied.append(n)
+        _applied.append(_Block(n))
         try:
             yield context
         finally:
             _applied.pop()
+
+
+def _applied_count():
+    return _applied[-1].n if _applied else None
 
 
 def known_blas_threads():
@@ -110,8 +138,8 @@ def known_blas_threads():
     ``OMP_NUM_THREADS`` if set to an integer. Used by the batch reader to
     prefetch only while BLAS leaves the other cores free.
     """
-    if _applied and _applied[-1] is not None:
-        return _applied[-1]
+    if _applied_count() is not None:
+        return _applied_count()
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(name, "").strip()
         if value:
@@ -120,6 +148,72 @@ def known_blas_threads():
             except ValueError:
                 return None
     return None
+
+
+def worker_threads():
+    """Threads a conv or pooling layer may split one batch over now (at least 1).
+
+    Inside ``train`` / ``limit`` / ``blas_threads``: the count they applied;
+    otherwise the setting (``set_num_threads`` / ``MINIFRAMEWORK_NUM_THREADS``),
+    else ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``, else 1. 0 means every
+    core this process may use; more than that is capped to it.
+    """
+    n = _applied_count()
+    if n is None:
+        n = get_num_threads()
+    if n is None:
+        n = known_blas_threads()
+    if n is None:
+        return 1
+    cores = _usable_cores()
+    return cores if n == 0 else max(1, min(n, cores))
+
+
+def _usable_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                                  # pragma: no cover
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def single_blas_thread():
+    """Within the block BLAS runs one thread: used while worker threads each run
+    their own BLAS calls (two layers of threads would fight for the cores).
+
+    Inside a ``limit`` block (``train``, ``blas_threads``) BLAS then stays at one
+    thread until that block ends and restores the count it found: OpenBLAS's
+    threads spin for a while after each multi-threaded call, and in a conv net
+    the few BLAS calls between two split layers (a small fully connected layer)
+    would keep them spinning on the cores the workers need (measured: twice the
+    CPU time for the same step). Outside any block the count is restored at once.
+    """
+    block = _applied[-1] if _applied and _applied[-1].n is not None else None
+    if block is not None and block.blas_held:
+        yield
+        return
+    changed = []
+    for library in _get_blas_libraries():
+        count = library.get_num_threads()
+        if count is not None and count != 1:
+            library.set_num_threads(1)
+            changed.append((library, count))
+    if block is not None:
+        block.blas_held = True
+        yield
+        return
+    try:
+        yield
+    finally:
+        for library, count in changed:
+            library.set_num_threads(count)
+
+
+def _get_blas_libraries():
+    global _blas_libraries
+    if _blas_libraries is None:
+        _blas_libraries = _get_controller().select(user_api="blas").lib_controllers
+    return _blas_libraries
 
 
 @contextlib.contextmanager
