@@ -389,3 +389,76 @@ def test_a_new_batch_size_gets_its_own_arrays():
     assert big.shape[0] == 4 and small.shape[0] == 2
     expected = loop_forward(np.ones((2, 1, 6, 6)), layer.wb.W, layer.wb.B, 1, 1)
     np.testing.assert_allclose(small, expected, rtol=0, atol=1e-12)
+
+
+# ----- against PyTorch ----------------------------------------------------------
+TORCH_CASES = [   # (input_shape, kernel_shape, stride, padding, batch): odd sizes, s 1-2, p 0-2
+    ((3, 9, 7), (4, 3, 3), 1, 0, 3),
+    ((3, 9, 7), (4, 3, 3), 1, 1, 3),
+    ((2, 11, 13), (5, 5, 5), 1, 2, 5),
+    ((3, 9, 7), (4, 3, 3), 2, 0, 3),
+    ((3, 9, 7), (4, 3, 3), 2, 1, 3),
+    ((2, 11, 13), (5, 5, 5), 2, 2, 5),
+    ((1, 28, 28), (16, 5, 5), 1, 2, 7),          # the reference net's layers
+    ((16, 14, 14), (32, 5, 5), 1, 2, 7),
+    ((4, 10, 9), (3, 3, 2), (2, 1), (0, 2), 4),
+    ((2, 15, 17), (6, 4, 3), (1, 2), (2, 1), 9),
+]
+
+
+@pytest.mark.parametrize("chunk", [None, 2], ids=["chunk-auto", "chunk2"])
+@pytest.mark.parametrize("input_shape,kernel,stride,padding,batch", TORCH_CASES,
+                         ids=[f"in{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}-n{c[4]}" for c in TORCH_CASES])
+def test_forward_and_all_gradients_equal_torch_conv2d(input_shape, kernel, stride, padding,
+                                                      batch, chunk):
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference here "
+                                "(pip install -e '.[bench]')")
+    layer = make_conv(input_shape, kernel, stride, padding, seed=5)
+    force_plan(layer, samples_per_chunk=chunk)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(batch,) + input_shape)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(layer.wb.W.copy(), requires_grad=True)
+    bt = torch.tensor(layer.wb.B.copy(), requires_grad=True)
+    yt = torch.nn.functional.conv2d(xt, wt, bt, stride=pair(stride), padding=pair(padding))
+    y = layer.forward(x, True)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    delta = rng.normal(size=y.shape)
+    yt.backward(torch.tensor(delta))
+    dx = layer.backward(delta)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.wb.dW, wt.grad.numpy(), rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(layer.wb.dB, bt.grad.numpy(), rtol=1e-12, atol=1e-11)
+
+
+# ----- threads ----------------------------------------------------------------------
+@pytest.fixture
+def many_cores(monkeypatch):
+    """Worker threads as asked, even on a machine with fewer cores than that."""
+    from framework.infra import threads
+    monkeypatch.setattr(threads, "_usable_cores", lambda: 8)
+
+
+@pytest.mark.parametrize("input_shape,kernel,stride,padding", [
+    ((16, 14, 14), (32, 5, 5), 1, 2), ((3, 12, 30), (4, 3, 3), 2, 1)])
+def test_results_are_the_same_bits_for_any_number_of_threads(many_cores, input_shape, kernel,
+                                                             stride, padding):
+    """Each chunk writes its own output rows and partial dW / dB, summed in chunk
+    order: 1, 2 or 3 worker threads give identical float32 results."""
+    from framework.infra import threads
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(37,) + input_shape).astype(np.float32)
+    results = []
+    for count in (1, 2, 3):
+        layer = make_conv(input_shape, kernel, stride, padding, dtype=np.float32)
+        force_plan(layer, samples_per_chunk=3)
+        delta = np.random.default_rng(10).normal(size=(37,) + layer.output_shape).astype(
+            np.float32)
+        with threads.blas_threads(count):
+            assert threads.worker_threads() == count
+            y = layer.forward(x, True).copy()
+            dx = layer.backward(delta).copy()
+        results.append((y, dx, layer.wb.dW.copy(), layer.wb.dB.copy()))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
