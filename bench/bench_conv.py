@@ -98,10 +98,13 @@ def flops_per_sample():
     return out
 
 
-def samples_per_chunk(oh, ow):
-    """Samples per chunk the framework's ConvLayer takes for an OH x OW output."""
-    from framework.layers.conv_kernels import CHUNK_COLUMNS
-    return max(1, CHUNK_COLUMNS // (oh * ow))
+def samples_per_chunk(oh, ow, batch=BATCH):
+    """Samples per chunk (the most common size) of the framework's ConvLayer for an
+    OH x OW output, and the number of chunks of a batch."""
+    from framework.layers.conv_kernels import ConvGeometry
+    geometry = ConvGeometry((1, oh, ow), (1, oh, ow), (1, 1), (1, 1), (0, 0))
+    sizes = [stop - start for start, stop in geometry.chunk_bounds(batch)]
+    return max(set(sizes), key=sizes.count), len(sizes)
 
 
 def gemm_shapes(batch=BATCH):
@@ -126,8 +129,8 @@ def gemm_shapes(batch=BATCH):
                   "dx": (batch, f, c, 0, 1)}
             passes = {p: {"framework": (v, 1), "numpy-ref": (v, 1)} for p, v in fc.items()}
         else:
-            b = min(batch, samples_per_chunk(oh, ow))
-            chunk, calls = b * oh * ow, batch / b
+            b, calls = samples_per_chunk(oh, ow, batch)
+            chunk = b * oh * ow
             passes = {"fwd": {"framework": ((f, inner, chunk, 0, 0), calls),
                               "numpy-ref": ((m, inner, f, 0, 0), 1)},
                       "dW": {"framework": ((inner, chunk, f, 0, 1), calls),

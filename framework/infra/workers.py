@@ -33,7 +33,7 @@ import threading
 
 from . import threads
 
-_pool = None
+_pool = None       # the process's _Pool, made on first use (again after a fork)
 
 
 def run(count, function):
@@ -58,13 +58,13 @@ def run(count, function):
 def _get_pool(size):
     global _pool
     if _pool is None or _pool.pid != os.getpid():
-        _pool = WorkerPool()
+        _pool = _Pool()
     _pool.grow(size - 1)
     return _pool
 
 
-class WorkerPool:
-    """``n`` daemon threads, each waiting on its own ``go`` lock for the next task."""
+class _Pool:
+    """Daemon worker threads, each waiting on its own ``go`` lock for the next task."""
 
     def __init__(self):
         self.pid = os.getpid()
@@ -83,9 +83,12 @@ class WorkerPool:
         return self._busy.acquire(blocking=False)
 
     def release(self):
+        """Give the pool back after ``run``."""
         self._busy.release()
 
     def run(self, count, function, size):
+        """Parts of ``range(count)`` on the caller (slot 0) and ``size - 1`` workers;
+        returns when all have ended, raising the first error any of them met."""
         errors = []
         self._task = (function, itertools.count(), count, errors)
         started = self.workers[:size - 1]
