@@ -1,11 +1,11 @@
-"""How many BLAS threads training uses.
+"""How many threads training uses: one number, for BLAS and for the layer workers.
 
 NumPy's matrix products run in the BLAS library it ships with (OpenBLAS),
 which starts one thread per core. For the small products of a mini-batch
 step that is rarely worth it: the threads synchronize on every call, and on a
 shared two-core machine a second thread that has to wait for a busy core makes
 the same run 1.5-2.5x slower from one process to the next, while one thread is
-steady (see docs/performance.md). So ``NeuralNet.train`` runs with **one BLAS
+steady (see docs/performance.md). So ``NeuralNet.train`` runs with **one
 thread by default** and puts the previous setting back when it returns.
 
     import framework as fw
@@ -21,26 +21,35 @@ the environment variable ``MINIFRAMEWORK_NUM_THREADS`` (an integer, or
 or ``MKL_NUM_THREADS`` is set, BLAS is left as that variable configured it;
 otherwise 1. A thread count of 0 means all cores.
 
+What the number does
+    Fully connected layers get it as BLAS threads: their products are big
+    enough for OpenBLAS to share out. Conv and pooling layers get it as
+    *worker threads* (``worker_threads()``): their step is mostly memory-bound
+    copies and element-wise loops around small products, which BLAS threads
+    cannot share, so they split each batch into parts run by that many Python
+    threads (``framework.infra.workers``; NumPy releases the GIL in its copies,
+    loops and BLAS calls). While the parts run, BLAS is held at one thread,
+    and inside ``train`` it stays there once a layer has split a batch (a net
+    with conv layers trains on workers, an MLP on BLAS threads): two kinds of
+    threads never compete for the same cores. Conv and pooling results do not
+    depend on the worker count (every part writes its own place; partial sums
+    are added in part order), so a CNN gives the same bits with 1 or 2 threads.
+    Outside ``train`` / ``limit`` (say ``net.predict``), the layers use the
+    ``set_num_threads`` / ``MINIFRAMEWORK_NUM_THREADS`` setting, else
+    ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``, else one thread.
+The default, and when to change it
+    One thread, for a machine shared with other work: a worker (like a BLAS
+    thread) that has to wait for a busy core stalls every step at the end of
+    each layer, and two threads were slower than one whenever another
+    program kept a core busy. On a machine of your own, set
+    ``MINIFRAMEWORK_NUM_THREADS=0`` (every core) or ``set_num_threads(2)``:
+    measured numbers for both cases are in docs/performance.md.
+
 threadpoolctl is imported on first use (not by ``import framework``), and its
 library scan is done once per process; ``train`` changes the limit once per
 call, never per step. Results are bit-identical for a fixed seed and thread
-count; a different thread count may change the last bits (BLAS splits the
-sums differently).
-
-Layers that split the batch (conv and pooling)
-    A convolution step is mostly memory-bound copies and element-wise loops
-    around small products, which BLAS threads cannot share out. Those layers
-    split each batch into parts instead, run by ``worker_threads()`` Python
-    threads (``framework.infra.workers``: NumPy releases the GIL in its
-    copies, loops and BLAS calls), with BLAS held at one thread while they
-    run, so the two kinds of threads never compete for the cores. It is the
-    same one number: ``set_num_threads(2)`` gives fully connected layers two
-    BLAS threads and conv / pooling layers two workers. Their results do not
-    depend on it (every part writes its own place; partial sums are added in
-    part order). Outside ``train`` / ``limit`` (say ``net.predict``), the
-    layers use the ``set_num_threads`` / ``MINIFRAMEWORK_NUM_THREADS``
-    setting, else ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``, else one
-    thread.
+count; a different thread count may change the last bits of an MLP (BLAS
+splits the sums differently).
 """
 import contextlib
 import os
