@@ -69,7 +69,8 @@ def _check(n):
 
 
 def set_num_threads(n):
-    """Use ``n`` BLAS threads in every later ``train`` (0 = all cores, None = leave BLAS alone)."""
+    """Use ``n`` threads (BLAS, and conv / pooling workers) in every later ``train``
+    (0 = all cores, None = leave BLAS alone)."""
     global _setting
     _setting = _check(n)
 
