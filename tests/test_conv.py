@@ -96,7 +96,7 @@ def force_plan(layer, batch_last=None, samples_per_chunk=None, transposed_dx=Non
         geometry.samples_per_chunk = samples_per_chunk
     if transposed_dx is not None:
         geometry.transposed_dx = transposed_dx
-    layer._geometry, layer._plan, layer._plan_shape = geometry, None, None
+    layer._geometry, layer._plan, layer._plan_shape, layer._plans = geometry, None, None, {}
 
 
 # ----- numerics -----------------------------------------------------------------
@@ -462,3 +462,22 @@ def test_results_are_the_same_bits_for_any_number_of_threads(many_cores, input_s
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)
+
+
+def test_alternating_batch_sizes_keep_their_plans_and_results():
+    """The batch, the last partial batch and an inference chunk take turns; each size
+    keeps its plan (no rebuild), and every pass still equals the loops."""
+    layer = make_conv((2, 7, 6), (3, 3, 3), 1, 1)
+    rng = np.random.default_rng(20)
+    plans = {}
+    for batch in (5, 2, 3, 5, 2, 3, 5):
+        x = rng.normal(size=(batch, 2, 7, 6))
+        y = layer.forward(x, True)
+        np.testing.assert_allclose(y, loop_forward(x, layer.wb.W, layer.wb.B, 1, 1), atol=1e-12)
+        delta = rng.normal(size=y.shape)
+        dx_loop, dw_loop, _ = loop_backward(x, layer.wb.W, delta, 1, 1)
+        np.testing.assert_allclose(layer.backward(delta), dx_loop, atol=1e-12)
+        np.testing.assert_allclose(layer.wb.dW, dw_loop, atol=1e-12)
+        assert plans.setdefault(batch, layer._plan) is layer._plan
+    with pytest.raises(ValueError, match="delta of shape"):
+        layer.backward(np.zeros((2,) + layer.output_shape))     # the last forward had 5

@@ -35,6 +35,8 @@ from .conv_kernels import (ConvGeometry, ConvPlan, col2im, frame_delta, im2col, 
 from .im2col import as_pair, output_size
 from .registry import register_layer
 
+KEPT_PLANS = 3
+
 
 @register_layer(name="conv")
 class ConvLayer(Layer):
@@ -58,6 +60,7 @@ class ConvLayer(Layer):
                              f"got {params!r}")
         self.params, self.wb = params, None
         self._plan_shape = self._plan = self._geometry = self._w_flip2 = None
+        self._plans = {}                    # batch size -> ConvPlan, most recent last
         self._has_input = False
         self._input_dtype = None
         if input_shape is not None:
@@ -182,15 +185,22 @@ class ConvLayer(Layer):
                   self.wb.W.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
 
     def _plan_for(self, x):
+        """The plan of this batch size: kept for the last few sizes (the batch, the
+        last partial batch, an inference chunk), as the buffer cache keeps their arrays."""
         self._require_weights()
         check_input("ConvLayer", x, self.input_shape)
         if self._geometry is None:
             self._geometry = ConvGeometry(self.input_shape, self.output_shape, self.kernel_hw,
                                           self.stride, self.padding)
-        self._plan = ConvPlan(self, self._geometry, x.shape[0], self.dtype)
+        plan = self._plans.pop(x.shape[0], None)
+        if plan is None:
+            plan = ConvPlan(self, self._geometry, x.shape[0], self.dtype)
+            if len(self._plans) >= KEPT_PLANS:
+                del self._plans[next(iter(self._plans))]
+        self._plans[x.shape[0]] = self._plan = plan
         self._plan_shape = x.shape
         self._has_input = False
-        return self._plan
+        return plan
 
     def _check_backward(self, delta):
         if self._plan is None or not self._has_input:
