@@ -18,7 +18,9 @@ timed epoch in a rotated order (like bench_train.py):
 
 * ``ours``: the framework through its public API, ``NeuralNet.from_specs`` +
   ``net.train(reader, epochs=1, checkpoint=1, need_test=False,
-  restore_best=False, verbose=0)`` (``common.train_one_epoch``), BLAS threads via ``framework.infra.threads.set_num_threads``;
+  restore_best=False, verbose=0)`` (``common.train_one_epoch``), threads via
+  ``framework.threads.set_num_threads`` (conv / pooling worker threads, BLAS
+  held at one thread: see docs/performance.md);
 * ``torch``: the same net in PyTorch (``torch.set_num_threads``), the minimal
   idiomatic loop (randperm, index_select, forward, cross-entropy, backward,
   SGD step);
@@ -29,9 +31,12 @@ timed epoch in a rotated order (like bench_train.py):
 Reported: median and min epoch time per contender, the ratio to PyTorch's best
 (the faster median of its thread counts), achieved GFLOP/s from the analytic
 GEMM FLOPs of an epoch against this machine's measured NumPy float32 GEMM peak
-(a 2048^3 sgemm, and every GEMM of the im2col formulation at its real shape),
-test accuracy after the rounds (a check that every contender really trained),
-and each worker's peak RSS against the data set + 300 MB.
+(a 2048^3 sgemm, and every GEMM of each layout at its real shape: the
+framework's chunk products run side by side on the threads, as it runs them;
+their sum is the GEMM floor of an epoch), the time of ``predict`` of the
+10,000 test images (interleaved rounds after the training rounds), test
+accuracy after the rounds (a check that every contender really trained), the
+thread scaling, and each worker's peak RSS against the data set + 300 MB.
 """
 import argparse
 import json

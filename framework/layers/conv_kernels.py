@@ -104,9 +104,8 @@ class Chunk:
     def __init__(self, geometry, start, stop, padded_input):
         self.start, self.stop, self.size = start, stop, stop - start
         g = geometry
-        (ph, pw), (hp, wp) = g.padding, g.padded_hw
-        self.padded = padded_input                              # (b, C, Hp, Wp) logical
-        self.interior = padded_input[:, :, ph:ph + g.h, pw:pw + g.w]
+        ph, pw = g.padding
+        self.interior = padded_input[:, :, ph:ph + g.h, pw:pw + g.w]    # (b, C, H, W)
         self.windows = offset_windows(padded_input, g.kernel_hw, g.stride, (g.oh, g.ow))
 
 
