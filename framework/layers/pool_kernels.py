@@ -51,8 +51,9 @@ _equal, _greater, _logical_or = np.equal, np.greater, np.logical_or
 class PoolPlan:
     """The arrays of one batch shape, the window geometry, and the parts."""
 
-    def __init__(self, layer, x_shape, dtype):
+    def __init__(self, layer, x_shape, dtype, mean):
         self.layer, self.x_shape, self.dtype = layer, tuple(x_shape), np.dtype(dtype)
+        self.mean = mean
         batch, (c, _, _), (_, oh, ow) = x_shape[0], layer.input_shape, layer.output_shape
         (ph, pw), (sh, sw) = layer.pool_shape, layer.stride
         self.pool_shape, self.stride, self.out_hw = (ph, pw), (sh, sw), (oh, ow)
@@ -84,26 +85,27 @@ class PoolPlan:
         before the parts run: the layer's buffer cache is not thread-safe)."""
         if self._backward is None:
             oh, rows = self.out_hw[0], self.rows_used
+            shapes = {"hit": (oh, bool), "taken": (oh, bool), "part": (oh, None),
+                      "share": (oh, None), "row max": (rows, None), "row grad": (rows, None),
+                      "row hit": (rows, bool), "row taken": (rows, bool),
+                      "row part": (rows, None)}
             work = {"dx": self.layer.buffer("dx", self.x_shape, self.dtype)}
-            for name, height, dtype in (("hit", oh, bool), ("taken", oh, bool),
-                                        ("part", oh, None), ("share", oh, None),
-                                        ("row max", rows, None), ("row grad", rows, None),
-                                        ("row hit", rows, bool),
-                                        ("row taken", rows, bool), ("row part", rows, None)):
-                if name in self._needed():
-                    work[name] = self._work(name, height, dtype)
+            for name in self._backward_names():
+                work[name] = self._work(name, *shapes[name])
             self._backward = work
         return self._backward
 
-    def _needed(self):
-        if self.layer.pool_type.value == "mean":
-            return {"share", "row grad"}
+    def _backward_names(self):
+        """The work arrays the backward pass of this layer uses (``part``: the sum
+        buffer of overlapping windows)."""
+        if self.mean:
+            return ["share", "row grad"]
         if self.by_offsets:
-            return {"hit", "taken"} | ({"part"} if self.rows_overlap or
-                                       self.columns_overlap else set())
-        return {"hit", "taken", "row max", "row grad", "row hit", "row taken"} | \
-            ({"part"} if self.rows_overlap else set()) | \
-            ({"row part"} if self.columns_overlap else set())
+            overlap = self.rows_overlap or self.columns_overlap
+            return ["hit", "taken"] + (["part"] if overlap else [])
+        return (["hit", "taken", "row max", "row grad", "row hit", "row taken"]
+                + (["part"] if self.rows_overlap else [])
+                + (["row part"] if self.columns_overlap else []))
 
     def _work(self, name, rows, dtype):
         batch, c, _, ow = self.out.shape

@@ -78,7 +78,8 @@ class PoolingLayer(Layer):
             if self.input_shape is None:         # used on its own: the first batch decides
                 self.build(x.shape[1:])
             check_input("PoolingLayer", x, self.input_shape)
-            plan = self._plan = pool_kernels.PoolPlan(self, x.shape, x.dtype)
+            plan = self._plan = pool_kernels.PoolPlan(self, x.shape, x.dtype,
+                                                      mean=self.pool_type is PoolType.MEAN)
             self._out = plan.out
         pool = pool_kernels.max_pool if self.pool_type is PoolType.MAX else \
             pool_kernels.mean_pool
