@@ -277,8 +277,11 @@ def test_tied_windows_route_like_the_loops(input_shape, pool, stride, routing):
 def test_a_huge_pool_is_made_and_loaded_quickly_in_little_memory(size, tmp_path):
     """A 3000x3000 window used to build nine million offset tuples (916 MB) when the
     layer was made; now making it, saving a net with it and loading that file
-    takes well under a second and 50 MB."""
+    takes well under a second and 50 MB (CPU time, so that other programs on a
+    shared machine do not count; h5py is imported before)."""
     import time
+
+    import h5py  # noqa: F401  (its first import is not the layer's cost)
 
     import framework as fw
     params = fw.HyperParameters(learning_rate=0.1, max_epoch=1, batch_size=1,
@@ -286,13 +289,13 @@ def test_a_huge_pool_is_made_and_loaded_quickly_in_little_memory(size, tmp_path)
     specs = [{"type": "pooling", "size": size, "stride": size}, {"type": "flatten"},
              {"type": "fc", "size": 2}, {"type": "softmax"}]
     tracemalloc.start()
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         layer = PoolingLayer((1, size, size), size, size, "max")
         net = fw.NeuralNet.from_specs(params, specs, input_shape=(1, size, size))
         net.save(tmp_path / "pool.h5")
         loaded = fw.NeuralNet.load(tmp_path / "pool.h5")
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -307,10 +310,10 @@ def test_global_pooling_over_a_large_map_takes_rows_plus_columns_passes(kind):
     import time
     x = np.random.default_rng(13).normal(size=(2, 1, 600, 600)).astype(np.float32)
     layer = PoolingLayer((1, 600, 600), 600, 600, kind)
-    start = time.perf_counter()
+    start = time.process_time()
     y = layer.forward(x, True)
     dx = layer.backward(np.ones_like(y))
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0      # offset by offset: minutes
     if kind == "max":
         assert np.array_equal(y.ravel(), x.reshape(2, -1).max(axis=1))
         flat = x.reshape(2, -1).argmax(axis=1)            # the first maximum
