@@ -180,7 +180,7 @@ def side_by_side(m, k, n, ta, tb, calls):
     def loop(a, b, c):
         for _ in range(calls):
             np.dot(a, b, out=c)
-    best = None
+    fastest = None
     with threadpool_limits(1):
         for _ in range(3):
             workers = [threading.Thread(target=loop, args=ops) for ops in operands]
@@ -188,8 +188,8 @@ def side_by_side(m, k, n, ta, tb, calls):
             for w in workers: w.start()
             for w in workers: w.join()
             spent = (clock() - t) / (calls * threads)
-            best = spent if best is None else min(best, spent)
-    return best
+            fastest = spent if fastest is None else min(fastest, spent)
+    return fastest
 out = {"square": 2 * 2048**3 / best(2048, 2048, 2048, 0, 0, 6) / 1e9, "shapes": []}
 for (m, k, n, ta, tb), split in jobs:
     s = side_by_side(m, k, n, ta, tb, 4) if split and threads > 1 \
