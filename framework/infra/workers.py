@@ -36,9 +36,15 @@ from . import threads
 _pool = None       # the process's _Pool, made on first use (again after a fork)
 
 
+def slots(count):
+    """How many threads (slots 0 .. n-1) ``run(count, ...)`` would use now: callers
+    make each slot's scratch arrays before the parts run, never inside them."""
+    return max(1, min(threads.worker_threads(), count))
+
+
 def run(count, function):
     """``function(part, slot)`` for every part in ``range(count)``, on the worker threads."""
-    size = min(threads.worker_threads(), count)
+    size = slots(count)
     if size <= 1:
         for part in range(count):
             function(part, 0)

@@ -130,6 +130,7 @@ class ConvLayer(Layer):
             check_real("ConvLayer", x)
         self._input_dtype = x.dtype
         bias = self._bias.reshape(1, -1, 1, 1)
+        plan.prepare(workers.slots(len(plan.chunks)))
         workers.run(len(plan.chunks),
                     lambda index, slot: self._forward_chunk(plan, x, bias, index, slot))
         self._has_input = True
@@ -152,6 +153,7 @@ class ConvLayer(Layer):
             dx = plan.dx()
             if plan.geometry.transposed_dx:
                 self._flip_kernel()
+        plan.prepare(workers.slots(len(plan.chunks)))
         workers.run(len(plan.chunks),
                     lambda index, slot: self._backward_chunk(plan, delta, dx, index, slot))
         plan.sum_parts(self._dw2, self.wb.dB)           # the chunks' partials, in order

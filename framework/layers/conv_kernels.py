@@ -47,7 +47,6 @@ Memory
     batch shape and reused, so a steady-state step allocates no array.
 """
 import math
-import threading
 
 import numpy as np
 
@@ -57,7 +56,6 @@ CHUNK_COLUMNS = 1600    # output positions per chunk (b * OH * OW); see the modu
 SHORT_ROW = 24          # output rows shorter than this (in values) run batch last
 
 _dot, _matmul, _add, _copyto = np.dot, np.matmul, np.add, np.copyto
-_MAKING = threading.Lock()
 
 
 def product(a, b, out):
@@ -185,6 +183,7 @@ class ConvPlan:
         padded = padded_input(layer, batch, g, bounds, dtype)
         self.chunks = [Chunk(g, start, stop, view) for (start, stop), view in
                        zip(bounds, padded)]
+        self.sizes = sorted({chunk.size for chunk in self.chunks})
         self.out = layer.buffer("out", (batch, g.f, g.oh, g.ow), dtype)
         count = len(self.chunks)
         self.dw_parts = layer.buffer("dW parts", (count, g.k, g.f), dtype)
@@ -193,16 +192,19 @@ class ConvPlan:
         self._dx = None
         self._scratch = {}
 
+    def prepare(self, slots):
+        """Make the work arrays of threads ``0 .. slots-1`` for every chunk size, here,
+        before the parts run: the layer's buffer cache is not thread-safe, and a
+        thread's first chunk must not allocate in the middle of training."""
+        for slot in range(slots):
+            for size in self.sizes:
+                if (slot, size) not in self._scratch:
+                    self._scratch[(slot, size)] = Scratch(self.layer, self.geometry, size,
+                                                          slot, self.dtype)
+
     def scratch(self, chunk, slot):
         """The work arrays of thread ``slot`` for chunks of this chunk's size."""
-        found = self._scratch.get((slot, chunk.size))
-        if found is None:
-            with _MAKING:                   # the layer's buffer cache is not thread-safe
-                found = self._scratch.get((slot, chunk.size))
-                if found is None:
-                    found = Scratch(self.layer, self.geometry, chunk.size, slot, self.dtype)
-                    self._scratch[(slot, chunk.size)] = found
-        return found
+        return self._scratch[(slot, chunk.size)]
 
     def dx(self):
         """The (N, C, H, W) input-gradient array (made on first need)."""
