@@ -8,7 +8,7 @@ CIFAR-10 is the binary version (``cifar-10-batches-bin`` under
 ``<data>/cifar10/``); ``--download`` fetches the checked archive.
 
     python apps/cifar_classify.py --download
-    python apps/cifar_classify.py --load weights/cifar10.h5
+    python apps/cifar_classify.py --load weights/cifar_classify_cifar10_mlp_seed1.h5
     python apps/cifar_classify.py --arch cnn --download
 """
 import sys
@@ -34,12 +34,11 @@ class CifarClassify(ImageClassifier):
     DEFAULTS = {
         "mlp": AppDefaults(
             hidden=(512, 256), epochs=20, batch_size=128, lr=0.01, optimizer="momentum",
-            init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last",
-            save="weights/cifar10.h5"),
+            init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last"),
         "cnn": AppDefaults(
             hidden=(256,), epochs=20, batch_size=64, lr=0.02, optimizer="momentum",
             init="msra", lr_schedule="cosine", checkpoint=1.0, keep="last", dropout=0.3,
-            save="weights/cifar10_cnn.h5", extra={"channels": (32, 64)}),
+            extra={"channels": (32, 64)}),
     }
 
     def make_reader(self, args, dataset, mode):

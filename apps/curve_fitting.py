@@ -11,8 +11,9 @@ within a few hundred epochs. Four sigmoids are just enough for this curve,
 and some starting points end in a minimum that leaves the small first bump
 unfitted (test R² 0.994 rather than 0.997), so the app trains --restarts
 nets from consecutive seeds and keeps the one with the lowest validation
-loss. ``--stop-loss 0.001 --optimizer sgd --lr 0.5 --lr-schedule constant
---epochs 10000 --restarts 1 --x-range 0,1`` is the textbook's run.
+loss. ``--textbook`` is the textbook's run (ch14 Level1: SGD lr 0.5, batch
+10, up to 10,000 epochs, x in [0, 1], one net, StopLoss 0.001 checked every
+100 epochs).
 
 x is min-max scaled to [-1, 1] rather than the textbook's [0, 1]: with zero
 initial biases every sigmoid starts with its step at x = 0, which is then the
@@ -23,7 +24,8 @@ Data: the textbook's files ``<data>/aiedu/ch09_2.{train,test}.npz`` (default),
 or ``--dataset generated`` to generate the same kind of set from --data-seed.
 
     python apps/curve_fitting.py
-    python apps/curve_fitting.py --load weights/curve.h5
+    python apps/curve_fitting.py --textbook
+    python apps/curve_fitting.py --load weights/curve_fitting_textbook_seed1.h5
 """
 import dataclasses
 import sys
@@ -35,10 +37,11 @@ if not __package__:     # `python apps/curve_fitting.py` from a clone: make `app
 import numpy as np  # noqa: E402
 from datareaders.curve import CurveFittingReader  # noqa: E402
 from datareaders.download import resolve_data_dir  # noqa: E402
-from framework import LossFunction, NetType, Stopper, mlp_specs  # noqa: E402
+from framework import LossFunction, NetType, mlp_specs  # noqa: E402
 
 from apps.support.plots import plot_fitted_curve  # noqa: E402
 from apps.support import flags, skeleton  # noqa: E402
+from apps.support.data import require_files  # noqa: E402
 
 TEXTBOOK_STOP_LOSS = 0.001
 
@@ -48,33 +51,45 @@ class CurveFitting(skeleton.App):
 
     name = "curve_fitting"
     description = "Train (or --load and evaluate) the ch09 curve-fitting net."
-    epilog = ("Data: <data>/aiedu/ch09_2.{train,test}.npz (keys data, label), or "
-              "--dataset generated.")
+    epilog = ("Data: <data>/aiedu/ch09_2.{train,test}.npz (keys data, label), <data> being "
+              "--data-dir, else $MINIFRAMEWORK_DATA, else ~/.cache/miniframework; or "
+              "--dataset generated (no file).")
     datasets = ("textbook", "generated")
     dataset_aliases = ("--source",)
     data_flags = ("dataset", "data_seed", "x_range")
     net_type = NetType.FITTING
+    training_flags = ("restarts",)
     DEFAULTS = flags.AppDefaults(
         hidden=(4,), epochs=3000, batch_size=10, lr=0.01, optimizer="adam", init="xavier",
-        activation="sigmoid", lr_schedule="cosine", checkpoint=10.0, keep="last",
-        save="weights/curve.h5")
+        activation="sigmoid", lr_schedule="cosine", checkpoint=10.0, keep="last")
+    # ch14 Level1_ch09: SGD lr 0.5, batch 10, up to 10,000 epochs, Xavier, StopLoss 0.001
+    # checked every 100 epochs, x in [0, 1], one net, the last weights
+    TEXTBOOK = flags.AppDefaults(
+        hidden=(4,), epochs=10000, batch_size=10, lr=0.5, optimizer="sgd", init="xavier",
+        activation="sigmoid", lr_schedule="constant", checkpoint=100.0, keep="last",
+        stop_loss=TEXTBOOK_STOP_LOSS, extra={"restarts": 1, "x_range": "0,1"})
 
     def add_flags(self, group, argv):
-        group.add_argument("--stop-loss", type=flags.non_negative, default=0.0,
-                            metavar="LOSS",
-                            help="stop when the validation loss falls to this value "
-                                 f"(the textbook: {TEXTBOOK_STOP_LOSS}; 0 = train for "
-                                 "--epochs)")
-        group.add_argument("--restarts", type=flags.positive_int, default=3,
+        extra = self.defaults(argv).extra
+        group.add_argument("--restarts", type=flags.positive_int,
+                            default=extra.get("restarts", 3),
                             help="train this many nets (seeds --seed, --seed + 1, ...) and "
                                  "keep the one with the lowest validation loss")
-        group.add_argument("--x-range", choices=("-1,1", "0,1"), default="-1,1",
+        group.add_argument("--x-range", choices=("-1,1", "0,1"),
+                            default=extra.get("x_range", "-1,1"),
                             help="the interval x is scaled to (the textbook: 0,1)")
         group.add_argument("--data-seed", type=flags.non_negative_int, default=0,
                             help="seed of the generated set (with --dataset generated)")
 
-    def stopper(self, args):
-        return Stopper("stop_loss", args.stop_loss) if args.stop_loss > 0 else None
+    def check_flags(self, args, given):
+        ignored = [(("download",), "the curve files are the textbook generator's, not "
+                                   "downloadable (--dataset generated makes a set)")]
+        if args.dataset == "generated":
+            return ignored + [(("data_dir",), "--dataset generated reads no file")]
+        return ignored + [(("data_seed",), "it seeds --dataset generated only")]
+
+    def plot_kinds(self, run):
+        return ("result",)
 
     def read_data(self, run):
         options = run.options
@@ -82,6 +97,9 @@ class CurveFitting(skeleton.App):
             reader = CurveFittingReader(seed=options["data_seed"])
         else:
             folder = resolve_data_dir(run.args.data_dir, "aiedu")
+            require_files(folder, ("ch09_2.train.npz", "ch09_2.test.npz"),
+                          "the textbook's ch09 curve files", run.args.data_dir,
+                          "--dataset generated makes the same kind of set without them")
             reader = CurveFittingReader(folder / "ch09_2.train.npz",
                                         folder / "ch09_2.test.npz")
         reader.read_data()
@@ -105,7 +123,8 @@ class CurveFitting(skeleton.App):
         R² about 0.994 instead of 0.997); the validation loss tells them apart.
         """
         loss_function = LossFunction(NetType.FITTING)
-        x_val, y_val = run.reader.get_validation_set()
+        x_val, y_val = (run.reader.get_validation_set()    # --holdout 0: the training set
+                        or (run.reader.x_train, run.reader.y_train))
         best, tried, seconds = None, [], 0.0
         for seed in range(params.seed, params.seed + run.args.restarts):
             trained = self.train_net(run, dataclasses.replace(params, seed=seed),
@@ -140,7 +159,7 @@ class CurveFitting(skeleton.App):
         metrics = {"test_loss": float(loss_function.loss(output, y_test)),
                    "r2": float(loss_function.accuracy(output, y_test)),
                    "num_test": int(y_test.shape[0])}
-        run.log(f"test loss {metrics['test_loss']:.6f}, test R² {metrics['r2']:.5f}")
+        run.log(f"test loss {metrics['test_loss']:.6g}, test R² {metrics['r2']:.6g}")
         return metrics
 
     def plots(self, run, metrics):
@@ -156,8 +175,8 @@ class CurveFitting(skeleton.App):
         plot_fitted_curve(raw(reader.x_train), reader.y_train_raw,
                           raw(reader.get_test_set()[0]), reader.y_test_raw,
                           raw(x_curve), y_curve, run.plot_path("result"),
-                          f"{run.name}: test R² {metrics['r2']:.4f}, "
-                          f"loss {metrics['test_loss']:.2e}")
+                          f"{run.name}\ntest R² {metrics['r2']:.4f}, "
+                          f"test loss {metrics['test_loss']:.3g}")
 
 
 def center_x(reader):

@@ -760,7 +760,7 @@ def phase_table(contender, steps, threads, plain):
             return out
         return call
 
-    patches = [(conv_mod, "product"), (fc_mod, "_product"), (fc_mod, "_dot")]
+    patches = [(conv_mod, "dot"), (fc_mod, "dot")]
     saved = [(mod, attr, getattr(mod, attr)) for mod, attr in patches]
     for mod, attr, fn in saved:
         setattr(mod, attr, timed_blas(fn))

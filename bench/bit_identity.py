@@ -1,13 +1,16 @@
-"""Do two source trees train bit-identical MLPs? (the refactor's "results unchanged" check)
+"""Do two source trees train bit-identical nets? (the refactor's "results unchanged" check)
 
     python bench/bit_identity.py OLD_TREE [NEW_TREE=.] [--data-dir DIR]
 
-Each tree trains the same three MLPs in its own process, on one BLAS thread,
-from the same seed, on the first 6,000 MNIST training images (random data of
-that shape without the files): momentum; NAG with batch norm, dropout and L2;
-Adam with batch norm and L1. Each net is built with the FcLayer /
-BatchNormLayer / DropoutLayer calls every release has had, trained 2 epochs,
-and reduced to a SHA-256 of all its weights and buffers. Equal digests mean
+Each tree trains the same nets in its own process, on one BLAS thread, from the
+same seed, on the first 6,000 MNIST training images (random data of that shape
+without the files): three MLPs -- momentum; NAG with batch norm, dropout and L2;
+Adam with batch norm and L1 -- built with the FcLayer / BatchNormLayer /
+DropoutLayer calls every release has had, trained 2 epochs, and the reference CNN
+of bench/bench_conv.py (conv 16 + 32 5x5, max pools, FC; SGD) trained one epoch on
+the first 2,000 images. Each net is reduced to a SHA-256 of all its weights and
+buffers, layer by layer in order (a release that named batch norm's gamma/beta "W"/"B"
+is read under the same names), and its test accuracy. Equal digests mean
 bit-identical training. Exit status 1 if any digest differs.
 """
 import argparse
@@ -23,18 +26,50 @@ import numpy as np
 import framework as fw
 from datareaders.base import ArrayDataReader
 data_dir = sys.argv[2] if len(sys.argv) > 2 else None
-rows = 6000
-if data_dir:
-    from datareaders import MnistImageDataReader
-    r = MnistImageDataReader(data_dir).read_data()
-    r.x_train, r.y_train_raw, r.y_train = r.x_train[:rows], r.y_train_raw[:rows], r.y_train[:rows]
-else:
-    rng = np.random.default_rng(0)
-    r = ArrayDataReader(rng.random((rows, 784), dtype=np.float32), rng.integers(0, 10, rows),
-                        rng.random((1000, 784), dtype=np.float32), rng.integers(0, 10, 1000))
-r.normalize_y("multiple_classifier")
-r.generate_validation_set(k=10)
+RENAMED = {"gamma": "W", "beta": "B"}
+
+
+def layer_arrays(net):
+    # {layer: {name: array}} of weights and buffers, in either tree's API
+    if hasattr(net, "state_dict"):
+        found = {name: {} for name in net.layer_names}
+        for key, value in net.state_dict().items():
+            if "/" in key and not key.startswith("optimizer/"):
+                layer, name = key.split("/", 1)
+                found[layer][RENAMED.get(name, name)] = value
+        return found
+    return net.get_state()
+
+
+def digest_of(net):
+    digest = hashlib.sha256()
+    for name, arrays in layer_arrays(net).items():
+        for key in sorted(arrays):
+            digest.update(arrays[key].tobytes())
+    return digest.hexdigest()[:16]
+
+
+def reader_of(mode, rows):
+    if data_dir:
+        from datareaders import MnistImageDataReader
+        r = MnistImageDataReader(data_dir, mode=mode).read_data()
+        r.x_train, r.y_train_raw, r.y_train = (r.x_train[:rows], r.y_train_raw[:rows],
+                                               r.y_train[:rows])
+        r.x_test, r.y_test_raw, r.y_test = r.x_test[:2000], r.y_test_raw[:2000], r.y_test[:2000]
+    else:
+        rng = np.random.default_rng(0)
+        shape = (784,) if mode == "vector" else (1, 28, 28)
+        r = ArrayDataReader(rng.random((rows,) + shape, dtype=np.float32),
+                            rng.integers(0, 10, rows),
+                            rng.random((1000,) + shape, dtype=np.float32),
+                            rng.integers(0, 10, 1000))
+    r.normalize_y("multiple_classifier")
+    r.generate_validation_set(k=10)
+    return r
+
+
 out = {}
+r = reader_of("vector", 6000)
 for opt, bn, drop, reg in [("momentum", False, 0, "nothing"), ("nag", True, 0.2, "l2"),
                            ("adam", True, 0, "l1")]:
     p = fw.HyperParameters(learning_rate=0.01, max_epoch=2, batch_size=64,
@@ -54,12 +89,19 @@ for opt, bn, drop, reg in [("momentum", False, 0, "nothing"), ("nag", True, 0.2,
     net.add_layer(fw.FcLayer(width, 10, p), "out")
     net.add_layer(fw.ClassificationLayer("softmax"), "softmax")
     history = net.train(r, checkpoint=0.5, verbose=False)
-    digest = hashlib.sha256()
-    for name, arrays in net.get_state().items():
-        for key in sorted(arrays):
-            digest.update(arrays[key].tobytes())
-    out[f"{opt}, bn={bn}, dropout={drop}, {reg}"] = [digest.hexdigest()[:16],
-                                                      history.test_accuracy]
+    out[f"MLP {opt}, bn={bn}, dropout={drop}, {reg}"] = [digest_of(net), history.test_accuracy]
+
+images = reader_of("image", 2000)
+p = fw.HyperParameters(learning_rate=0.05, max_epoch=1, batch_size=64,
+                       net_type="multiple_classifier", optimizer_name="sgd", seed=3)
+specs = [{"type": "conv", "filters": 16, "kernel": 5, "padding": 2}, {"type": "relu"},
+         {"type": "pooling", "size": 2},
+         {"type": "conv", "filters": 32, "kernel": 5, "padding": 2}, {"type": "relu"},
+         {"type": "pooling", "size": 2}, {"type": "flatten"},
+         {"type": "fc", "size": 10}, {"type": "softmax"}]
+net = fw.NeuralNet.from_specs(p, specs, (1, 28, 28), "lenet")
+history = net.train(images, checkpoint=0.5, verbose=False)
+out["reference CNN, sgd"] = [digest_of(net), history.test_accuracy]
 print(json.dumps(out))
 '''
 

@@ -7,8 +7,8 @@
 The reference net (float32, batch 64, MNIST-shaped random input, plain SGD):
 conv 1->16 5x5 pad 2, ReLU, max pool 2, conv 16->32 5x5 pad 2, ReLU, max pool 2,
 flatten, FC 1568->10, softmax + cross-entropy. Ours is the framework's own net
-(``NeuralNet.from_specs``) stepping through ``framework.training.make_step``,
-the closure ``train`` runs, inside ``framework.threads.blas_threads(n)``.
+(``NeuralNet.from_specs``) stepping through ``framework.step.Step``, the step
+``train`` runs, inside ``framework.threads.blas_threads(n)``.
 
 Layers (default): every contender (ours and PyTorch, 1 and 2 threads) runs in a
 fresh process per round, ``--steps`` steps, rounds interleaved and rotated;
@@ -63,8 +63,8 @@ def build_ours():
 def training_step(net):
     """The step closure ``train`` runs (built after any timers are wrapped around
     the layers: it binds their methods once)."""
-    from framework.training import make_step
-    return make_step(net)
+    from framework.step import Step
+    return Step(net)
 
 
 def time_layers(net, clock):
@@ -214,7 +214,7 @@ def kernels(threads, steps):
         setattr(conv, name, wrap(f"conv {name}", getattr(conv, name)))
     conv.im2col = wrap("conv im2col", conv.im2col, lambda windows, cols: "x".join(
         map(str, cols.shape)))
-    conv.product = wrap("BLAS", conv.product, lambda a, b, out: f"{a.shape} @ {b.shape}")
+    conv.dot = wrap("BLAS", conv.dot, lambda a, b, out: f"{a.shape} @ {b.shape}")
     for name in ("max_pool", "mean_pool", "route_max", "spread_mean"):    # looked up per call
         setattr(pool_kernels, name, wrap(f"pool {name}", getattr(pool_kernels, name),
                                          lambda plan, *rest: str(plan.x_shape[1:])))

@@ -2,11 +2,9 @@
 
 Kept apart from ``base.py`` so the reader class reads as the textbook's steps.
 """
-import os
-
 import numpy as np
 
-from framework import threads
+from framework.infra.batches import iter_batches  # noqa: F401  (the readers' batches)
 from framework.infra.validation import all_finite
 
 
@@ -19,21 +17,25 @@ def check_sets(dtype, **sets):
     images. Every set comes back C-contiguous (a transposed or Fortran-order
     input is copied once here): ``np.take`` copies a non-contiguous source
     whole on every call, which would copy the training set for every batch.
-    Every error names the array at fault.
+    Every error names the array at fault. Only real numbers are accepted:
+    complex values (casting would drop the imaginary part), strings, objects
+    and dates are refused, as are values that the cast to ``dtype`` would turn
+    into inf (1e39 in float32), which are named as overflows, not as NaN.
     """
-    for name, value in sets.items():
-        value = np.asarray(value)
+    for name, given in sets.items():
+        value = as_real_array(name, given)
         if name.startswith("y") and value.ndim == 1:
             value = value.reshape(-1, 1)
         if value.ndim < 2:
             raise ValueError(f"{name}: expected rows of samples (at least 2-D), "
                              f"got shape {value.shape}")
+        source = value
         if value.dtype.kind == "f" or name.startswith("x"):
-            value = value.astype(dtype, copy=False)
+            with np.errstate(over="ignore"):
+                value = value.astype(dtype, copy=False)
         value = np.ascontiguousarray(value)
         if value.dtype.kind == "f" and not all_finite(value):
-            row = int(np.argwhere(~np.isfinite(value))[0][0])
-            raise ValueError(f"{name} contains NaN or inf (first at row {row})")
+            _refuse_non_finite(name, source, value)
         sets[name] = value
     for part in ("train", "test"):
         nx, ny = sets[f"x_{part}"].shape[0], sets[f"y_{part}"].shape[0]
@@ -45,6 +47,61 @@ def check_sets(dtype, **sets):
         raise ValueError(f"x_train rows have shape {sets['x_train'].shape[1:]} "
                          f"but x_test rows {sets['x_test'].shape[1:]}")
     return sets
+
+
+def as_real_array(name, value):
+    """``value`` as an array of real numbers (bool, integer or float); a ValueError
+    naming ``name`` for anything else, before any cast could change a value."""
+    try:
+        array = np.asarray(value)
+    except ValueError as error:         # ragged nested lists
+        raise ValueError(f"{name}: expected a rectangular array of numbers ({error})") \
+            from None
+    kind = array.dtype.kind
+    if kind == "c":
+        raise ValueError(f"{name}: complex values (dtype {array.dtype}) are refused: the "
+                         f"imaginary part would be dropped; pass real numbers")
+    if kind not in "biuf":
+        raise ValueError(f"{name}: expected real numbers, got dtype {array.dtype} "
+                         f"({_KINDS.get(kind, 'not numbers')})")
+    return array
+
+
+_KINDS = {"U": "text", "S": "bytes", "O": "Python objects", "M": "dates", "m": "durations",
+          "V": "raw records"}
+
+
+def _refuse_non_finite(name, source, value):
+    """NaN or inf in ``value`` (the cast of ``source``): say which, and an overflow
+    of the dtype when the value was finite before the cast."""
+    where = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+    original = source[where]
+    if np.isfinite(original):
+        column = f"column {where[1]}" if len(where) == 2 else f"position {where[1:]}"
+        raise ValueError(f"{name}: the value {float(original):g} (row {where[0]}, {column}) "
+                         f"overflows {value.dtype} (largest {np.finfo(value.dtype).max:.4g}); "
+                         f"scale the data or use a wider dtype")
+    raise ValueError(f"{name} contains NaN or inf (first at row {where[0]})")
+
+
+def float_dtype(dtype, owner):
+    """``dtype`` as a NumPy floating dtype; a ValueError naming ``owner`` for None
+    (which NumPy reads as float64), integer, complex or unknown types."""
+    try:
+        found = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        found = None
+    if found is None or found.kind != "f":
+        raise ValueError(f"{owner}: dtype: expected a floating type such as np.float32 or "
+                         f"np.float64, got {dtype!r}")
+    return found
+
+
+def check_generated_size(what, values, bytes_per_value):
+    """Refuse a generated data set whose arrays would not fit in memory, before any
+    is allocated (``framework.infra.memory``: MemAvailable, cgroup and limits)."""
+    from framework.infra import memory
+    memory.check_memory(int(values) * int(bytes_per_value), what=what)
 
 
 def fit_min_max(parts, per_feature=True):
@@ -72,91 +129,3 @@ def fit_z_score(parts, per_feature=True):
 SCALINGS = {"min_max": fit_min_max, "z_score": fit_z_score}
 
 
-def iter_batches(x, y, batch_size, rng, buffers):
-    """Yield consecutive mini-batches of (x, y), permuted by ``rng`` if given.
-
-    Without ``rng`` the batches are slices of x and y in their stored order.
-    With it, one permutation is drawn per epoch and each batch's rows are
-    gathered into ``buffers``, a (x_buffer, y_buffer) pair (the last batch is
-    a view of a buffer's first rows). Gathering one batch at a time costs no
-    second copy of the training set (60,000 MNIST rows are 188 MB).
-    ``mode="clip"`` keeps ``np.take`` from buffering (the indices are a
-    permutation, always in range).
-
-    If the buffers hold two batches (``2 * batch_size`` rows) and a batch is
-    at least ``PREFETCH_BYTES``, the next batch is gathered on a background
-    thread into the other half while the caller works on the current one
-    (``np.take`` releases the GIL while it copies). Same permutation, same
-    batches; the batch handed out before is overwritten only once the caller
-    asks for the next one, as without prefetching.
-
-    x may have any number of dimensions (rows are ``x[i]``); batches keep
-    the row shape, e.g. (b, C, H, W). x and y should be C-contiguous (as
-    ``check_sets`` makes them): ``np.take`` would otherwise make a whole
-    contiguous copy of its source for every batch, so a non-contiguous
-    array is made contiguous once per call here instead.
-    """
-    x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
-    n = x.shape[0]
-    if y.shape[0] != n:
-        raise ValueError(f"batches: x has {n} rows but y has {y.shape[0]}")
-    if rng is None:
-        for start in range(0, n, batch_size):
-            yield x[start:start + batch_size], y[start:start + batch_size]
-        return
-    perm = rng.permutation(n)
-    bx, by = buffers
-    take = np.take
-
-    def fill(start, half):
-        rows = perm[start:start + batch_size]
-        k = rows.shape[0]
-        out_x, out_y = half[0][:k], half[1][:k]     # views of the buffers, even when full
-        take(x, rows, axis=0, out=out_x, mode="clip")
-        take(y, rows, axis=0, out=out_y, mode="clip")
-        return out_x, out_y
-
-    halves = ((bx[:batch_size], by[:batch_size]), (bx[batch_size:], by[batch_size:]))
-    if bx.shape[0] < 2 * batch_size or n <= batch_size or not _prefetch_pays() \
-            or batch_size * x.itemsize * (x.size // n) < PREFETCH_BYTES:
-        for start in range(0, n, batch_size):
-            yield fill(start, halves[0])
-        return
-    submit = _executor().submit
-    pending = submit(fill, 0, halves[0])
-    try:
-        for i, start in enumerate(range(batch_size, n + batch_size, batch_size)):
-            batch = pending.result()
-            pending = submit(fill, start, halves[(i + 1) & 1]) if start < n else None
-            yield batch
-    finally:
-        if pending is not None:         # closed early: let the fill end before the
-            pending.result()            # buffers are handed to anyone else
-
-
-PREFETCH_BYTES = 16384      # smaller batches are gathered in line (a hand-off costs ~10 us)
-
-
-def _prefetch_pays():
-    """A core is idle while the step runs: BLAS is known to use one thread, and the
-    process may use at least two cores. With more BLAS threads the gather competes
-    with them for the cores (measured: net A 0.35 -> 0.40 s with 2 threads)."""
-    if threads.known_blas_threads() != 1:
-        return False
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except AttributeError:                                  # pragma: no cover
-        return (os.cpu_count() or 1) > 1
-
-
-_EXECUTOR = _EXECUTOR_PID = None
-
-
-def _executor():
-    """One background thread for batch gathers, started on first use (again after a fork)."""
-    global _EXECUTOR, _EXECUTOR_PID
-    if _EXECUTOR is None or _EXECUTOR_PID != os.getpid():
-        from concurrent.futures import ThreadPoolExecutor
-        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-prefetch")
-        _EXECUTOR_PID = os.getpid()
-    return _EXECUTOR

@@ -22,6 +22,7 @@ import numpy as np
 
 from framework.batch_order import check_indices
 from framework.enums import NetType
+from framework.infra.validation import check_flag, check_integer
 
 from . import arrays as arr
 from . import labels as lab
@@ -35,7 +36,7 @@ class DataReader:
     class_names = None
 
     def __init__(self, dtype=np.float32):
-        self.dtype = np.dtype(dtype)
+        self.dtype = arr.float_dtype(dtype, type(self).__name__)
         self.x_train = self.y_train = self.x_test = self.y_test = None
         self.x_val = self.y_val = None
         self.y_train_raw = self.y_val_raw = self.y_test_raw = None
@@ -93,6 +94,7 @@ class DataReader:
         kept, and ``transform_x`` uses the latest statistics.
         """
         self._require_data()
+        check_flag("normalize_x: per_feature", per_feature)
         if method not in arr.SCALINGS:
             raise ValueError(f"normalize_x: method: expected one of {sorted(arr.SCALINGS)}, "
                              f"got {method!r}")
@@ -140,10 +142,13 @@ class DataReader:
         else:
             ints = [None if r is None else lab.as_class_labels(r, n)
                     for r, n in zip(raws, names)]
+            lab.check_several_classes(ints[0], "y_train", self._class_name)
             if net_type == NetType.BINARY_CLASSIFIER:
                 count = 2
+            elif num_category is not None:
+                count = check_integer("normalize_y: num_category", num_category, minimum=2)
             else:
-                count = num_category or self._known_categories(ints)
+                count = self._known_categories(ints)
             for labels, name in zip(ints, names):
                 if labels is not None:
                     lab.check_label_range(labels, count, name)
@@ -157,6 +162,13 @@ class DataReader:
         self.y_train, self.y_val, self.y_test = out
         self.net_type = net_type
         self._buffers = None
+
+    def _class_name(self, label):
+        """The name of class ``label`` for messages (the label itself if unnamed)."""
+        names = self.class_names
+        if names is not None and 0 <= label < len(names):
+            return f"{label} ({names[label]})"
+        return str(label)
 
     def _known_categories(self, ints):
         if self.class_names is not None:
@@ -202,10 +214,13 @@ class DataReader:
         if self.x_val is not None:
             raise RuntimeError("generate_validation_set: a validation set already "
                                "exists; call read_data() again to re-split")
-        if not isinstance(k, (int, np.integer)) or k < 2:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
             raise ValueError(f"generate_validation_set: k must be an int >= 2, got {k!r}")
+        seed = check_integer("generate_validation_set: seed", seed, minimum=0)
         if stratify is None:
             stratify = self._is_classification()
+        else:
+            check_flag("generate_validation_set: stratify", stratify)
         strata = lab.as_class_labels(self.y_train_raw, "y_train") if stratify else None
         train, val = lab.validation_indices(self.num_train, k,
                                             np.random.default_rng(seed), strata)
@@ -217,15 +232,15 @@ class DataReader:
     def shuffle(self, rng=None):
         """Reorder the training rows (x, y and raw labels together)."""
         self._require_data()
-        rng = np.random.default_rng() if rng is None else rng
+        rng = np.random.default_rng() if rng is None else _generator("shuffle", rng)
         perm = rng.permutation(self.num_train)
         self.x_train, self.y_train = self.x_train[perm], self.y_train[perm]
         self.y_train_raw = self.y_train_raw[perm]
         self._buffers = None
 
     def astype(self, dtype):
-        """Convert every float set to ``dtype`` once (no-op if already so)."""
-        self.dtype = np.dtype(dtype)
+        """Convert every float set to ``dtype`` (a floating type) once (no-op if already so)."""
+        self.dtype = arr.float_dtype(dtype, "astype")
         changed = False
         for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
             value = getattr(self, name)
@@ -257,8 +272,12 @@ class DataReader:
         interleave two epochs of one reader.
         """
         self._require_data()
-        if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_flag("batches: copy", copy)
+        if rng is not None:
+            _generator("batches", rng)
         n = self.num_train
         if n == 0:
             raise ValueError("batches: the training set is empty")
@@ -352,6 +371,15 @@ class DataReader:
         return self.y_train.shape[1]
 
 
+def _generator(where, rng):
+    """``rng`` if it is a NumPy Generator; a seed or anything else is refused (a seed
+    here would give the same order every epoch)."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{where}: rng: expected a numpy.random.Generator "
+                         f"(np.random.default_rng(seed)), got {rng!r}")
+    return rng
+
+
 def _copies(batches):
     for x, y in batches:
         yield x.copy(), y.copy()
@@ -373,11 +401,13 @@ class ArrayDataReader(DataReader):
             raise ValueError("ArrayDataReader: expected both x_test and y_test or neither, "
                              f"got x_test={'None' if x_test is None else 'an array'} and "
                              f"y_test={'None' if y_test is None else 'an array'}")
-        x_train, y_train = np.array(x_train), np.array(y_train)
+        x_train = np.array(arr.as_real_array("x_train", x_train))
+        y_train = np.array(arr.as_real_array("y_train", y_train))
         if x_test is None:      # an empty test set with the training rows' shapes
             x_test = np.empty((0,) + x_train.shape[1:], x_train.dtype)
             y_test = np.empty((0,) + y_train.shape[1:], y_train.dtype)
-        self._arrays = (x_train, y_train, np.array(x_test), np.array(y_test))
+        self._arrays = (x_train, y_train, np.array(arr.as_real_array("x_test", x_test)),
+                        np.array(arr.as_real_array("y_test", y_test)))
         self.read_data()
 
     def _load(self):

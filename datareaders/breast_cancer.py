@@ -18,10 +18,11 @@ default, rounded per class) is drawn for the test set by a generator seeded
 with ``seed``: stratified, so both sets keep the 37 % / 63 % class mix, which
 matters with 113 test samples, where one malignant sample is almost 1 %.
 """
-import csv
-
 import numpy as np
 
+from framework.infra.validation import check_integer, check_number
+
+from . import csvfile
 from .base import DataReader
 from .download import resolve_data_dir
 from .errors import DataFileError
@@ -36,68 +37,111 @@ _SOURCES = ("scikit-learn ships breast_cancer.csv in sklearn/datasets/data/; the
             "Wisconsin (Diagnostic)')")
 
 
-def read_breast_cancer(path):
+def read_breast_cancer(path, dtype=np.float32):
     """Return (x (N, 30) float64, labels (N, 1) int64) from either layout.
 
     The layout is told by the first line: four fields of which the first two
     are integers is the scikit-learn header; anything else is read as
-    ``wdbc.data``. Every cell is checked; a bad one is a ``DataFileError``
-    naming the line (and the column).
+    ``wdbc.data``. Every cell is checked (a number ``dtype`` can hold); a bad
+    one is a ``DataFileError`` naming the line (and the column). So is a line
+    the CSV parser cannot read, a repeated sample (the same id in
+    ``wdbc.data``, or the same 30 features in either layout) and a file with
+    samples of one class only.
+
+    A repeated sample is refused, not dropped: the split could put one copy in
+    the training set and the other in the test set, which then scores the net
+    on a sample it has seen; and when the copies disagree (another diagnosis)
+    the reader cannot know which one is right. Removing the line is the
+    user's decision.
     """
     try:
         with open(path, newline="", encoding="ascii") as handle:
-            rows = [(number, fields) for number, fields in enumerate(csv.reader(handle), 1)
-                    if fields]
+            rows = list(csvfile.records(path, handle))
     except FileNotFoundError as error:
         raise DataFileError(path, "file not found") from error
     except UnicodeDecodeError as error:
         raise DataFileError(path, f"not a plain ASCII CSV file ({error})") from error
+    except OSError as error:
+        raise DataFileError(path, f"cannot read: {error.strerror or error}") from None
     if not rows:
         raise DataFileError(path, "empty file")
     if _is_sklearn_header(rows[0][1]):
-        return _read_sklearn(path, rows)
-    return _read_wdbc(path, rows)
+        x, labels, lines = _read_sklearn(path, rows, dtype)
+    else:
+        x, labels, lines = _read_wdbc(path, rows, dtype)
+    _refuse_repeated_samples(path, x, lines)
+    _refuse_one_class(path, labels)
+    return _arrays(x, labels)
 
 
 def _is_sklearn_header(fields):
     return len(fields) == 4 and all(f.strip().isdigit() for f in fields[:2])
 
 
-def _read_sklearn(path, rows):
+def _read_sklearn(path, rows, dtype):
     header = rows[0][1]
     count, width = int(header[0]), int(header[1])
     names = tuple(f.strip() for f in header[2:])
     if width != NUM_FEATURES or names != CLASS_NAMES:
         raise DataFileError(path, f"line 1: header {','.join(header)!r}, expected "
                             f"'<count>,{NUM_FEATURES},{','.join(CLASS_NAMES)}'")
-    x, labels = [], []
+    x, labels, lines = [], [], []
     for number, fields in rows[1:]:
         _check_width(path, number, fields, NUM_FEATURES + 1,
                      f"{NUM_FEATURES} features and the label")
-        x.append(_floats(path, number, fields[:NUM_FEATURES], first_column=1))
+        x.append(_floats(path, number, fields[:NUM_FEATURES], 1, dtype))
         text = fields[NUM_FEATURES].strip()
         if text not in ("0", "1"):
             raise DataFileError(path, f"line {number}: unknown label {text!r}, expected "
                                 "0 (malignant) or 1 (benign)")
         labels.append(int(text))
+        lines.append(number)
     if len(x) != count:
         raise DataFileError(path, f"the header promises {count} samples but "
                             f"{len(x)} follow it")
-    return _arrays(x, labels)
+    return x, labels, lines
 
 
-def _read_wdbc(path, rows):
-    x, labels = [], []
+def _read_wdbc(path, rows, dtype):
+    x, labels, lines, ids = [], [], [], {}
     for number, fields in rows:
         _check_width(path, number, fields, NUM_FEATURES + 2,
                      f"an id, the diagnosis and {NUM_FEATURES} features")
+        sample = fields[0].strip()
+        if sample in ids:
+            raise DataFileError(path, f"line {number}: the id {sample} repeats line "
+                                f"{ids[sample]}'s; {_REPEATED}")
+        ids[sample] = number
         diagnosis = fields[1].strip()
         if diagnosis not in DIAGNOSIS:
             raise DataFileError(path, f"line {number}: unknown diagnosis {diagnosis!r}, "
                                 "expected M (malignant) or B (benign)")
         labels.append(DIAGNOSIS[diagnosis])
-        x.append(_floats(path, number, fields[2:], first_column=3))
-    return _arrays(x, labels)
+        x.append(_floats(path, number, fields[2:], 3, dtype))
+        lines.append(number)
+    return x, labels, lines
+
+
+_REPEATED = ("a sample twice could be split into both the training and the test set (a "
+             "test score on seen data); remove one of the two lines")
+
+
+def _refuse_repeated_samples(path, x, lines):
+    seen = {}
+    for row, number in zip(x, lines):
+        key = tuple(row)
+        if key in seen:
+            raise DataFileError(path, f"line {number}: the same {NUM_FEATURES} features as "
+                                f"line {seen[key]}; {_REPEATED}")
+        seen[key] = number
+
+
+def _refuse_one_class(path, labels):
+    found = sorted(set(labels))
+    if len(found) < 2:
+        only = CLASS_NAMES[found[0]] if found else "no"
+        raise DataFileError(path, f"only {only} samples; a binary classifier needs "
+                            f"samples of both classes ({' and '.join(CLASS_NAMES)})")
 
 
 def _check_width(path, number, fields, expected, what):
@@ -106,7 +150,7 @@ def _check_width(path, number, fields, expected, what):
                             f"found {len(fields)}")
 
 
-def _floats(path, number, cells, first_column):
+def _floats(path, number, cells, first_column, dtype):
     values = []
     for column, cell in enumerate(cells, first_column):
         try:
@@ -116,7 +160,8 @@ def _floats(path, number, cells, first_column):
         if value is None or not np.isfinite(value):
             raise DataFileError(path, f"line {number}, column {column}: cannot read "
                                 f"{cell!r} as a finite number")
-        values.append(value)
+        values.append(csvfile.check_in_range(path, f"line {number}, column {column}", cell,
+                                             value, dtype))
     return values
 
 
@@ -158,12 +203,12 @@ class BreastCancerReader(DataReader):
     def __init__(self, data_dir=None, path=None, test_fraction=0.2, seed=0,
                  dtype=np.float32):
         super().__init__(dtype)
-        if not (isinstance(test_fraction, (int, float)) and 0 < test_fraction < 1):
-            raise ValueError(f"BreastCancerReader: test_fraction must be in (0, 1), "
-                             f"got {test_fraction!r}")
+        owner = type(self).__name__
+        self.test_fraction = check_number(f"{owner}: test_fraction", test_fraction, 0, 1,
+                                          above=True, below=True)
+        self.seed = check_integer(f"{owner}: seed", seed, minimum=0)
         self.folder = resolve_data_dir(data_dir, FOLDER)
         self.path = path
-        self.test_fraction, self.seed = float(test_fraction), seed
 
     def file(self):
         """The data file to read: ``path``, or the first of FILE_NAMES in the folder."""
@@ -177,7 +222,7 @@ class BreastCancerReader(DataReader):
                             f"{_SOURCES}")
 
     def _load(self):
-        x, labels = read_breast_cancer(self.file())
+        x, labels = read_breast_cancer(self.file(), self.dtype)
         train, test = stratified_split(labels, self.test_fraction,
                                        np.random.default_rng(self.seed))
         return x[train], labels[train], x[test], labels[test]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from framework.infra.validation import check_flag
+
 from .base import DataReader
 from .download import RemoteFile, ensure_file, resolve_data_dir, safe_extract_tar
 from .errors import DataFileError
@@ -70,11 +72,12 @@ class CifarImageReader(DataReader):
     def __init__(self, data_dir=None, mode="vector", download=False, dtype=np.float32,
                  progress=True):
         super().__init__(dtype)
-        if mode not in ("vector", "image"):
+        if not isinstance(mode, str) or mode not in ("vector", "image"):
             raise ValueError(f"mode: expected 'vector' or 'image', got {mode!r}")
         self.mode = mode
         self.folder = resolve_data_dir(data_dir, "cifar10")
-        self.download, self.progress = download, progress
+        self.download = check_flag(f"{type(self).__name__}: download", download)
+        self.progress = check_flag(f"{type(self).__name__}: progress", progress)
         self.class_names = CLASS_NAMES
 
     def batch_folder(self):

@@ -9,8 +9,13 @@ or read from the textbook's ``ch09_2.train.npz`` / ``ch09_2.test.npz``.
 """
 import numpy as np
 
+from framework.infra.validation import check_integer, check_number
+
+from .arrays import check_generated_size
 from .base import DataReader
 from .npzfile import read_npz_pair
+
+BYTES_PER_POINT = 128   # x, y, the noise and the formula's temporaries, then the casts
 
 
 def curve(x):
@@ -30,11 +35,15 @@ class CurveFittingReader(DataReader):
         super().__init__(dtype)
         if (train_file is None) != (test_file is None):
             raise ValueError("give both train_file and test_file, or neither")
-        if train_file is None and (n_train < 1 or n_test < 1):
-            raise ValueError(f"n_train and n_test must be >= 1, got {n_train}, {n_test}")
+        owner = type(self).__name__
         self.train_file, self.test_file = train_file, test_file
-        self.n_train, self.n_test = n_train, n_test
-        self.seed, self.noise = seed, noise
+        self.n_train = check_integer(f"{owner}: n_train", n_train)
+        self.n_test = check_integer(f"{owner}: n_test", n_test)
+        self.seed = check_integer(f"{owner}: seed", seed, minimum=0)
+        self.noise = check_number(f"{owner}: noise", noise, 0)
+        if train_file is None:
+            check_generated_size(f"{owner}(n_train={self.n_train}, n_test={self.n_test})",
+                                 self.n_train + self.n_test, BYTES_PER_POINT)
 
     def _load(self):
         if self.train_file is not None:

@@ -13,9 +13,13 @@ for testing from the global RNG; here both sets come from one
 """
 import numpy as np
 
+from framework.infra.validation import check_integer, check_number
+
+from .arrays import check_generated_size
 from .base import DataReader
 
 CLASS_NAMES = ("lower arc", "upper arc")
+BYTES_PER_POINT = 128   # the arrays a point passes through, from the draw to a 0/1 label
 
 
 def double_arc(per_class, rng, noise=0.25, gap=0.65):
@@ -44,15 +48,14 @@ class DoubleArcReader(DataReader):
     def __init__(self, n_train=200, n_test=50, seed=0, noise=0.25, gap=0.65,
                  dtype=np.float32):
         super().__init__(dtype)
-        for name, value in (("n_train", n_train), ("n_test", n_test)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"DoubleArcReader: {name} (points per class) must be an "
-                                 f"int >= 1, got {value!r}")
-        if not (np.isfinite(noise) and noise >= 0 and np.isfinite(gap)):
-            raise ValueError(f"DoubleArcReader: noise must be finite and >= 0 and gap "
-                             f"finite, got noise={noise!r}, gap={gap!r}")
-        self.n_train, self.n_test = int(n_train), int(n_test)
-        self.seed, self.noise, self.gap = seed, float(noise), float(gap)
+        owner = type(self).__name__
+        self.n_train = check_integer(f"{owner}: n_train (points per class)", n_train)
+        self.n_test = check_integer(f"{owner}: n_test (points per class)", n_test)
+        self.seed = check_integer(f"{owner}: seed", seed, minimum=0)
+        self.noise = check_number(f"{owner}: noise", noise, 0)
+        self.gap = check_number(f"{owner}: gap", gap)
+        check_generated_size(f"{owner}(n_train={self.n_train}, n_test={self.n_test})",
+                             2 * (self.n_train + self.n_test), BYTES_PER_POINT)
 
     def _load(self):
         rng = np.random.default_rng(self.seed)

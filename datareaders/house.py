@@ -18,13 +18,15 @@ The split is a seeded 4:1 shuffle; X and Y are normalized jointly on train +
 test by the base class, and ``de_normalize_y`` returns dollars, also with
 ``log_price=True`` (the net then fits log(price), as practitioners do).
 """
-import csv
 import datetime
 import math
 import re
 
 import numpy as np
 
+from framework.infra.validation import check_flag, check_integer
+
+from . import csvfile
 from .base import DataReader
 from .download import RemoteFile, ensure_file, resolve_data_dir
 from .errors import DataFileError
@@ -56,16 +58,17 @@ def _decimal_year(text):
     return day.year + (day - start).days / length
 
 
-def read_house_csv(path):
+def read_house_csv(path, dtype=np.float32):
     """Return (x (N, 19) float64, price (N,) float64) and check every cell.
 
-    A bad cell is a ``DataFileError`` naming the line, the column and the
-    value; a short or long row names its line too. A byte-order mark (Excel
-    writes one) is dropped, so the first column keeps its name; bytes that are
-    not UTF-8 are an error naming the file.
+    A bad cell (not a number, or a feature ``dtype`` cannot hold) is a
+    ``DataFileError`` naming the line, the column and the value; a short or
+    long row, or a line the CSV parser cannot read, names its line too. A
+    byte-order mark (Excel writes one) is dropped, so the first column keeps
+    its name; bytes that are not UTF-8 are an error naming the file.
     """
     try:
-        return _read_house_rows(path)
+        return _read_house_rows(path, dtype)
     except UnicodeDecodeError as exc:
         raise DataFileError(path, f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
                             f"cannot be decoded ({exc.reason}); save the CSV as UTF-8") \
@@ -76,10 +79,10 @@ def read_house_csv(path):
         raise DataFileError(path, f"cannot read: {exc.strerror or exc}") from None
 
 
-def _read_house_rows(path):
+def _read_house_rows(path, dtype):
     with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
+        reader = csvfile.records(path, f)
+        _, header = next(reader, (0, None))
         if header is None:
             raise DataFileError(path, "empty file")
         need = ("date", "price", "yr_built", "yr_renovated") + DIRECT
@@ -88,21 +91,18 @@ def _read_house_rows(path):
             raise DataFileError(path, f"line 1: header lacks column(s) {missing}")
         col = {name: header.index(name) for name in need}
         rows, prices = [], []
-        for fields in reader:
-            line = reader.line_num
-            if not fields:
-                continue
+        for line, fields in reader:
             if len(fields) != len(header):
                 raise DataFileError(path, f"line {line}: {len(fields)} fields, "
                                     f"expected {len(header)}")
-            rows.append(_parse_row(path, line, fields, col))
+            rows.append(_parse_row(path, line, fields, col, dtype))
             prices.append(rows[-1].pop())
     if not rows:
         raise DataFileError(path, "no data rows")
     return np.array(rows, dtype=np.float64), np.array(prices, dtype=np.float64)
 
 
-def _parse_row(path, line, fields, col):
+def _parse_row(path, line, fields, col, dtype):
     def number(name):
         text = fields[col[name]]
         try:
@@ -111,7 +111,8 @@ def _parse_row(path, line, fields, col):
             value = math.nan
         if not math.isfinite(value):
             raise DataFileError(path, f"line {line}: column {name!r}: bad value {text!r}")
-        return value
+        return csvfile.check_in_range(path, f"line {line}: column {name!r}", text, value,
+                                      dtype)
 
     try:
         sold = _decimal_year(fields[col["date"]])
@@ -137,8 +138,11 @@ class HousePriceReader(DataReader):
                  dtype=np.float32, csv_path=None, train_file=None, test_file=None,
                  progress=True):
         super().__init__(dtype)
-        self.seed, self.log_price = seed, log_price
-        self.download, self.progress = download, progress
+        owner = type(self).__name__
+        self.seed = check_integer(f"{owner}: seed", seed, minimum=0)
+        self.log_price = check_flag(f"{owner}: log_price", log_price)
+        self.download = check_flag(f"{owner}: download", download)
+        self.progress = check_flag(f"{owner}: progress", progress)
         self.csv_path = csv_path
         self.folder = resolve_data_dir(data_dir, "house")
         self.train_file, self.test_file = train_file, test_file
@@ -156,7 +160,7 @@ class HousePriceReader(DataReader):
                     *read_npz_pair(self.test_file, num_feature=n))
         path = self.csv_path or ensure_file(CSV_FILE, self.folder, self.download,
                                             self.progress)
-        x, price = read_house_csv(path)
+        x, price = read_house_csv(path, self.dtype)
         perm = np.random.default_rng(self.seed).permutation(x.shape[0])
         test, train = perm[:x.shape[0] // 5], perm[x.shape[0] // 5:]
         return x[train], price[train], x[test], price[test]

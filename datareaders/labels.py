@@ -5,6 +5,8 @@ sequence of steps while the fiddly index arithmetic lives here.
 """
 import numpy as np
 
+from framework.infra import batches
+
 
 def as_class_labels(y, name):
     """Return ``y`` (N, 1) or (N,) or one-hot (N, C) as an int64 vector.
@@ -33,6 +35,18 @@ def as_class_labels(y, name):
     raise ValueError(f"{name}: cannot use dtype {y.dtype} as class labels")
 
 
+def check_several_classes(labels, name, describe=str):
+    """Refuse training labels of a single class: a classifier has nothing to tell
+    apart, and it reaches 100 % by always answering that class (``describe(label)``
+    names the class in the message)."""
+    if labels is None or labels.size == 0:
+        return
+    first = labels[0]
+    if np.all(labels == first):
+        raise ValueError(f"{name}: all {labels.size} labels are class {describe(int(first))}; "
+                         f"a classifier needs samples of at least two classes")
+
+
 def check_label_range(labels, num_category, name):
     """Raise ``ValueError`` listing labels outside ``0..num_category-1``."""
     bad = labels[(labels < 0) | (labels >= num_category)]
@@ -49,39 +63,12 @@ def one_hot(labels, num_category, dtype):
 
 
 def validation_indices(n, k, rng, strata=None):
-    """Pick ``n // k`` row indices for validation; return (train_idx, val_idx).
-
-    With ``strata`` (one class label per row) every class contributes in
-    proportion to its size; the per-class quotas are rounded by the largest
-    remainder method so the total is exactly ``n // k``, as in the
-    unstratified case. Both index arrays are sorted, so the rows keep their
-    original relative order and the result depends only on ``rng``'s state.
-    """
-    n_val = n // k
-    if n_val < 1:
+    """Pick ``n // k`` row indices for validation; return (train_idx, val_idx) (see
+    ``framework.infra.batches.validation_indices``, shared with ``NeuralNet.fit``)."""
+    if n // k < 1:
         raise ValueError(f"generate_validation_set: k={k} leaves no validation rows "
                          f"out of {n} training rows")
-    if strata is None:
-        val = rng.choice(n, size=n_val, replace=False)
-    else:
-        classes, inverse, counts = np.unique(strata, return_inverse=True,
-                                             return_counts=True)
-        exact = counts * (n_val / n)
-        quota = np.floor(exact).astype(np.int64)
-        short = n_val - int(quota.sum())
-        if short > 0:
-            # largest fractional parts first; ties go to the lower class
-            order = np.argsort(-(exact - quota), kind="stable")
-            quota[order[:short]] += 1
-        parts = []
-        for c in range(classes.size):
-            members = np.flatnonzero(inverse == c)
-            parts.append(rng.choice(members, size=int(quota[c]), replace=False))
-        val = np.concatenate(parts)
-    val = np.sort(val)
-    mask = np.ones(n, dtype=bool)
-    mask[val] = False
-    return np.flatnonzero(mask), val
+    return batches.validation_indices(n, n // k, rng, strata)
 
 
 def _preview(values, limit=10):

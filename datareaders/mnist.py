@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from framework.infra.validation import check_flag
+
 from .base import DataReader
 from .download import RemoteFile, ensure_file, resolve_data_dir
 from .errors import DataFileError
@@ -188,14 +190,15 @@ class MnistImageDataReader(DataReader):
     def __init__(self, data_dir=None, mode="vector", download=False, dtype=np.float32,
                  dataset="mnist", progress=True):
         super().__init__(dtype)
-        if mode not in ("vector", "image"):
+        if not isinstance(mode, str) or mode not in ("vector", "image"):
             raise ValueError(f"mode: expected 'vector' or 'image', got {mode!r}")
         if dataset not in DATASETS:
             raise ValueError(f"dataset: expected one of {sorted(DATASETS)}, got {dataset!r}")
         self.mode, self.dataset = mode, dataset
         self.class_names = DATASETS[dataset]["classes"]
         self.folder = resolve_data_dir(data_dir, DATASETS[dataset]["folder"])
-        self.download, self.progress = download, progress
+        self.download = check_flag(f"{type(self).__name__}: download", download)
+        self.progress = check_flag(f"{type(self).__name__}: progress", progress)
 
     def files(self):
         """Paths of the four idx files: a raw copy wins over the ``.gz``."""

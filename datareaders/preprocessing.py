@@ -58,14 +58,7 @@ def restore_preprocessing(reader, metadata, source="the weights file"):
     No data needs to be read: ``transform_x`` and ``de_normalize_y`` work at once.
     """
     check_reader_options(reader, metadata, source)
-    stats = {key: _statistic(metadata, key, source) for key in STATISTICS}
-    for low, span in (("x_min", "x_range"), ("y_min", "y_range")):
-        if (stats[low] is None) != (stats[span] is None):
-            raise ValueError(f"{source}: {low} and {span} must be saved together")
-        if stats[span] is not None and (stats[low].shape != stats[span].shape
-                                        or np.any(stats[span] <= 0)):
-            raise ValueError(f"{source}: {span} must have {low}'s shape {stats[low].shape} "
-                             f"and be > 0, got shape {stats[span].shape}")
+    stats = checked_statistics(metadata, source)
     net_type = metadata["net_type"]
     reader.net_type = None if net_type is None else NetType.parse(net_type, "net_type")
     count = metadata["num_category"]
@@ -76,6 +69,26 @@ def restore_preprocessing(reader, metadata, source="the weights file"):
     for key, value in stats.items():
         setattr(reader, key, value)
     return reader
+
+
+def checked_statistics(metadata, source="the weights file", required=()):
+    """{x_min, x_range, y_min, y_range} from ``metadata`` as float64 arrays (None where
+    not saved), checked: finite numbers, each minimum saved with its range, of one
+    shape, ranges > 0; the ``required`` ones must be there. ValueError naming
+    ``source`` otherwise."""
+    _check_shape(metadata, source)
+    stats = {key: _statistic(metadata, key, source) for key in STATISTICS}
+    for low, span in (("x_min", "x_range"), ("y_min", "y_range")):
+        if (stats[low] is None) != (stats[span] is None):
+            raise ValueError(f"{source}: {low} and {span} must be saved together")
+        if stats[span] is not None and (stats[low].shape != stats[span].shape
+                                        or np.any(stats[span] <= 0)):
+            raise ValueError(f"{source}: {span} must have {low}'s shape {stats[low].shape} "
+                             f"and be > 0, got shape {stats[span].shape}")
+    missing = [key for key in required if stats[key] is None]
+    if missing:
+        raise ValueError(f"{source}: the saved preprocessing lacks {missing}")
+    return stats
 
 
 def apply_preprocessing(reader, metadata, source="the weights file"):

@@ -12,7 +12,8 @@ from . import callbacks
 from .infra import threads
 from .batch_order import BatchOrder
 from .infra.buffers import BufferCache
-from .callbacks import (Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar,
+from .callbacks import (Callback, CSVLogger, EarlyStopping, LambdaCallback,
+                        LearningRateScheduler, ModelCheckpoint, ProgressBar, ReduceLROnPlateau,
                         StopDiff, StopLoss, TerminateOnNaN)
 from .classifiers import Classifier, Logistic, Softmax, register_classifier
 from .enums import InitMethod, NetType, OptimizerName, RegularMethod, StopCondition
@@ -20,6 +21,7 @@ from .errors import WeightsFileError
 from .gradient_check import check_gradients
 from .history import Record, TrainingHistory
 from .hyper_parameters import HyperParameters, Stopper
+from .initializers import Initializer, VarianceScaling, register_initializer
 from .layers.activation import ActivationLayer
 from .layers.base import Layer
 from .layers.batch_norm import BatchNormLayer
@@ -29,12 +31,16 @@ from .layers.conv import ConvLayer
 from .layers.dropout import DropoutLayer
 from .layers.fc import FcLayer
 from .layers.flatten import FlattenLayer
+from .layers.layer_norm import LayerNormLayer
 from .layers.pooling import PoolingLayer, PoolType
 from .layers.registry import register_layer
-from .losses import LossFunction
+from .layers.residual import ResidualLayer
 from .infra.memory import check_memory, estimate_training_bytes
+from .losses import Loss, LossFunction, register_loss
+from .metrics import Metric, confusion_matrix, register_metric
 from .net import NeuralNet
 from .optimizers import Optimizer, register_optimizer
+from .parameter import Buffer, Parameter
 from .plotting import plot_history
 from .random_streams import RandomStreams
 from .schedules import (ConstantLR, CosineLR, ExponentialLR, LRSchedule, MultiStepLR,
@@ -50,16 +56,20 @@ __all__ = [
     "make_schedule",
     # building blocks
     "Layer", "FcLayer", "ActivationLayer", "ClassificationLayer", "BatchNormLayer",
-    "DropoutLayer", "ConvLayer", "PoolingLayer", "PoolType", "FlattenLayer", "WeightsBias", "LossFunction",
+    "DropoutLayer", "ConvLayer", "PoolingLayer", "PoolType", "FlattenLayer", "LayerNormLayer",
+    "ResidualLayer", "WeightsBias", "LossFunction",
     "Identity", "Sigmoid", "Tanh", "Relu", "LeakyRelu", "Elu", "Softplus",
     "Logistic", "Softmax",
     # the net and its training
     "NeuralNet", "TrainingHistory", "Record", "WeightsFileError", "plot_history",
     "BatchOrder", "check_gradients", "callbacks", "Callback", "EarlyStopping", "StopLoss",
     "StopDiff", "ModelCheckpoint", "CSVLogger", "ProgressBar", "TerminateOnNaN",
+    "LearningRateScheduler", "ReduceLROnPlateau", "LambdaCallback",
     "estimate_training_bytes", "check_memory",
     # extending: registries, the builder, base classes
     "register_layer", "register_activator", "register_classifier", "register_optimizer",
-    "register_schedule", "layers_from_specs", "mlp_specs", "Activator", "Classifier",
-    "Optimizer", "LRSchedule", "BufferCache",
+    "register_schedule", "register_loss", "register_initializer", "register_metric",
+    "layers_from_specs", "mlp_specs", "Activator", "Classifier", "Optimizer", "LRSchedule",
+    "Loss", "Metric", "Initializer", "VarianceScaling", "Parameter", "Buffer", "BufferCache",
+    "confusion_matrix",
 ]

@@ -11,6 +11,13 @@ same order see the same rows in the same batches, whatever their own seeds.
 ``epochs=2`` twice sees what ``epochs=4`` once sees), a flat list of index
 arrays (the same order every epoch), or a list with one list of index
 arrays per epoch of that call.
+
+Whatever its form, an epoch's batches must use each training row of the reader
+exactly once (a permutation cut into batches), which ``check_indices`` checks
+where the order meets the reader: ``BatchOrder(10, 5)`` given a 30-row reader
+trained on rows 0-9 only and called it an epoch. To train on a subset, or to
+repeat rows on purpose, make a reader of exactly those rows (or drive
+``net.train_step`` yourself).
 """
 import numpy as np
 
@@ -55,20 +62,43 @@ class _FixedOrders:
         return self.orders if self.flat else self.orders[i - self.first]
 
 
-def epoch_orders(batch_order, first_epoch, epochs):
-    """An object with ``.epoch(i)`` for what ``train`` was given (None stays None)."""
+def epoch_orders(batch_order, first_epoch, epochs, num_train=None):
+    """An object with ``.epoch(i)`` for what ``train`` was given (None stays None).
+
+    With ``num_train`` (the reader's training rows), a ``BatchOrder`` made for
+    another number of rows is refused at once (``check_order_fits``), before
+    any epoch starts, rather than at its first epoch by ``check_indices``.
+    """
+    if num_train is not None:
+        check_order_fits(batch_order, num_train)
     if batch_order is None or callable(getattr(batch_order, "epoch", None)):
         return batch_order
     if isinstance(batch_order, (list, tuple)):
-        return _FixedOrders(batch_order, first_epoch, epochs)
+        orders = _FixedOrders(batch_order, first_epoch, epochs)
+        if num_train is not None:       # the lists are all there: check every epoch now
+            for i in range(first_epoch, first_epoch + (1 if orders.flat else epochs)):
+                check_indices(orders.epoch(i), num_train, f"batch_order epoch {i}")
+        return orders
     raise ValueError(f"batch_order: expected a BatchOrder, an object with .epoch(i), or a "
                      f"list of index arrays, got {type(batch_order).__name__}")
 
 
+def check_order_fits(batch_order, num_train):
+    """Refuse an order that declares a number of rows (``BatchOrder.num_train``)
+    other than the reader's ``num_train``: its epochs would skip rows or name rows
+    that do not exist."""
+    declared = getattr(batch_order, "num_train", None)
+    if declared is not None and declared != num_train:
+        raise ValueError(f"batch_order: {batch_order!r} is made for {declared} training "
+                         f"rows, but the reader has {num_train}; make it with "
+                         f"BatchOrder(reader.num_train, ...)")
+
+
 def check_indices(order, num_train, where):
-    """The index arrays of one epoch as a list of 1-D intp arrays within [0, num_train);
-    errors start with ``where`` (e.g. "batch_order epoch 3"). The one check behind
-    ``train(batch_order=...)`` and ``DataReader.batches(order=...)``."""
+    """The index arrays of one epoch as a list of 1-D intp arrays within [0, num_train)
+    that together use each row exactly once; errors start with ``where`` (e.g.
+    "batch_order epoch 3"). The one check behind ``train(batch_order=...)`` and
+    ``DataReader.batches(order=...)``."""
     checked = []
     for k, rows in enumerate(order):
         rows = np.asarray(rows)
@@ -81,7 +111,22 @@ def check_indices(order, num_train, where):
         checked.append(rows.astype(np.intp, copy=False))
     if not checked:
         raise ValueError(f"{where}: expected at least one batch, got none")
+    _check_each_row_once(checked, num_train, where)
     return checked
+
+
+def _check_each_row_once(order, num_train, where):
+    """One count per row (O(rows), once an epoch): every row used, none twice."""
+    total = sum(rows.shape[0] for rows in order)
+    counts = np.bincount(np.concatenate(order), minlength=num_train)
+    unused, repeated = int(np.count_nonzero(counts == 0)), int(np.count_nonzero(counts > 1))
+    if unused or repeated:
+        problems = [f"{unused} never used" if unused else "",
+                    f"{repeated} used more than once" if repeated else ""]
+        raise ValueError(f"{where}: an epoch must use each of the reader's {num_train} "
+                         f"training rows exactly once; these batches hold {total} row "
+                         f"indices ({', '.join(p for p in problems if p)}); an order made "
+                         f"for another number of rows?")
 
 
 def _is_index_array(value):

@@ -1,9 +1,17 @@
-"""The textbook's option enums, with Python names.
+"""The textbook's option enums, with Python names: the one place for its spellings.
 
-Every enum accepts its members, their string values and a few well-known
-aliases (``"adam"``, ``"he"``, ``"early-stop"``) through ``parse``. Names are
-looked up in an exact-match table after folding case and ``-``/space to ``_``,
-never by substring, so a typo is an error rather than a silent guess.
+``InitMethod`` and ``OptimizerName`` list the textbook's initializers and
+optimizers; each member *is* the name they are registered under (a ``str``), so
+``HyperParameters(optimizer_name=OptimizerName.ADAM)`` and ``"adam"`` mean the
+same and ``params.optimizer_name == OptimizerName.ADAM``. A class of your own
+joins the registry, not the enum; other accepted names ("he", "nesterov") are
+the registered classes' ``aliases``.
+
+``NetType``, ``StopCondition`` and ``RegularMethod`` are closed choices: each
+accepts its members, their string values and a few aliases (``"binary"``,
+``"early-stop"``) through ``parse``. Names are looked up in an exact-match table
+after folding case and ``-``/space to ``_``, never by substring, so a typo is an
+error rather than a silent guess.
 """
 from enum import Enum
 
@@ -71,13 +79,6 @@ class InitMethod(_ParsableEnum):
     MSRA = "msra"
     MSRA_UNIFORM = "msra_uniform"
 
-    @classmethod
-    def _aliases(cls):
-        return {"zeros": "zero", "glorot": "xavier", "glorot_uniform": "xavier",
-                "xavier_uniform": "xavier", "glorot_normal": "xavier_normal",
-                "he": "msra", "he_normal": "msra", "msra_normal": "msra",
-                "he_uniform": "msra_uniform"}
-
 
 class OptimizerName(_ParsableEnum):
     """The textbook's optimizers by name; @register_optimizer adds names of your own."""
@@ -89,10 +90,6 @@ class OptimizerName(_ParsableEnum):
     ADADELTA = "adadelta"
     RMSPROP = "rmsprop"
     ADAM = "adam"
-
-    @classmethod
-    def _aliases(cls):
-        return {"nesterov": "nag"}
 
 
 class StopCondition(_ParsableEnum):

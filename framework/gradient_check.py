@@ -18,8 +18,10 @@ import contextlib
 
 import numpy as np
 
-from .enums import NetType
-from .losses import LossFunction
+from .infra.validation import check_number
+from .losses import loss_for
+from .metrics import metric_for
+from .step import fuses
 
 EPS = 1e-6
 
@@ -39,63 +41,39 @@ def unchanged(net):
         net.streams.noise.bit_generator.state = noise
 
 
-def checked_batch(net, x, y, where):
-    """(x, y) validated against the net: x by ``check_input``, y cast to the net's
-    dtype with one row per sample of the net's output shape."""
-    x = net.check_input(x, where)
-    y = np.asarray(y)
-    if y.dtype.kind not in "fiub":
-        raise ValueError(f"{where}: expected real labels, received dtype {y.dtype}")
-    y = y.astype(net.params.dtype, copy=False)
-    expected = (x.shape[0],) + net.output_shape
-    if y.shape != expected:
-        raise ValueError(f"{where}: expected labels of shape {expected} (one row per sample "
-                         f"of x), received {y.shape}")
-    return x, y
-
-
 def batch_loss(net, x, y, train=False):
     """(data loss, accuracy) of (x, y); ``train`` picks the training-mode forward."""
-    x, y = checked_batch(net, x, y, "loss")
-    loss_fn = LossFunction(net.params.net_type)
+    x, y = net.check_batch(x, y, "loss")
     if not train:
         a = net._predict(x)
-        return float(loss_fn.loss(a, y)), float(loss_fn.accuracy(a, y))
-    with unchanged(net):
-        a = net.forward(x, train=True)
-        return float(loss_fn.loss(a, y)), float(loss_fn.accuracy(a, y))
+    else:
+        with unchanged(net):
+            a = net.forward(x, train=True)
+    return loss_for(net.params).loss(a, y), metric_for(net.params.net_type).of(a, y)
 
 
 def parameters(net):
     """``{"layer/W": live array}`` of every trainable array, in layer order."""
-    from .net import param_name
-    found = {}
-    for name, layer in zip(net.layer_names, net.layers):
-        for i, wb in enumerate(layer.weights()):
-            found[f"{name}/{param_name(i, 'W')}"] = wb.W
-            found[f"{name}/{param_name(i, 'B')}"] = wb.B
-    return found
+    return {key: parameter.value for key, parameter in net.parameters().items()}
 
 
 def gradients(net, x, y):
     """``{"layer/W": copy of d(data loss + penalty)/dW}`` at the current weights."""
-    from .net import param_name
-    x, y = checked_batch(net, x, y, "gradients")
-    layers = net.layers
-    fused = net.params.net_type is not NetType.FITTING    # start below the classifier
+    x, y = net.check_batch(x, y, "gradients")
+    layers, loss = net.layers, loss_for(net.params)
+    fused = fuses(loss, layers[-1])             # start below the classifier
     with unchanged(net):
         a = net.forward(x, train=True)
-        delta = LossFunction(net.params.net_type).delta(a, a, y)
+        output_gradient = loss.fused_gradient if fused else loss.gradient
+        delta = output_gradient(a, y, np.empty_like(a))
         for layer in reversed(layers[:-1] if fused else layers):
             delta = layer.backward(delta)
     grads = {}
-    for name, layer in zip(net.layer_names, layers):
-        for i, wb in enumerate(layer.weights()):
-            dW = wb.dW.copy()
-            if wb.regularizer.lam:
-                wb.regularizer.add_gradient(wb.W, dW)
-            grads[f"{name}/{param_name(i, 'W')}"] = dW
-            grads[f"{name}/{param_name(i, 'B')}"] = wb.dB.copy()
+    for key, parameter in net.parameters().items():
+        grad = parameter.grad.copy()
+        if parameter.regularizer.lam:
+            parameter.regularizer.add_gradient(parameter.value, grad)
+        grads[key] = grad
     return grads
 
 
@@ -104,28 +82,36 @@ def objective(net, x, y):
     L1/L2 penalty (float), the net left unchanged."""
     with unchanged(net):
         a = net.forward(x, train=True)
-        loss = LossFunction(net.params.net_type).loss(a, y)
-    return loss + sum(float(wb.regular_loss()) for wb in net.weights())
+        loss = loss_for(net.params).loss(a, y)
+    return loss + sum(float(p.penalty()) for p in net.parameters().values())
 
 
-def check_gradients(net, x, y, eps=EPS, tiny=1e-6):
+def check_gradients(net, x, y, eps=EPS, tiny=1e-2):
     """``{"layer/W": relative error}`` of backprop against central differences.
 
-    The relative error of one array is max|backprop - numeric| over the larger
-    of the two arrays' largest magnitudes (at least ``tiny``, for arrays whose
-    gradient is zero by construction, such as an FC bias right before batch
-    norm). A float64 net is required: in float32 the differences are noise.
+    The relative error of one array is max|backprop - numeric| over the larger of
+    the two arrays' largest magnitudes, and at least ``tiny`` times the largest
+    gradient anywhere in the net: an array whose gradient is zero by construction
+    (an FC bias right before batch norm) has a numeric gradient of pure rounding
+    noise, ~1e-10, which must not read as a 100 % error. A float64 net is required:
+    in float32 the differences are noise. ``eps`` is the central-difference step,
+    a number in [1e-10, 1e-2] (1e-6 balances truncation and rounding).
     """
     if net.params.dtype != np.float64:
         raise ValueError(f"check_gradients: expected a float64 net "
                          f"(HyperParameters(dtype='float64')), got {net.params.dtype}")
-    x, y = checked_batch(net, x, y, "check_gradients")
+    eps = check_number("check_gradients eps", eps, 1e-10, 1e-2)
+    tiny = check_number("check_gradients tiny", tiny, 0, 1)
+    x, y = net.check_batch(x, y, "check_gradients")
     analytic = gradients(net, x, y)
+    numeric = {name: numerical_gradient(lambda: objective(net, x, y), array, eps)
+               for name, array in parameters(net).items()}
+    floor = tiny * max([float(np.max(np.abs(a))) for a in analytic.values() if a.size] + [0])
     errors = {}
-    for name, array in parameters(net).items():
-        numeric = numerical_gradient(lambda: objective(net, x, y), array, eps)
-        scale = max(float(np.max(np.abs(analytic[name]))), float(np.max(np.abs(numeric))), tiny)
-        errors[name] = float(np.max(np.abs(analytic[name] - numeric))) / scale
+    for name, estimate in numeric.items():
+        scale = max(float(np.max(np.abs(analytic[name]))), float(np.max(np.abs(estimate))),
+                    floor, 1e-300)
+        errors[name] = float(np.max(np.abs(analytic[name] - estimate))) / scale
     return errors
 
 

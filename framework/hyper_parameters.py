@@ -22,13 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .enums import InitMethod, NetType, OptimizerName, RegularMethod, StopCondition
-from .optimizers import parse_optimizer_name
+from .initializers import initializer_name
+from .losses import check_loss_spec
+from .optimizers import OPTIMIZERS, parse_optimizer_name
 from .schedules import make_schedule
 
 # What the layers are built from (weights, optimizers, penalties, dtype, random
 # streams): fixed for the life of a net once it has layers.
 LAYER_FIELDS = ("net_type", "init_method", "init_scale", "optimizer_name",
-                "optimizer_options", "regular_name", "regular_value", "dtype", "seed")
+                "optimizer_options", "regular_name", "regular_value", "dtype", "seed",
+                "decay_all_parameters")
 
 
 class FrozenDict(dict):
@@ -71,14 +74,24 @@ class Stopper:
 
 @dataclass(frozen=True)
 class HyperParameters:
-    """The textbook's HyperParameters: learning rate, epochs, batch size, net type, ..."""
+    """The textbook's HyperParameters: learning rate, epochs, batch size, net type, ...
+
+    ``init_method``, ``optimizer_name`` and ``loss`` name registered classes (the
+    textbook's enums work too and are stored as their names); ``optimizer_options``
+    are checked against the optimizer's own (``{"beta1": 0.9, "amsgrad": True}``);
+    ``loss`` None takes the net type's (mse, binary cross-entropy, cross-entropy);
+    ``decay_all_parameters`` makes L1/L2 and AdamW's weight decay reach biases and
+    normalization parameters too (by default only weights decay). ``clip_norm`` /
+    ``clip_value`` (one of them, or neither) clip every step's gradients by their
+    global norm / by value before the optimizer uses them (``framework.clipping``).
+    """
 
     learning_rate: float
     max_epoch: int
     batch_size: int
     net_type: NetType = NetType.FITTING
-    init_method: InitMethod = InitMethod.XAVIER
-    optimizer_name: OptimizerName = OptimizerName.SGD
+    init_method: str = InitMethod.XAVIER.value
+    optimizer_name: str = OptimizerName.SGD.value
     stopper: Stopper = None
     regular_name: RegularMethod = RegularMethod.NOTHING
     regular_value: float = 0.0
@@ -87,6 +100,10 @@ class HyperParameters:
     dtype: object = np.float32
     init_scale: float = 1.0
     optimizer_options: Mapping = field(default_factory=dict)
+    loss: object = None
+    decay_all_parameters: bool = False
+    clip_norm: float = None
+    clip_value: float = None
 
     def __post_init__(self):
         _set(self, "learning_rate", _finite_number("learning_rate", self.learning_rate,
@@ -94,7 +111,7 @@ class HyperParameters:
         _set(self, "max_epoch", _positive_int("max_epoch", self.max_epoch, allow_zero=True))
         _set(self, "batch_size", _positive_int("batch_size", self.batch_size))
         _set(self, "net_type", NetType.parse(self.net_type, "net_type"))
-        _set(self, "init_method", InitMethod.parse(self.init_method, "init_method"))
+        _set(self, "init_method", initializer_name(self.init_method, "init_method"))
         _set(self, "optimizer_name", parse_optimizer_name(self.optimizer_name))
         _set(self, "stopper", _parse_stopper(self.stopper))
         _set(self, "regular_name", RegularMethod.parse(self.regular_name, "regular_name"))
@@ -109,8 +126,22 @@ class HyperParameters:
                                                 strict=True))
         if not isinstance(self.optimizer_options, Mapping):
             raise ValueError(f"optimizer_options: expected a dict, got {self.optimizer_options!r}")
+        # checked now, naming the optimizer, not when the first layer is built
+        OPTIMIZERS.get(self.optimizer_name).check_options(dict(self.optimizer_options))
         # a read-only private copy: the caller's dict cannot change it later
         _set(self, "optimizer_options", FrozenDict(self.optimizer_options))
+        if self.loss is not None:
+            _set(self, "loss", FrozenDict(check_loss_spec(self.loss, self.net_type)))
+        if not isinstance(self.decay_all_parameters, (bool, np.bool_)):
+            raise ValueError(f"decay_all_parameters: expected True or False, "
+                             f"got {self.decay_all_parameters!r}")
+        _set(self, "decay_all_parameters", bool(self.decay_all_parameters))
+        _set(self, "clip_norm", _optional_positive("clip_norm", self.clip_norm))
+        _set(self, "clip_value", _optional_positive("clip_value", self.clip_value))
+        if self.clip_norm is not None and self.clip_value is not None:
+            raise ValueError(f"clip_norm and clip_value: give one of them (clip by the "
+                             f"global norm, or each value), got clip_norm={self.clip_norm} "
+                             f"and clip_value={self.clip_value}")
 
     @property
     def patience(self):
@@ -133,13 +164,15 @@ class HyperParameters:
         return {
             "learning_rate": self.learning_rate, "max_epoch": self.max_epoch,
             "batch_size": self.batch_size, "net_type": self.net_type.value,
-            "init_method": self.init_method.value,
-            "optimizer_name": str(self.optimizer_name),
+            "init_method": self.init_method, "optimizer_name": self.optimizer_name,
             "stopper": self.stopper.to_dict(),
             "regular_name": self.regular_name.value, "regular_value": self.regular_value,
             "lr_schedule": self.lr_schedule.get_config(), "seed": self.seed,
             "dtype": self.dtype.name, "init_scale": self.init_scale,
             "optimizer_options": dict(self.optimizer_options),
+            "loss": None if self.loss is None else dict(self.loss),
+            "decay_all_parameters": self.decay_all_parameters,
+            "clip_norm": self.clip_norm, "clip_value": self.clip_value,
         }
 
     @classmethod
@@ -178,6 +211,16 @@ def _finite_number(field, value, minimum=None, strict=False):
     return float(value)
 
 
+def _optional_positive(field, value):
+    """None (off), or a finite number > 0 (0 would clip every gradient to nothing)."""
+    if value is None:
+        return None
+    if _is_number(value) and not np.iscomplexobj(value) and math.isfinite(value) and value > 0:
+        return float(value)
+    raise ValueError(f"{field}: expected None (no clipping) or a finite number > 0, "
+                     f"got {value!r}")
+
+
 def _positive_int(field, value, allow_zero=False):
     if isinstance(value, (float, np.floating)) and math.isfinite(value) \
             and float(value).is_integer():
@@ -191,9 +234,9 @@ def _positive_int(field, value, allow_zero=False):
 
 def _float_dtype(value):
     try:
-        dtype = np.dtype(value)
+        dtype = None if value is None else np.dtype(value)   # np.dtype(None) is float64
     except TypeError:
         dtype = None
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if dtype is None or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype: expected float32 or float64, got {value!r}")
     return dtype

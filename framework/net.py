@@ -17,27 +17,26 @@ import re
 
 import numpy as np
 
+from . import state
 from .enums import NetType
 from .hyper_parameters import LAYER_FIELDS, HyperParameters
-from .random_streams import RandomStreams
+from .infra.memory import PREDICT_CHUNK, PREDICT_VALUES
 from .infra.validation import all_finite
+from .layers.base import Layer, as_shape
+from .layers.builder import layers_from_specs
+from .layers.classification import ClassificationLayer
+from .random_streams import RandomStreams
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
-PREDICT_CHUNK = 4096        # most samples per inference pass
-PREDICT_VALUES = 2 ** 20    # ... and at most about this many values in its widest layer
-
-
-def param_name(index, key):
-    """Name of array ``key`` ("W"/"B") of a layer's ``index``-th WeightsBias."""
-    return key if index == 0 else f"{key}{index}"
 
 
 class NeuralNet:
     """``NeuralNet(params, name)``: the textbook's NeuralNet_4_0 (layers, train, save)."""
 
     def __init__(self, params, name="net"):
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        if not isinstance(name, str) or not name.strip() or not name.isprintable():
+            raise ValueError(f"name: expected a non-empty string of printable characters "
+                             f"(it is saved in weight files), got {name!r}")
         self._params = None
         self._layers = []
         self.params = params
@@ -47,10 +46,12 @@ class NeuralNet:
         self.iteration = 0      # completed mini-batch steps
         self.stop_training = False  # a callback sets True to end train() after this step
         self.stop_reason = None     # ... and may say why (history.stop_reason)
+        self.learning_rate = None   # the rate the next step uses (None: params' at the next
+        #                             train); the loop reads it every step, callbacks set it
         self._names = []
         self._shapes = []       # per-sample output shape after each layer (None: unknown)
-        self._wbs = []
-        self._step = None       # the training step closure, built on first use
+        self._step = None
+        self._inference_checked = False       # the training step closure, built on first use
         self.metadata = {}      # data options saved with the net (see save); load restores them
         self.input_shape = None
 
@@ -73,22 +74,34 @@ class NeuralNet:
                         f"build a new net to change it")
         elif old is not None and old.seed != params.seed:
             self.streams = RandomStreams(params.seed)
+        if old is not None and (old.learning_rate, old.lr_schedule) != \
+                (params.learning_rate, params.lr_schedule):
+            self.learning_rate = None       # a new rate or schedule: the next train takes it
+        if old is not None and (old.clip_norm, old.clip_value) != \
+                (params.clip_norm, params.clip_value):
+            self._step = None               # the step's clipper is made from them
         self._params = params
 
     @classmethod
     def from_specs(cls, params, specs, input_shape, name="net"):
-        """A net with the layers ``specs`` describe (see ``layers_from_specs``)."""
+        """A net with the layers ``specs`` describe (see ``layers_from_specs``); refused
+        when even one inference pass could not fit in the memory available."""
         net = cls(params, name)
         net.add_specs(specs, input_shape)
         net._check_output_end()
+        net.check_inference_memory()
         return net
+
+    def check_inference_memory(self):
+        """Refuse (ValueError) a net whose inference pass cannot fit in the memory this
+        process has (a 60 KB file may declare a padding of 25,000), before it runs."""
+        from .infra.memory import check_net_memory, inference_bytes
+        check_net_memory(inference_bytes(self), f"net {self.name!r}: one inference pass")
 
     # ----- building -------------------------------------------------------
     def add_specs(self, specs, input_shape=None):
         """Append the layers ``specs`` describe, made for this net's current output
         (or, for an empty net, for ``input_shape``, which the first layer must accept)."""
-        from .layers.base import as_shape
-        from .layers.builder import layers_from_specs
         if not self._layers and input_shape is not None:
             self.input_shape = as_shape(input_shape, "input_shape")
         for name, layer in layers_from_specs(specs, self.output_shape, self.params):
@@ -97,7 +110,6 @@ class NeuralNet:
     def add_layer(self, layer, name):
         """Append ``layer`` as ``name``: check its input shape, record its output
         shape, create its weights."""
-        from .layers.base import Layer
         if not isinstance(layer, Layer):
             what = f"the class {layer.__name__}" if isinstance(layer, type) else repr(layer)
             raise ValueError(f"add_layer({name!r}): expected a Layer instance, got {what}")
@@ -129,13 +141,12 @@ class NeuralNet:
         self._layers.append(layer)
         self._names.append(name)
         self._shapes.append(None if out is None else tuple(out))
-        self._wbs.extend(layer.weights())
         self._step = None
+        self._inference_checked = False
 
     def _check_classifier(self, layer, name):
         """Refuse a classification layer that does not match ``params.net_type``."""
         from .classifiers import Logistic, Softmax
-        from .layers.classification import ClassificationLayer
         if not isinstance(layer, ClassificationLayer):
             return
         net_type, kind = self.params.net_type, type(layer.classifier).__name__
@@ -154,7 +165,6 @@ class NeuralNet:
 
     def _check_output_end(self):
         """A classifier net must end in a classification layer (checked once built)."""
-        from .layers.classification import ClassificationLayer
         net_type = self.params.net_type
         if net_type is not NetType.FITTING and self._layers \
                 and not isinstance(self._layers[-1], ClassificationLayer):
@@ -213,8 +223,14 @@ class NeuralNet:
             raise KeyError(f"no layer named {name!r}; layers are {self._names}") from None
 
     def weights(self):
-        """Every WeightsBias in layer order (the optimizer's view of the net)."""
-        return list(self._wbs)
+        """Every WeightsBias in layer order (the textbook's view of the weights)."""
+        return [wb for layer in self._layers for wb in layer.weights()]
+
+    def parameters(self):
+        """``{"fc1/W": Parameter, "bn1/gamma": ...}``: every trainable array by its
+        stable key, in layer order (``value``, ``grad``, ``optimizer`` on each)."""
+        return {f"{name}/{key}": parameter for name, layer in zip(self._names, self._layers)
+                for key, parameter in layer.parameters().items()}
 
     # ----- computing ------------------------------------------------------
     def forward(self, x, train):
@@ -239,6 +255,9 @@ class NeuralNet:
         keep one set of inference buffers instead of a second, odd-sized one
         (inference treats every sample on its own, so padding changes nothing).
         """
+        if not self._inference_checked:
+            self.check_inference_memory()
+            self._inference_checked = True
         out, chunk_rows = None, self._predict_chunk()
         pad = chunk_rows < PREDICT_CHUNK and x.shape[0] > chunk_rows
         for start in range(0, x.shape[0], chunk_rows):
@@ -295,14 +314,48 @@ class NeuralNet:
             raise ValueError(f"{where}: expected finite values, received NaN or inf")
         return x
 
+    def check_batch(self, x, y, where):
+        """(x, y) validated against the net: x by ``check_input``, y by
+        ``framework.labels.as_targets`` (the output's shape, or class numbers for a
+        classifier; values a loss can use), both cast to the net's dtype."""
+        from .labels import as_targets
+        x = self.check_input(x, where)
+        params = self.params
+        return x, as_targets(y, params.net_type, self.output_shape, params.dtype, x.shape[0],
+                             where)
+
     def train(self, data_reader, epochs=None, checkpoint=0.1, need_test=True, callbacks=None,
-              verbose=1, batch_order=None, restore_best=True):
-        """Train ``epochs`` more epochs (None: up to ``params.max_epoch``); see
-        ``training.train``. Returns the TrainingHistory."""
+              verbose=1, batch_order=None, restore_best=None, monitor=None):
+        """The textbook's ``train(reader, checkpoint, need_test)``: ``epochs`` more epochs
+        (None: up to ``params.max_epoch``); see ``framework.training``. ``monitor``
+        ("val_loss", "val_accuracy", ...) judges the best checkpoint; ``restore_best``
+        None ends on it when there is validation data, else on the last weights.
+        Returns the TrainingHistory."""
         from .training import train
         return train(self, data_reader, epochs=epochs, checkpoint=checkpoint,
                      need_test=need_test, callbacks=callbacks, verbose=verbose,
-                     batch_order=batch_order, restore_best=restore_best)
+                     batch_order=batch_order, restore_best=restore_best, monitor=monitor)
+
+    def fit(self, x, y, epochs=None, batch_size=None, validation_split=0.0,
+            validation_data=None, shuffle=True, callbacks=None, verbose=1, checkpoint=1.0,
+            split_seed=0, restore_best=None, monitor=None, batch_order=None):
+        """Keras's ``fit`` on arrays: ``epochs`` more epochs (None: up to ``max_epoch``),
+        ``validation_split`` (a seeded split, stratified for classifiers, the rows in
+        ``history.validation_rows``) or ``validation_data=(x_val, y_val)``; class
+        numbers ``(N,)`` work for classifiers. Returns the TrainingHistory."""
+        from .fitting import fit
+        return fit(self, x, y, epochs=epochs, batch_size=batch_size,
+                   validation_split=validation_split, validation_data=validation_data,
+                   shuffle=shuffle, callbacks=callbacks, verbose=verbose,
+                   checkpoint=checkpoint, split_seed=split_seed, restore_best=restore_best,
+                   monitor=monitor, batch_order=batch_order)
+
+    def evaluate(self, x, y, metrics=None):
+        """Keras's ``evaluate``: ``{"loss": ..., "accuracy" or "r2": ..., ...}`` on (x, y)
+        in inference mode (the data loss, without the weight penalty); ``metrics``
+        adds registered metrics by name ("precision", "recall", "f1", "mae")."""
+        from .fitting import evaluate
+        return evaluate(self, x, y, metrics)
 
     # ----- the step API ---------------------------------------------------
     def loss(self, x, y, train=False):
@@ -324,14 +377,14 @@ class NeuralNet:
     def train_step(self, x, y, lr=None):
         """One optimizer step on (x, y), exactly the step ``train`` takes; returns
         (loss incl. penalty, accuracy). ``lr`` None: the schedule's rate at ``net.epoch``."""
-        from .training import train_step
+        from .step import train_step
         return train_step(self, x, y, lr)
 
     def training_step(self):
-        """The step closure ``train`` and ``train_step`` share (see ``training.make_step``)."""
+        """The step ``train`` and ``train_step`` share (see ``framework.step``)."""
         if self._step is None:
-            from .training import make_step
-            self._step = make_step(self)
+            from .step import Step
+            self._step = Step(self)
         return self._step
 
     def test(self, data_reader):
@@ -342,46 +395,24 @@ class NeuralNet:
         return evaluate(self, self.check_input(x, "test"), y, penalty=False)
 
     # ----- state ----------------------------------------------------------
-    def layer_arrays(self, index):
-        """Live arrays of layer ``index``: W/B of each WeightsBias, then its buffers."""
-        layer = self._layers[index]
-        arrays = {}
-        for i, wb in enumerate(layer.weights()):
-            arrays[param_name(i, "W")] = wb.W
-            arrays[param_name(i, "B")] = wb.B
-        arrays.update(layer.buffers())
-        return arrays
+    def state_dict(self):
+        """A copy of the whole state under one key scheme (see ``framework.state``):
+        parameters ``"fc1/W"``, buffers ``"bn1/running_var"``, optimizer state
+        ``"optimizer/fc1/W/m"``, ``"epoch"``, ``"iteration"``, ``"random_state"``."""
+        return state.state_dict(self)
 
-    def set_layer_arrays(self, index, values):
-        """Copy ``values`` (same names and shapes as ``layer_arrays``) into layer ``index``."""
-        layer = self._layers[index]
-        for i, wb in enumerate(layer.weights()):
-            wb.set_arrays({key: np.asarray(values[param_name(i, key)], dtype=wb.dtype)
-                           for key in ("W", "B")})
-        own = layer.buffers()
-        if own:
-            layer.set_buffers({key: values[key] for key in own})
-
-    def get_state(self):
-        """A deep copy of every weight and buffer: {layer name: {array name: copy}}."""
-        return {name: {k: v.copy() for k, v in self.layer_arrays(i).items()}
-                for i, name in enumerate(self._names)}
-
-    def set_state(self, state):
-        """Copy a ``get_state()`` result back into the layers."""
-        for i, name in enumerate(self._names):
-            self.set_layer_arrays(i, state[name])
+    def load_state_dict(self, values):
+        """Put a ``state_dict()`` (or ``snapshot()``) back, strictly: every key and
+        shape must match; nothing changes if one does not."""
+        state.load_state_dict(self, values)
 
     def snapshot(self):
-        """Everything a rollback needs: ``get_state()`` plus every optimizer's state."""
-        return {"arrays": self.get_state(),
-                "optimizer": [wb.optimizer_state() for wb in self._wbs]}
+        """Everything a rollback needs: parameters, buffers, optimizer state (copies)."""
+        return state.state_dict(self, counters=False)
 
     def restore(self, snapshot):
         """Put a ``snapshot()`` back: weights, buffers and the optimizer state with them."""
-        self.set_state(snapshot["arrays"])
-        for wb, state in zip(self._wbs, snapshot["optimizer"]):
-            wb.set_optimizer_state(state)
+        state.load_state_dict(self, snapshot)
 
     # ----- files ----------------------------------------------------------
     def save(self, path, include_optimizer=True, metadata=None):
@@ -398,7 +429,7 @@ class NeuralNet:
         """Rebuild a working net (layers, weights, optimizer and RNG state) from a file;
         the saved metadata comes back as ``net.metadata`` (``{}`` if none)."""
         from .infra.serialization import load_net
-        return load_net(path)
+        return load_net(path, cls)
 
     def load_weights(self, path):
         """Load weights and buffers into this net; names and shapes must match exactly.
@@ -406,11 +437,26 @@ class NeuralNet:
         from .infra.serialization import load_weights
         return load_weights(self, path)
 
+    def to_onnx(self, path, dynamic_batch=True, batch_size=None):
+        """Write the net in inference form as an ONNX model (``framework.infra.onnx``;
+        needs ``pip install 'miniframework[onnx]'``): any batch size with
+        ``dynamic_batch``, else ``batch_size`` (1 by default). Returns ``path``."""
+        from .infra.onnx import save_onnx
+        return save_onnx(self, path, dynamic_batch=dynamic_batch, batch_size=batch_size)
+
+    @classmethod
+    def from_onnx(cls, path, params=None, name=None):
+        """A net of registered layers from an ONNX model (this library's export, or an
+        MLP or LeNet-style CNN from ``torch.onnx.export``); ``params`` sets how it
+        trains (default: HyperParameters for the net type the graph implies)."""
+        from .infra.onnx import load_onnx
+        return load_onnx(path, cls, params=params, name=name)
+
     # ----- description ----------------------------------------------------
     def parameter_count(self, index=None):
         """Trainable values of layer ``index``, or of the whole net."""
         layers = self._layers if index is None else [self._layers[index]]
-        return sum(wb.W.size + wb.B.size for layer in layers for wb in layer.weights())
+        return sum(p.size for layer in layers for p in layer.parameters().values())
 
     def summary(self):
         """A table: name, class, output shape, parameter count; then the total."""
@@ -418,6 +464,7 @@ class NeuralNet:
         for i, (name, layer) in enumerate(zip(self._names, self._layers)):
             rows.append((str(i), name, type(layer).__name__, _shape_text(self._shapes[i]),
                          f"{self.parameter_count(i):,}"))
+            rows.extend(_inner_rows(layer, "  "))
         widths = [max(len(row[c]) for row in rows) for c in range(5)]
         lines = [f"NeuralNet {self.name!r}: input {_shape_text(self.input_shape)}, "
                  f"{self.params.net_type.value}"]
@@ -432,6 +479,17 @@ class NeuralNet:
 
     def __repr__(self):
         return f"NeuralNet({self.name!r}, layers={self._names})"
+
+
+def _inner_rows(block, indent):
+    """Summary rows for the layers inside a block (a residual block's), indented."""
+    rows = []
+    for name, layer in block.inner_layers():
+        count = sum(p.size for p in layer.parameters().values())
+        rows.append(("", indent + name, type(layer).__name__, _shape_text(layer.output_shape),
+                     f"{count:,}"))
+        rows.extend(_inner_rows(layer, indent + "  "))
+    return rows
 
 
 def _shape_text(shape):

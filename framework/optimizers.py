@@ -1,67 +1,85 @@
 """Gradient-descent update rules, one small class per algorithm.
 
-One optimizer object serves one parameter array. The base class owns
-everything that is not the math: option checking, state allocation (always
-``np.zeros``, never ``np.empty`` -- the textbook's Adam started from garbage),
-scratch arrays, and ``state()`` / ``set_state()`` for checkpoints. A subclass
-lists its options, its state arrays and how many scratch arrays it needs, and
-writes the update with ``out=`` arguments so a training step allocates
-nothing. Every update equation is in the class docstring and pinned by golden
-trajectories in ``tests/test_optimizers.py``.
+An optimizer object serves one parameter array (``Parameter.optimizer``) and keeps
+that array's state. A subclass writes only its rule: the update in ``step`` (with
+``out=`` arguments, so a training step allocates nothing), its options and their
+defaults (``defaults``: numbers, or booleans for switches such as Adam's ``amsgrad``),
+the state arrays it keeps between steps (``state_names``, allocated as zeros, never
+``np.empty`` -- the textbook's Adam started from garbage -- and saved in checkpoints),
+which of them can never be negative (``non_negative``: save and load refuse a negative
+second moment), and how many scratch arrays it needs. The base class does the rest:
+options are checked when the optimizer is made (``HyperParameters`` checks them
+already, naming the optimizer), state is allocated, copied out and put back. Every
+update equation is in the class docstring and pinned by golden trajectories in
+``tests/test_optimizers.py``.
+
+``decay`` tells an optimizer with decoupled weight decay (AdamW) whether this array
+is decayed: weights are, biases and batch-norm parameters are not (see ``Parameter``).
 """
 import numpy as np
 
-from .enums import OptimizerName
-from .registry import Registry, class_decorator, fold
+from .registry import Registry, class_decorator
 from .infra.validation import check_number
 
 OPTIMIZERS = Registry("optimizer")
 
 
 def parse_optimizer_name(value):
-    """An ``OptimizerName`` for the textbook's optimizers (and their aliases), else
-    the folded name of a registered one; ValueError naming the choices otherwise."""
-    try:
-        return OptimizerName.parse(value, "optimizer_name")
-    except ValueError:
-        if isinstance(value, str) and value in OPTIMIZERS:
-            return fold(value)
-        raise ValueError(f"optimizer_name: expected one of {OPTIMIZERS.names()}, "
-                         f"got {value!r}") from None
+    """The canonical registered name of an optimizer (``"nesterov"`` -> ``"nag"``; an
+    ``OptimizerName`` counts as its name); ValueError listing the choices otherwise."""
+    return OPTIMIZERS.canonical(value, "optimizer_name")
+
 
 _multiply, _subtract, _add = np.multiply, np.subtract, np.add
 
 
 class Optimizer:
-    """Base class: ``Optimizer(shape, dtype, **options)``.
+    """Base class: ``Optimizer(shape, dtype, decay=True, **options)``.
 
     ``step(theta, grad, lr)`` updates ``theta`` in place. ``look_ahead(theta)``
     is called before the forward pass; only NAG uses it.
     """
 
     name = None
-    defaults = {}          # option name -> default value
+    defaults = {}          # option name -> default value (a number, or a bool switch)
     state_names = ()       # arrays saved in checkpoints, allocated as zeros
+    non_negative = ()      # state arrays that must never be negative (second moments)
     counter = False        # True: an integer step count ``t`` is part of the state
     num_scratch = 0        # work arrays, not saved
     uses_look_ahead = False  # True: the net calls look_ahead before each forward pass
     _DECAYS = ("mu", "rho", "beta1", "beta2")   # decay rates must lie in [0, 1)
 
-    def __init__(self, shape, dtype=np.float32, **options):
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            raise ValueError(f"{self.name} optimizer: unknown option(s) {unknown}; "
-                             f"accepted: {sorted(self.defaults)}")
-        for key, default in self.defaults.items():
-            value = options.get(key, default)
-            maximum = 1 if key in self._DECAYS else None
-            setattr(self, key, check_number(f"{self.name} optimizer {key}", value, 0,
-                                            maximum, below=True))
+    def __init__(self, shape, dtype=np.float32, decay=True, **options):
+        for key, value in self.check_options(options).items():
+            setattr(self, key, value)
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
+        self.decay = bool(decay)
         self._state = {key: np.zeros(self.shape, self.dtype) for key in self.state_names}
         self._scratch = [np.zeros(self.shape, self.dtype) for _ in range(self.num_scratch)]
         self.t = 0
+
+    @classmethod
+    def check_options(cls, options):
+        """``options`` with defaults filled in, each checked; ValueError naming the
+        optimizer and the option otherwise (an unknown name lists the accepted ones)."""
+        unknown = sorted(set(options) - set(cls.defaults))
+        if unknown:
+            raise ValueError(f"{cls.name} optimizer: unknown option(s) {unknown}; "
+                             f"accepted: {sorted(cls.defaults) or 'none'}")
+        checked = {}
+        for key, default in cls.defaults.items():
+            value = options.get(key, default)
+            if isinstance(default, bool):
+                if not isinstance(value, (bool, np.bool_)):
+                    raise ValueError(f"{cls.name} optimizer {key}: expected True or False, "
+                                     f"got {value!r}")
+                checked[key] = bool(value)
+            else:
+                maximum = 1 if key in cls._DECAYS else None
+                checked[key] = check_number(f"{cls.name} optimizer {key}", value, 0,
+                                            maximum, below=True)
+        return checked
 
     def look_ahead(self, theta):
         """Move ``theta`` to where the gradient should be taken (no-op by default)."""
@@ -72,7 +90,7 @@ class Optimizer:
 
     def step_discarding_grad(self, theta, grad, lr):
         """``step``, allowed to overwrite ``grad`` (its owner refills it before the
-        next step): WeightsBias uses it so SGD needs no scratch pass."""
+        next step): a Parameter uses it so SGD needs no scratch pass."""
         self.step(theta, grad, lr)
 
     def state(self):
@@ -81,6 +99,10 @@ class Optimizer:
         if self.counter:
             state["t"] = self.t
         return state
+
+    def state_arrays(self):
+        """The live state arrays ``{name: array}`` (no copies; ``t`` excluded)."""
+        return dict(self._state)
 
     def set_state(self, state):
         """Restore from ``state()`` output; keys and shapes must match exactly."""
@@ -97,9 +119,13 @@ class Optimizer:
         if self.counter:
             self.t = int(state["t"])
 
+    def options(self):
+        """``{option: value}`` this optimizer was made with."""
+        return {key: getattr(self, key) for key in self.defaults}
+
     def __repr__(self):
-        options = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.defaults)
-        return f"{type(self).__name__}(shape={self.shape}, {options})"
+        options = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
+        return f"{type(self).__name__}(shape={self.shape}{', ' if options else ''}{options})"
 
 
 register_optimizer = class_decorator(OPTIMIZERS, Optimizer)
@@ -154,13 +180,14 @@ class NAG(Optimizer):
     """
 
     name = "nag"
+    aliases = ("nesterov",)
     uses_look_ahead = True
     defaults = {"mu": 0.9}
     state_names = ("v",)
     num_scratch = 2            # [saved theta, work]
 
-    def __init__(self, shape, dtype=np.float32, **options):
-        super().__init__(shape, dtype, **options)
+    def __init__(self, shape, dtype=np.float32, decay=True, **options):
+        super().__init__(shape, dtype, decay, **options)
         self._looked_ahead = False
 
     def look_ahead(self, theta):
@@ -188,6 +215,7 @@ class AdaGrad(Optimizer):
     name = "adagrad"
     defaults = {"eps": 1e-6}
     state_names = ("r",)
+    non_negative = ("r",)
     num_scratch = 1
 
     def step(self, theta, grad, lr):
@@ -218,6 +246,7 @@ class AdaDelta(Optimizer):
     name = "adadelta"
     defaults = {"rho": 0.95, "eps": 1e-6}
     state_names = ("Eg", "Edx")
+    non_negative = ("Eg", "Edx")
     num_scratch = 2
 
     def step(self, theta, grad, lr):
@@ -249,6 +278,7 @@ class RMSProp(Optimizer):
     name = "rmsprop"
     defaults = {"rho": 0.9, "eps": 1e-6}
     state_names = ("r",)
+    non_negative = ("r",)
     num_scratch = 1
 
     def step(self, theta, grad, lr):
@@ -272,13 +302,23 @@ class Adam(Optimizer):
     m <- beta1 * m + (1 - beta1) * g
     v <- beta2 * v + (1 - beta2) * g^2
     theta <- theta - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+    ``amsgrad=True`` (Reddi et al. 2018) divides by the largest v seen so far instead,
+    ``v_max <- max(v_max, v)``, so the step size never grows back.
     """
 
     name = "adam"
-    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False}
     state_names = ("m", "v")
+    non_negative = ("v",)
     counter = True
     num_scratch = 1
+
+    def __init__(self, shape, dtype=np.float32, decay=True, **options):
+        if options.get("amsgrad"):
+            self.state_names = self.state_names + ("v_max",)
+            self.non_negative = self.non_negative + ("v_max",)
+        super().__init__(shape, dtype, decay, **options)
 
     def step(self, theta, grad, lr):
         m, v, (s,) = self._state["m"], self._state["v"], self._scratch
@@ -291,6 +331,8 @@ class Adam(Optimizer):
         s *= 1.0 - b2
         v *= b2
         v += s
+        if self.amsgrad:
+            v = np.maximum(self._state["v_max"], v, out=self._state["v_max"])
         np.multiply(v, 1.0 / (1.0 - b2 ** self.t), out=s)
         np.sqrt(s, out=s)
         s += self.eps
@@ -299,6 +341,28 @@ class Adam(Optimizer):
         theta -= s
 
 
-def make_optimizer(name, shape, dtype=np.float32, **options):
-    """Build the optimizer named by an ``OptimizerName`` or a registered name."""
-    return OPTIMIZERS.get(str(parse_optimizer_name(name)))(shape, dtype, **options)
+@register_optimizer
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as PyTorch's AdamW:
+
+    theta <- theta * (1 - lr * weight_decay)     (only where the parameter decays)
+    then Adam's step (``amsgrad`` too).
+
+    The decay shrinks the weights directly instead of adding ``weight_decay * theta``
+    to the gradient, so Adam's per-coordinate scaling does not weaken it. Biases and
+    batch-norm parameters do not decay unless the net asks
+    (``HyperParameters(decay_all_parameters=True)``).
+    """
+
+    name = "adamw"
+    defaults = {**Adam.defaults, "weight_decay": 0.01}
+
+    def step(self, theta, grad, lr):
+        if self.decay and self.weight_decay:
+            theta *= 1.0 - lr * self.weight_decay
+        super().step(theta, grad, lr)
+
+
+def make_optimizer(name, shape, dtype=np.float32, decay=True, **options):
+    """Build the optimizer registered as ``name`` (an ``OptimizerName`` works too)."""
+    return OPTIMIZERS.get(parse_optimizer_name(name))(shape, dtype, decay, **options)

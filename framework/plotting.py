@@ -10,6 +10,13 @@ shows inline without ``%matplotlib`` or pyplot.
 Every figure is drawn for its saved size: ``DPI`` 120 and fonts of at least
 ``FONT_SIZE`` points, so legend text is about 15 px high in the PNG, and the
 legend sits below the panels, where it cannot cover a curve.
+
+The helpers below are what makes a figure slide-ready wherever it is drawn
+(the history, the sweeps' curves, the experiments): ``metric_text`` names a
+history column in words, ``draw_band`` draws a mean +- std band that stays
+above zero on a log axis, ``tidy_log_axis`` gives a log axis plain tick
+labels (0.2, 0.5, 1 rather than 2x10^-1) even over less than a decade, and
+``show_single_points`` labels a curve of one point with its value.
 """
 import functools
 import io
@@ -18,7 +25,14 @@ import math
 DPI = 120
 FONT_SIZE = 10
 MARKER_LIMIT = 30          # up to this many records, every point gets a marker
+LOG_BAND_FLOOR = 0.1       # on a log axis a band's lower edge stops at this share of the mean
 _X_AXES = ("epoch", "iteration")
+_METRIC_TEXT = {"train_loss": "training loss", "val_loss": "validation loss",
+                "train_accuracy": "training accuracy", "val_accuracy": "validation accuracy",
+                "learning_rate": "learning rate", "epoch": "epoch", "iteration": "iteration"}
+_LOSS_TEXT = {"fitting": "loss (½·mean squared error)",
+              "binary_classifier": "loss (binary cross-entropy)",
+              "multiple_classifier": "loss (cross-entropy)"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,6 +85,70 @@ def message_figure(text, path=None, title=None, dpi=DPI):
     return save_figure(figure, path)
 
 
+def metric_text(name):
+    """A history column in words: ``"val_loss"`` -> ``"validation loss"``."""
+    return _METRIC_TEXT.get(name, str(name).replace("_", " "))
+
+
+def loss_label(net_type):
+    """The y label of a loss panel, naming the loss of ``net_type``."""
+    return _LOSS_TEXT.get(getattr(net_type, "value", net_type), "loss")
+
+
+def draw_band(axes, x, mean, std, color, log=False, alpha=0.18):
+    """Fill mean - std .. mean + std; on a log axis (``log``) the lower edge is kept
+    above ``LOG_BAND_FLOOR`` x mean, so a wide band cannot reach zero or below and
+    stretch the axis over decades of nothing."""
+    import numpy as np
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    low, high = mean - std, mean + std
+    if log:
+        low = np.maximum(low, LOG_BAND_FLOOR * mean)
+    return axes.fill_between(x, low, high, color=color, alpha=alpha, linewidth=0)
+
+
+def tidy_log_axis(axes, which="y"):
+    """Plain tick labels on a log axis, with enough of them over a narrow range.
+
+    matplotlib labels a log axis that spans less than a decade with minor ticks
+    in scientific notation (``2.4x10^0``); this puts majors at 1, 2, 5 x 10^k
+    (or 1..9 x 10^k over less than a decade) labelled with ``:.3g``.
+    """
+    import math as _math
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axis = axes.yaxis if which == "y" else axes.xaxis
+    low, high = axes.get_ylim() if which == "y" else axes.get_xlim()
+    if not (low > 0 and high > low):
+        return
+    decades = _math.log10(high / low)
+    subs = (1.0, 2.0, 5.0) if decades > 1 else tuple(range(1, 10))
+    if decades > 4:
+        subs = (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def show_single_points(axes, x, curves, top=None):
+    """A panel of one checkpoint: axes from 0 (x) and 0 to above the points (y, up
+    to ``top`` if given), and the values written in the corner, so a one-record
+    history reads as numbers on sane axes, not a lonely dot on an axis from 0.96
+    to 1.04. ``curves``: [(label, [value]), ...]."""
+    finite = [(label, values[0]) for label, values in curves
+              if len(values) == 1 and values[0] is not None and math.isfinite(values[0])]
+    if len(x) != 1 or not finite:
+        return
+    axes.set_xlim(0, max(x[0], 1e-9) * 1.6)
+    highest = max(value for _, value in finite)
+    lowest = min(value for _, value in finite)
+    upper = max(highest * 1.3, 1e-9) if top is None else max(top, highest)
+    axes.set_ylim(min(0.0, lowest * 1.3), upper)
+    text = "\n".join(f"{label}: {value:.4g}" for label, value in finite)
+    axes.text(0.03, 0.97, f"one checkpoint (epoch {x[0]:g})\n{text}", ha="left", va="top",
+              transform=axes.transAxes, fontsize=FONT_SIZE - 1)
+
+
 def metric_label(net_type):
     """What the history's "accuracy" is for ``net_type``: R² for a fitting net
     (``LossFunction.accuracy`` returns 1 - SS_res / SS_tot there), else accuracy."""
@@ -111,14 +189,18 @@ def plot_history(history, path=None, x_axis="epoch", title=None, run_name=None,
 
     figure = new_figure(10, 4.4, dpi)
     x = history.column(x_axis)
-    panels = ((figure.add_subplot(1, 2, 1), "loss", "loss"),
-              (figure.add_subplot(1, 2, 2), "accuracy", metric))
-    for axes, field, label in panels:
+    net_type = net_type if net_type is not None else getattr(history, "net_type", None)
+    panels = ((figure.add_subplot(1, 2, 1), "loss", loss_label(net_type), "loss"),
+              (figure.add_subplot(1, 2, 2), "accuracy", metric, metric))
+    for axes, field, label, heading in panels:
         _panel(axes, history, x, field, best)
         axes.set_xlabel(x_axis, fontsize=FONT_SIZE)
         axes.set_ylabel(label, fontsize=FONT_SIZE)
-        axes.set_title(label, fontsize=FONT_SIZE + 1)
+        axes.set_title(heading, fontsize=FONT_SIZE + 1)
         axes.tick_params(labelsize=FONT_SIZE - 1)
+        if min(x) > 0:
+            axes.set_xlim(left=0)
+    _keep_r2_readable(panels[1][0], history, metric)
     handles, labels = _legend_entries(figure.axes)
     if handles:
         figure.legend(handles, labels, loc="outside lower center", ncol=len(handles),
@@ -134,14 +216,29 @@ def _title(run_name, metric, history, best):
     return text
 
 
+def _keep_r2_readable(axes, history, metric):
+    """An R² panel whose early values are far below zero would squeeze the part
+    that matters into a line: its axis stops at -1 (and says so)."""
+    if metric != "R²" or not axes.lines:
+        return
+    values = [v for prefix in ("train", "val")
+              for v in _clean(history.column(f"{prefix}_accuracy")) if not math.isnan(v)]
+    if values and min(values) < -1:
+        axes.set_ylim(-1, max(1.0, max(values) + 0.05))
+        axes.set_title("R² (values below -1 off the axis)", fontsize=FONT_SIZE + 1)
+
+
 def _panel(axes, history, x, field, best):
-    style = {"marker": "o", "markersize": 4} if len(x) <= MARKER_LIMIT else {}
-    drawn = False
+    style = {"marker": "o", "markersize": 5 if len(x) == 1 else 4} \
+        if len(x) <= MARKER_LIMIT else {}
+    drawn = []
     for prefix, label in (("train", "train"), ("val", "validation")):
         values = _clean(history.column(f"{prefix}_{field}"))
         if any(not math.isnan(v) for v in values):
             axes.plot(x, values, label=label, linewidth=1.5, **style)
-            drawn = True
+            drawn.append((label, values))
+    top = 1.05 if field == "accuracy" and all(v <= 1 for _, vs in drawn for v in vs) else None
+    show_single_points(axes, x, drawn, top)
     if not drawn:
         draw_message(axes, f"no finite {field} value to draw\n(the run diverged?)")
         return

@@ -62,6 +62,15 @@ class Registry:
             raise ValueError(f"{self.kind}: expected one of {self.names()}, got {name!r}")
         return cls
 
+    def canonical(self, name, field=None):
+        """The canonical name of what ``name`` (or an alias) registers: ``"he"`` ->
+        ``"msra"``; ValueError naming ``field`` and listing the choices if unknown."""
+        cls = self._classes.get(fold(name)) if isinstance(name, str) else None
+        if cls is None:
+            raise ValueError(f"{field or self.kind}: expected one of {self.names()}, "
+                             f"got {name!r}")
+        return self._names[cls]
+
     def name_of(self, cls):
         """The canonical name ``cls`` is registered under (KeyError if it is not)."""
         try:
@@ -89,13 +98,15 @@ class Registry:
 
 def class_decorator(registry, base):
     """The ``register_<kind>`` decorator of a registry whose classes subclass ``base``
-    and carry their own ``name`` (activators, classifiers, optimizers, schedules)."""
+    and carry their own ``name`` (activators, classifiers, optimizers, schedules,
+    initializers, losses), and optionally ``aliases``: other names accepted for it
+    (the textbook's spellings, such as "he" for "msra" or "nesterov" for "nag")."""
     def register(cls):
         if not (isinstance(cls, type) and issubclass(cls, base)) \
                 or not isinstance(getattr(cls, "name", None), str) or not cls.name:
             raise TypeError(f"register_{registry.kind}: expected a {base.__name__} subclass "
                             f"with a name, got {cls!r}")
-        return registry.register(cls, [cls.name])
+        return registry.register(cls, [cls.name, *cls.__dict__.get("aliases", ())])
     register.__doc__ = (f"Class decorator: make a ``{base.__name__}`` subclass usable by its "
                         f"``name`` in configs and files, saveable and loadable.")
     return register

@@ -148,6 +148,46 @@ class CosineLR(LRSchedule):
         return {"name": self.name, "total_epochs": self.total_epochs, "min_lr": self.min_lr}
 
 
+@register_schedule
+class WarmupLR(LRSchedule):
+    """A linear warm-up, then another schedule (PyTorch's LinearLR + SequentialLR):
+
+        lr = base_lr * (start_factor + (1 - start_factor) * epoch / epochs)   epoch < epochs
+        lr = then(base_lr, epoch - epochs)                                    afterwards
+
+    The schedule after the warm-up starts its own epoch 0 where the warm-up ends,
+    as SequentialLR restarts it, so ``{"name": "warmup", "epochs": 5, "then":
+    {"name": "cosine", "total_epochs": 15}}`` warms up for 5 epochs and anneals
+    over the 15 after them. ``then`` is any schedule spec (a name, a config dict,
+    a schedule; default "constant"), so the warm-up composes with every
+    schedule. ``start_factor`` 1/3 is LinearLR's default: the first epoch runs at
+    a third of the rate. Why warm up: at the start the weights are random and
+    the gradients largest, so a rate that is safe later can make the first
+    steps diverge; a few epochs of smaller steps get past that (Goyal et al., 2017).
+    """
+
+    name = "warmup"
+
+    def __init__(self, epochs=5, then="constant", start_factor=1 / 3):
+        self.epochs = check_integer("lr_schedule 'warmup' epochs", epochs)
+        self.start_factor = check_number("lr_schedule 'warmup' start_factor", start_factor,
+                                         0, 1, above=True)
+        try:
+            self.then = make_schedule(then)
+        except ValueError as error:
+            raise ValueError(f"lr_schedule 'warmup' then: {error}") from None
+
+    def __call__(self, base_lr, epoch):
+        if epoch < self.epochs:
+            factor = self.start_factor + (1.0 - self.start_factor) * epoch / self.epochs
+            return float(base_lr * factor)
+        return self.then(base_lr, epoch - self.epochs)
+
+    def get_config(self):
+        return {"name": self.name, "epochs": self.epochs, "start_factor": self.start_factor,
+                "then": self.then.get_config()}
+
+
 def make_schedule(spec):
     """Build a schedule from None (constant), a name, a config dict or a schedule."""
     if spec is None:

@@ -1,18 +1,19 @@
 """When to stop training: early stopping, the textbook's stop-loss / stop-diff.
 
-Each rule is a ``Callback`` that watches one number per checkpoint (see
-``callbacks.base.monitored``: by default the validation loss, or the train
-loss when there is no validation set) and stops the loop with a reason
-string, which ends up in ``TrainingHistory.stop_reason``. The textbook's
-spellings, ``HyperParameters.stopper`` and ``RegularMethod.EARLY_STOP``,
-become these callbacks through ``callbacks_from_params``; because early
-stopping is a callback it combines with an L1/L2 penalty.
+Each rule is a ``Callback`` that watches one number per checkpoint through a
+``Monitor`` (by default the validation loss, or the train loss when there is no
+validation set) and stops the loop with a reason string, which ends up in
+``TrainingHistory.stop_reason``. The textbook's spellings,
+``HyperParameters.stopper`` and ``RegularMethod.EARLY_STOP``, become these
+callbacks through ``callbacks_from_params``; because early stopping is a
+callback it combines with an L1/L2 penalty.
 """
 import math
 import numbers
 
-from .callbacks.base import Callback, check_monitor, monitored
-from .enums import StopCondition
+from .callbacks.base import Callback
+from .infra.validation import check_flag
+from .monitor import Monitor, Patience
 
 MAX_EPOCH_REASON = "max_epoch reached"
 INTERRUPTED_REASON = "interrupted"
@@ -35,48 +36,69 @@ def _non_negative(owner, field, value, integer=False):
 
 
 class EarlyStopping(Callback):
-    """Stop after ``patience`` checkpoints without an improvement of ``monitor``.
+    """Keras's ``EarlyStopping``: stop once ``monitor`` has not improved for ``patience``.
 
-    An improvement is a value better than the best so far by more than
-    ``min_delta``. With ``restore_best`` the weights, buffers and optimizer
-    state of the best checkpoint are put back when this callback stops the run
-    (Keras's ``restore_best_weights``).
+    ``EarlyStopping(monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
+    baseline=None, restore_best_weights=None, start_from_epoch=0,
+    patience_unit="epochs")``
+
+    An improvement beats the best so far by more than ``min_delta`` (and, with a
+    ``baseline``, beats that too). ``patience`` counts epochs, as in Keras, however
+    often checkpoints come (``patience_unit="checkpoints"`` counts those, the
+    textbook's way); nothing is counted before ``start_from_epoch``.
+    ``restore_best_weights`` True ends on the best checkpoint by this monitor,
+    False on the last weights, None leaves it to ``train(restore_best=...)``. The run
+    has one judge of "best" (``framework.keeper``): it uses this monitor.
     """
 
-    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, restore_best=True):
-        self.monitor = check_monitor("EarlyStopping", monitor)
-        self.patience = _non_negative("EarlyStopping", "patience", patience, integer=True)
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
+                 baseline=None, restore_best_weights=None, start_from_epoch=0,
+                 patience_unit="epochs", restore_best=None):
+        self.monitor = Monitor(monitor, mode, "EarlyStopping")
         self.min_delta = _non_negative("EarlyStopping", "min_delta", min_delta)
-        self.restore_best = bool(restore_best)
-        self.on_train_begin(None, None)
+        self.patience = _non_negative("EarlyStopping", "patience", patience,
+                                      integer=patience_unit == "checkpoints")
+        self.baseline = None if baseline is None else float(
+            _finite("EarlyStopping", "baseline", baseline))
+        self.start_from_epoch = _non_negative("EarlyStopping", "start_from_epoch",
+                                              start_from_epoch)
+        if restore_best is not None:        # the earlier spelling
+            if restore_best_weights is not None:
+                raise ValueError("EarlyStopping: give restore_best_weights or restore_best, "
+                                 "not both")
+            restore_best_weights = restore_best
+        self.restore_best_weights = None if restore_best_weights is None else check_flag(
+            "EarlyStopping restore_best_weights", restore_best_weights)
+        self._patience = Patience(self.monitor, self.min_delta, patience_unit, self.baseline)
+        self.stopped_epoch = None
+
+    @property
+    def patience_unit(self):
+        """"epochs" (Keras's) or "checkpoints" (the textbook's)."""
+        return self._patience.unit
 
     def on_train_begin(self, net, history):
-        """Forget the previous run: a new train() call starts counting afresh."""
-        self.best, self.wait, self.stopped, self._snapshot = math.inf, 0, False, None
+        """A new train() call counts afresh, from where the net is (or start_from_epoch)."""
+        self._patience.reset(since=max(float(net.epoch), self.start_from_epoch))
+        self.stopped_epoch = None
 
     def on_checkpoint(self, net, record):
-        """Count checkpoints without improvement; stop at ``patience``."""
-        value = monitored(record, self.monitor)
-        if value < self.best - self.min_delta:
-            self.best, self.wait = value, 0
-            if self.restore_best:
-                self._snapshot = net.snapshot()
+        """Count the time without improvement; stop at ``patience``."""
+        if record.epoch <= self.start_from_epoch:
             return
-        self.wait += 1
-        if self.wait >= max(self.patience, 1):
-            self.stopped = True
-            self.stop(net, f"early_stop: no improvement of {self.monitor} for "
-                           f"{self.wait} checkpoints (patience {self.patience})")
-
-    def on_train_end(self, net, history):
-        """Put the best checkpoint's state back if this callback stopped the run."""
-        if self.stopped and self.restore_best and self._snapshot is not None:
-            net.restore(self._snapshot)
-        self._snapshot = None
+        if self._patience.update(record):
+            return
+        waited = self._patience.waited
+        if waited >= self.patience:
+            self.stopped_epoch = record.epoch
+            unit = "checkpoints" if self.patience_unit == "checkpoints" else "epochs"
+            self.stop(net, f"early_stop: no improvement of {self.monitor.name} for "
+                           f"{waited:g} {unit} (patience {self.patience:g})")
 
     def __repr__(self):
-        return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
-                f"min_delta={self.min_delta}, restore_best={self.restore_best})")
+        return (f"EarlyStopping(monitor={self.monitor.name!r}, patience={self.patience:g}, "
+                f"min_delta={self.min_delta}, mode={self.monitor.mode!r}, "
+                f"restore_best_weights={self.restore_best_weights})")
 
 
 class StopLoss(Callback):
@@ -84,16 +106,16 @@ class StopLoss(Callback):
 
     def __init__(self, value, monitor="val_loss"):
         self.value = _non_negative("StopLoss", "value", value)
-        self.monitor = check_monitor("StopLoss", monitor)
+        self.monitor = Monitor(monitor, "min", "StopLoss")
 
     def on_checkpoint(self, net, record):
         """Stop when the loss has reached the target."""
-        loss = monitored(record, self.monitor)
+        loss = self.monitor.raw(record)
         if loss <= self.value:
-            self.stop(net, f"stop_loss: loss {loss:.6g} <= {self.value:g}")
+            self.stop(net, f"stop_loss: {self.monitor.name} {loss:.6g} <= {self.value:g}")
 
     def __repr__(self):
-        return f"StopLoss({self.value!r}, monitor={self.monitor!r})"
+        return f"StopLoss({self.value!r}, monitor={self.monitor.name!r})"
 
 
 class StopDiff(Callback):
@@ -102,7 +124,7 @@ class StopDiff(Callback):
 
     def __init__(self, value, monitor="val_loss"):
         self.value = _non_negative("StopDiff", "value", value)
-        self.monitor = check_monitor("StopDiff", monitor)
+        self.monitor = Monitor(monitor, "min", "StopDiff")
         self.previous = None
 
     def on_train_begin(self, net, history):
@@ -111,26 +133,33 @@ class StopDiff(Callback):
 
     def on_checkpoint(self, net, record):
         """Stop when the loss has settled."""
-        loss = monitored(record, self.monitor)
+        loss = self.monitor.raw(record)
         if self.previous is not None and abs(loss - self.previous) < self.value:
-            self.stop(net, f"stop_diff: loss changed by {abs(loss - self.previous):.3g} "
-                           f"< {self.value:g}")
+            self.stop(net, f"stop_diff: {self.monitor.name} changed by "
+                           f"{abs(loss - self.previous):.3g} < {self.value:g}")
         self.previous = loss
 
     def __repr__(self):
-        return f"StopDiff({self.value!r}, monitor={self.monitor!r})"
+        return f"StopDiff({self.value!r}, monitor={self.monitor.name!r})"
 
 
-_STOPPERS = {StopCondition.STOP_LOSS: StopLoss, StopCondition.STOP_DIFF: StopDiff}
+def _finite(owner, field, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value):
+        raise ValueError(f"{owner} {field}: expected a finite number, got {value!r}")
+    return value
 
 
-def callbacks_from_params(params, restore_best=True):
+def callbacks_from_params(params):
     """The callbacks the textbook's settings ask for: ``params.stopper`` and
-    ``RegularMethod.EARLY_STOP`` (patience ``regular_value``)."""
+    ``RegularMethod.EARLY_STOP`` (patience ``regular_value``, in checkpoints as the
+    textbook counts)."""
+    from .enums import StopCondition
+    rules = {StopCondition.STOP_LOSS: StopLoss, StopCondition.STOP_DIFF: StopDiff}
     found = []
-    rule = _STOPPERS.get(params.stopper.condition)
+    rule = rules.get(params.stopper.condition)
     if rule is not None:
         found.append(rule(params.stopper.value))
     if params.patience is not None:
-        found.append(EarlyStopping(patience=params.patience, restore_best=restore_best))
+        found.append(EarlyStopping(patience=params.patience, patience_unit="checkpoints"))
     return found

@@ -3,14 +3,20 @@ import numpy as np
 
 
 def same_arrays(a, b):
-    """True when two ``net.get_state()`` dicts ({layer: {array: values}}) are bit-identical."""
-    return a.keys() == b.keys() and all(
-        a[k].keys() == b[k].keys() and all(np.array_equal(a[k][p], b[k][p]) for p in a[k])
-        for k in a)
+    """True when two flat state dicts (``net.state_dict()`` / ``net.snapshot()``) hold the
+    same keys and bit-identical values."""
+    return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
 
 
-def same_snapshot(a, b):
-    """True when two ``net.snapshot()`` results (arrays and optimizer state) are identical."""
-    return same_arrays(a["arrays"], b["arrays"]) and all(
-        x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
-        for x, y in zip(a["optimizer"], b["optimizer"]))
+def _equal(x, y):
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        return np.array_equal(x, y)
+    return x == y
+
+
+def weights_only(state):
+    """The parameter and buffer entries of a flat state dict (no optimizer, no counters)."""
+    return {k: v for k, v in state.items() if "/" in k and not k.startswith("optimizer/")}
+
+
+same_snapshot = same_arrays

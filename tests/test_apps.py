@@ -13,6 +13,7 @@ side by side. The other cases and the error paths run in-process through
 ``main(argv)``, which is what the scripts call (a subprocess costs seconds of
 start-up and matplotlib import; the whole file must stay well under 90 s).
 """
+import argparse
 import contextlib
 import io
 import json
@@ -176,6 +177,9 @@ CASES = {
               ["test_loss", "r2"]),
 }
 WAYS = ("script", "module")
+PLOT_KINDS = {"mnist_classify": ("confusion",), "cifar_classify": ("confusion",),
+              "house_price": ("predicted_vs_actual", "residuals"),
+              "curve_fitting": ("result",)}
 # one case per app reloads as a subprocess the other way; the others in-process
 RELOADED_AS_SUBPROCESS = {"mnist": "module", "cifar": "script", "house": "script",
                           "curve": "module"}
@@ -281,21 +285,28 @@ def test_app_trains_saves_plots_and_reloads_identically(case, runs):
     assert run_name.startswith(f"{app}_{result['dataset']}")
     assert sorted(result["plots"]) == sorted(str(p) for p in (folder / "plots").glob(
         f"{run_name}_*.png"))
-    assert any(p.endswith("_history.png") for p in result["plots"]) and len(result["plots"]) == 2
+    kinds = PLOT_KINDS[app]
+    assert sorted(result["plots"]) == sorted(str(folder / "plots" / f"{run_name}_{kind}.png")
+                                             for kind in kinds + ("history",))
     for png in result["plots"]:
         assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     assert reloaded is not None and reloaded.returncode == 0, reloaded and reloaded.stderr
     assert reloaded.stdout.count("\n") == 1            # --quiet: only the JSON line
+    assert reloaded.stderr == ("" if case not in RELOADED_AS_SUBPROCESS else
+                               f"{app}: warning: --plot-dir ignored: --no-plots writes no "
+                               "plot\n")
     again = last_json(reloaded)
     assert again["mode"] == "load" and again["train_seconds"] is None
     assert again["metrics"] == result["metrics"]        # exactly equal numbers
     assert again["data"] == result["data"]
     assert again["settings"]["architecture"] == settings["architecture"]
-    assert again["run"] != run_name
-    assert len(again["plots"]) == (0 if case in RELOADED_AS_SUBPROCESS else 1)
+    assert again["run"] == f"{app}_{result['dataset']}_load_net"  # named after the file
+    assert again["warnings"] == ([] if case not in RELOADED_AS_SUBPROCESS else   # a warning
+                                 ["--plot-dir ignored: --no-plots writes no plot"])
+    assert len(again["plots"]) == (0 if case in RELOADED_AS_SUBPROCESS else len(kinds))
     assert all(Path(p).is_file() for p in result["plots"] + again["plots"])
-    assert len(list((folder / "plots").glob("*.png"))) == 2 + len(again["plots"])
+    assert len(list((folder / "plots").glob("*.png"))) == len(kinds) + 1 + len(again["plots"])
 
 
 def flag_value(flags, flag, default):
@@ -377,7 +388,7 @@ def call(app, argv):
 
 @pytest.mark.parametrize("app", sorted(APP_OBJECTS))
 @pytest.mark.parametrize("bad", [["--epochs", "zero"], ["--epochs", "0"], ["--no-such-flag"],
-                                 ["--lr", "-1"], ["--optimizer", "adamw"],
+                                 ["--lr", "-1"], ["--optimizer", "adamx"],
                                  ["--lr-schedule", "cosine:x"], ["--hidden", "12,a"],
                                  ["--dropout", "1.5"], ["--verbose", "3"],
                                  ["--init", "bogus"]])
@@ -451,9 +462,9 @@ def test_default_paths_are_relative_to_the_working_folder(data_dir, tmp_path,
     status, out, err = call("curve_fitting", ["--data-dir", data_dir, "--epochs", 1,
                                               "--restarts", 1, "--quiet"])
     assert status == 0, err
-    assert (tmp_path / "weights" / "curve.h5").is_file()
+    assert (tmp_path / "weights" / "curve_fitting_textbook_seed1.h5").is_file()
     assert (tmp_path / "out" / "curve_fitting_textbook_seed1_result.png").is_file()
-    assert json.loads(out)["weights"] == str(Path("weights") / "curve.h5")
+    assert json.loads(out)["weights"] == str(Path("weights") / "curve_fitting_textbook_seed1.h5")
 
 
 def test_no_save_writes_no_weights(data_dir, tmp_path, monkeypatch):
@@ -594,3 +605,217 @@ def test_patience_stops_early_and_combines_with_l2(data_dir, tmp_path):
     assert result["epochs_run"] < 400
     assert result["settings"]["regularization"] == {"name": "l2", "value": 1e-3}
     assert result["settings"]["patience"] == 2
+
+
+# ------------------------------------------------------------- issue 22's rows
+def test_a_second_run_never_replaces_the_first_runs_files(data_dir, tmp_path, monkeypatch):
+    """The run's files are named after it; the same run again is refused before any
+    data is read unless --overwrite; another seed is another name beside it."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["--data-dir", data_dir, "--epochs", 1, "--hidden", "8", "--quiet"]
+    status, out, err = call("house_price", argv)
+    assert status == 0, err
+    first = json.loads(out)
+    weights = tmp_path / "weights" / "house_price_kc-house_seed1.h5"
+    assert first["weights"] == str(Path("weights") / weights.name) and weights.is_file()
+    kept = weights.read_bytes()
+    plots = {p: (tmp_path / p).read_bytes() for p in first["plots"]}
+
+    status, out, err = call("house_price", argv + ["--epochs", 2])      # the same name
+    assert status == 2 and out == ""                                      # no data read
+    assert_one_line_error(err, "house_price", "--save", str(Path("weights") / weights.name),
+                          "already exists", "--overwrite")
+    assert weights.read_bytes() == kept
+    assert {p: (tmp_path / p).read_bytes() for p in plots} == plots
+
+    (tmp_path / "weights" / weights.name).rename(tmp_path / "moved.h5")   # a plot is enough
+    status, out, err = call("house_price", argv + ["--epochs", 2])
+    assert status == 2
+    assert_one_line_error(err, "house_price", "--plot-dir",
+                          "house_price_kc-house_seed1_predicted_vs_actual.png",
+                          "already exists")
+
+    status, out, err = call("house_price", argv + ["--seed", 2])          # another name
+    assert status == 0, err
+    assert json.loads(out)["run"] == "house_price_kc-house_seed2"
+    status, out, err = call("house_price", argv + ["--epochs", 2, "--overwrite"])
+    assert status == 0, err
+    assert json.loads(out)["epochs_run"] == 2 and weights.read_bytes() != kept
+
+
+def test_metrics_json_is_not_replaced_without_overwrite(data_dir, tmp_path):
+    target = tmp_path / "m.json"
+    target.write_text("{}")
+    argv = ["--data-dir", data_dir, "--epochs", 1, "--no-save", "--no-plots",
+            "--metrics-json", target]
+    status, out, err = call("house_price", argv)
+    assert status == 2 and out == "" and target.read_text() == "{}"
+    assert_one_line_error(err, "house_price", "--metrics-json", "already exists")
+    status, out, err = call("house_price", argv + ["--overwrite", "--quiet"])
+    assert status == 0 and json.loads(target.read_text()) == json.loads(out)
+
+
+@pytest.mark.parametrize("flag, path", [("--save", "/proc/m.h5"),
+                                        ("--metrics-json", "/proc/m.json"),
+                                        ("--plot-dir", "/proc/plots")])
+def test_a_target_nothing_can_be_written_to_is_refused_before_training(flag, path, data_dir,
+                                                                       tmp_path):
+    """/proc passes a permission check (root may write anywhere), but no file can be
+    made there: the probe finds it before any data is read."""
+    argv = ["--data-dir", data_dir, "--epochs", 1, "--plot-dir", tmp_path,
+            "--save", tmp_path / "w.h5", flag, path]
+    status, out, err = call("house_price", argv)
+    assert status == 2 and out == ""
+    assert_one_line_error(err, "house_price", flag, "cannot write")
+    assert not (tmp_path / "w.h5").exists()
+
+
+def test_contradicting_flags_are_refused_and_unused_ones_named(runs, data_dir, tmp_path):
+    status, out, err = call("curve_fitting", ["--data-dir", data_dir, "--no-save", "--save",
+                                              tmp_path / "x.h5"])
+    assert status == 2 and out == ""
+    assert_one_line_error(err, "curve_fitting", "--save and --no-save contradict")
+
+    weights = runs["house"][0] / "w" / "net.h5"
+    status, out, err = call("house_price", ["--data-dir", data_dir, "--load", weights,
+                                            "--epochs", 3, "--hidden", "5", "--lr", "0.1",
+                                            "--plot-dir", tmp_path, "--quiet"])
+    assert status == 0, err
+    (line,) = err.splitlines()
+    assert line.startswith("house_price: warning: --hidden, --epochs, --lr ignored: --load "
+                           "evaluates the saved net")
+    result = json.loads(out)
+    assert result["warnings"] == [line.split("warning: ", 1)[1]]
+    assert result["settings"]["architecture"] == last_json(runs["house"][1])["settings"][
+        "architecture"]                                 # the file's net, not --hidden 5
+
+
+@pytest.mark.parametrize("app, argv, unused", [
+    ("mnist_classify", ["--channels", "4", "--kernel", "3"], "--channels, --kernel"),
+    ("mnist_classify", ["--arch", "cnn", "--channels", "4", "--hidden", "", "--activation",
+                        "tanh"], "--activation"),
+    ("house_price", ["--dataset", "textbook", "--split-seed", "5"], "--split-seed"),
+    ("curve_fitting", ["--data-seed", "3"], "--data-seed"),
+    ("curve_fitting", ["--dataset", "generated", "--download"], "--download"),
+])
+def test_a_flag_the_run_does_not_use_is_named_in_a_warning(app, argv, unused, data_dir,
+                                                           tmp_path):
+    status, out, err = call(app, ["--data-dir", data_dir, "--epochs", 1, "--no-save",
+                                  "--no-plots", "--quiet", *argv])
+    if app == "house_price" and status == 1:        # the tiny data set has no npz files
+        assert "ch14.house.train.npz" in err
+        assert err.splitlines()[0].startswith(f"{app}: warning: {unused} ignored")
+        return
+    assert status == 0, err
+    assert err.splitlines()[0].startswith(f"{app}: warning: {unused} ignored: ")
+    assert json.loads(out)["warnings"][0].startswith(f"{unused} ignored: ")
+
+
+@pytest.mark.parametrize("flag, value, reason", [("--stop-loss", 10.0, "stop_loss: "),
+                                                 ("--stop-diff", 10.0, "stop_diff: ")])
+def test_the_textbooks_stop_conditions_are_flags_of_every_training_app(flag, value, reason,
+                                                                       data_dir, tmp_path):
+    """StopLoss stops at the first checkpoint under the value, StopDiff at the second
+    (the first whose loss changed by less than the value)."""
+    for app in sorted(MAINS):
+        extra = ["--hidden", "8"] if app != "curve_fitting" else ["--restarts", 1]
+        status, out, err = call(app, ["--data-dir", data_dir, "--epochs", 6, "--checkpoint",
+                                      1, "--no-save", "--no-plots", "--quiet", flag, value,
+                                      *extra])
+        assert status == 0, (app, err)
+        result = json.loads(out)
+        assert result["stop_reason"].startswith(reason), (app, result["stop_reason"])
+        assert result["epochs_run"] == (1 if flag == "--stop-loss" else 2), app
+        assert result["settings"][flag[2:].replace("-", "_")] == value
+
+
+@pytest.mark.parametrize("app, expected", [
+    ("mnist_classify", {"--lr": "0.1", "--optimizer": "sgd", "--stop-loss": "0.12",
+                        "--checkpoint": "0.05", "--lr-schedule": "constant", "--keep": "last",
+                        "--batch-size": "64", "--hidden": "128,64,32,16"}),
+    ("house_price", {"--lr": "0.1", "--optimizer": "sgd", "--stop-diff": "1e-07",
+                     "--batch-size": "16", "--epochs": "1000", "--dataset": "textbook",
+                     "--price-scale": "linear", "--checkpoint": "10.0"}),
+    ("curve_fitting", {"--lr": "0.5", "--stop-loss": "0.001", "--x-range": "0,1",
+                       "--restarts": "1", "--epochs": "10000"}),
+])
+def test_textbook_puts_the_textbooks_run_in_one_flag(app, expected):
+    status, out, err = call(app, ["--textbook", "--help"])
+    assert status == 0, err
+    options = option_entries(out)
+    for flag, value in expected.items():
+        assert f"(default: {value})" in options[flag], (flag, options[flag])
+    status, out, err = call(app, ["--help"])            # without it: the app's own defaults
+    assert "(default: 0.0)" in option_entries(out)["--stop-loss"]
+
+
+def test_textbook_runs_are_named_so_and_refuse_what_the_book_did_not_run(data_dir, tmp_path):
+    status, out, err = call("mnist_classify", ["--data-dir", data_dir, "--textbook",
+                                               "--epochs", 1, "--no-save", "--no-plots",
+                                               "--quiet"])
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["run"] == "mnist_classify_mnist_mlp_textbook-run_seed1"
+    assert (result["settings"]["optimizer"], result["settings"]["learning_rate"],
+            result["settings"]["checkpoint"], result["settings"]["stop_loss"]) == (
+        "sgd", 0.1, 0.05, 0.12)
+    status, out, err = call("mnist_classify", ["--data-dir", data_dir, "--textbook", "--arch",
+                                               "cnn", "--no-save", "--plot-dir", tmp_path])
+    assert status == 2 and out == ""
+    assert_one_line_error(err, "mnist_classify", "--textbook is the textbook's MLP")
+
+
+def test_the_house_app_draws_the_textbooks_residual_plot(runs):
+    folder, trained, _ = runs["house"]
+    result = last_json(trained)
+    residuals = [p for p in result["plots"] if p.endswith("_residuals.png")]
+    assert len(residuals) == 1 and Path(residuals[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_residual_figure_shows_residuals_in_dollars(tmp_path):
+    from apps.support.plots import plot_residuals
+    rng = np.random.default_rng(0)
+    actual = rng.lognormal(13, 0.5, 400)
+    figure = plot_residuals(actual, actual * rng.normal(1, 0.1, 400), tmp_path / "r.png",
+                            "run\nresiduals")
+    left, right = figure.axes[:2]
+    assert left.get_ylabel() == "residual: predicted - actual ($)"
+    assert left.get_xlabel() == "predicted price ($)"
+    assert {line.get_label() for line in left.get_lines()} >= {"no error", "median residual"}
+    assert right.get_xlabel().startswith("relative error")
+    assert figure.dpi >= 100 and (tmp_path / "r.png").is_file()
+
+
+def test_missing_data_says_where_data_is_looked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIFRAMEWORK_DATA", str(tmp_path / "env-data"))
+    status, out, err = call("mnist_classify", ["--no-save", "--plot-dir", tmp_path])
+    assert status == 1 and out == ""
+    assert_one_line_error(err, "mnist_classify", "file not found", "--data-dir",
+                          "MINIFRAMEWORK_DATA", str(tmp_path / "env-data"), "--download")
+
+
+def test_curve_fitting_names_the_files_its_data_dir_lacks(tmp_path):
+    status, out, err = call("curve_fitting", ["--data-dir", tmp_path / "X", "--no-save",
+                                              "--plot-dir", tmp_path])
+    assert status == 1 and out == ""
+    assert_one_line_error(err, "curve_fitting", "ch09_2.train.npz", "ch09_2.test.npz",
+                          str(tmp_path / "X" / "aiedu"), "--data-dir", "--dataset generated")
+
+
+def test_a_plot_that_was_not_checked_up_front_cannot_be_written(tmp_path):
+    from apps.support import output, skeleton
+    args = argparse.Namespace(plot_dir=str(tmp_path))
+    run = skeleton.Run(house_price.HousePrice(), args, output.Log(0), {}, name="r",
+                       plot_kinds=("residuals",))
+    assert run.plot_path("residuals") == tmp_path / "r_residuals.png"
+    with pytest.raises(ValueError, match="not declared"):
+        run.plot_path("surprise")
+
+
+def test_log_lines_keep_six_significant_digits(data_dir, tmp_path):
+    status, out, err = call("curve_fitting", ["--data-dir", data_dir, "--epochs", 2,
+                                              "--restarts", 1, "--no-save", "--no-plots"])
+    assert status == 0, err
+    line = next(line for line in out.splitlines() if line.startswith("test loss "))
+    loss = json.loads(out.splitlines()[-1])["metrics"]["test_loss"]
+    assert line.startswith(f"test loss {loss:.6g},")

@@ -102,7 +102,7 @@ def runs(data_dir, tmp_path_factory):
     arc_run = start("script", [*ARC, "--save", arc / "w" / "arc.h5", "--plot-dir",
                                arc / "plots", "--verbose", 2], arc)
     cancer_run = start("module", ["--dataset", "breast-cancer", "--data-dir", data_dir,
-                                  "--seed", 1, "--data-seed", 4, "--epochs", 20, "--no-save",
+                                  "--seed", 1, "--data-seed", 4, "--epochs", 100, "--no-save",
                                   "--plot-dir", cancer / "plots"], cancer)
     arc_trained = finish(arc_run)
     reloaded = None
@@ -177,10 +177,11 @@ def test_breast_cancer_reads_wdbc_and_writes_a_confusion_matrix(runs):
     assert metrics["num_test"] == 10                              # 20 % of 20 and of 30
     assert np.sum(metrics["confusion"], axis=1).tolist() == [4, 6]   # stratified
     assert metrics["test_accuracy"] == 1.0                        # two separate clouds
-    assert result["epochs_run"] == 20 and result["stop_reason"] == "max_epoch reached"
+    assert result["epochs_run"] == 100 and result["stop_reason"] == "max_epoch reached"
     settings = result["settings"]      # the breast-cancer defaults, not the double arc's
     assert (settings["batch_size"], settings["learning_rate"], settings["keep"],
-            settings["regularization"]) == (32, 0.01, "last", {"name": "l2", "value": 0.003})
+            settings["regularization"], settings["holdout"]) == (
+        32, 0.003, "last", {"name": "l2", "value": 0.003}, 0)
     assert settings["architecture"]["layers"][0]["output_size"] == 8
     assert sorted(Path(p).name for p in result["plots"]) == [
         f"{APP}_breast-cancer_data4_seed1_{kind}.png" for kind in ("confusion", "history")]
@@ -200,10 +201,10 @@ def test_a_failed_run_is_one_line_and_exit_1(way, tmp_path):
 @pytest.mark.parametrize("dataset, expected", [
     ("double-arc", {"--hidden": "3", "--batch-size": "5", "--lr": "0.02", "--keep": "best",
                     "--stop-loss": "0.02", "--l2": "0.0", "--epochs": "500",
-                    "--save": "weights/double_arc.h5"}),
-    ("breast-cancer", {"--hidden": "8", "--batch-size": "32", "--lr": "0.01",
+                    "--holdout": "10", "--save": "weights/RUN.h5"}),
+    ("breast-cancer", {"--hidden": "8", "--batch-size": "32", "--lr": "0.003",
                        "--keep": "last", "--stop-loss": "0.0", "--l2": "0.003",
-                       "--epochs": "100", "--save": "weights/breast_cancer.h5"}),
+                       "--epochs": "300", "--holdout": "0", "--save": "weights/RUN.h5"}),
 ])
 def test_help_shows_every_default_of_the_chosen_data_set(dataset, expected):
     status, out, err = call(["--dataset", dataset, "--help"])

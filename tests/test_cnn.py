@@ -11,8 +11,9 @@ import framework as fw
 from datareaders import ArrayDataReader
 from framework.errors import WeightsFileError
 from framework.losses import LossFunction
-from framework.training import make_step
+from framework.step import Step
 from fresh_process import load_and_predict
+from net_state import same_arrays
 from gradcheck import max_relative_error, numerical_gradient
 
 EVERY_NEW_LAYER = [
@@ -57,8 +58,8 @@ def test_spatial_batch_norm_gradients_in_training():
     rng = np.random.default_rng(0)
     layer = fw.BatchNormLayer((3, 3, 4), params=_params(dtype=np.float64))
     layer.initialize(fw.RandomStreams(0))
-    layer.wb.W[...] = rng.uniform(0.5, 1.5, layer.wb.W.shape)
-    layer.wb.B[...] = rng.normal(size=layer.wb.B.shape)
+    layer.gamma.value[...] = rng.uniform(0.5, 1.5, layer.gamma.shape)
+    layer.beta.value[...] = rng.normal(size=layer.beta.shape)
     x = rng.normal(size=(4, 3, 3, 4)) * rng.uniform(0.8, 1.5, (1, 3, 1, 1)) \
         + np.arange(3).reshape(1, 3, 1, 1)
     g = rng.normal(size=x.shape)
@@ -66,10 +67,10 @@ def test_spatial_batch_norm_gradients_in_training():
     def loss():
         return float(np.sum(layer.forward(x, train=True) * g))
 
-    expected = [numerical_gradient(loss, a) for a in (x, layer.wb.W, layer.wb.B)]
+    expected = [numerical_gradient(loss, a) for a in (x, layer.gamma.value, layer.beta.value)]
     layer.forward(x, train=True)
     dx = layer.backward(g).copy()
-    for got, want in zip((dx, layer.wb.dW, layer.wb.dB), expected):
+    for got, want in zip((dx, layer.gamma.grad, layer.beta.grad), expected):
         assert max_relative_error(got, want) < 1e-6
 
 
@@ -93,7 +94,7 @@ def test_spatial_batch_norm_normalises_each_channel_over_batch_and_positions():
 def _total_loss(net, x, y):
     a = net.forward(x, train=True)
     return LossFunction(net.params.net_type).loss(a, y) + sum(
-        wb.regular_loss() for wb in net.weights())
+        p.penalty() for p in net.parameters().values())
 
 
 def test_whole_small_cnn_with_l2_matches_central_differences():
@@ -114,11 +115,11 @@ def test_whole_small_cnn_with_l2_matches_central_differences():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(5, 2, 8, 8))
     y = np.eye(3)[rng.integers(0, 3, 5)]
-    arrays = [a for wb in net.weights() for a in (wb.W, wb.B)]
+    arrays = [p.value for p in net.parameters().values()]
     assert len(arrays) == 8 and arrays[0].shape == (3, 2, 3, 3)
     numerical = [numerical_gradient(lambda: _total_loss(net, x, y), a) for a in arrays]
     before = [a.copy() for a in arrays]
-    make_step(net)(x, y, 1.0)
+    Step(net)(x, y, 1.0)
     for b, a, n in zip(before, arrays, numerical):
         assert max_relative_error(b - a, n) < 1e-6 or np.max(np.abs(b - a - n)) < 1e-9
 
@@ -150,10 +151,7 @@ def test_cnn_loads_in_a_fresh_process_with_bit_identical_predictions(trained_cnn
 def test_cnn_resumes_from_file_exactly(trained_cnn):
     net, reader, path = trained_cnn
     loaded = fw.NeuralNet.load(path)
-    for a, b in zip(net.weights(), loaded.weights()):
-        assert a.optimizer_state().keys() == b.optimizer_state().keys()
-        for key, value in a.optimizer_state().items():
-            assert np.array_equal(value, b.optimizer_state()[key])
+    assert same_arrays(loaded.state_dict(), net.state_dict())
     assert np.array_equal(loaded.get_layer("bn1").running_var, net.get_layer("bn1").running_var)
 
 
@@ -256,7 +254,7 @@ def test_a_training_step_allocates_nothing_in_steady_state(workers, monkeypatch)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 2, 16, 16)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 128)]
-    step = make_step(net)
+    step = Step(net)
     with fw.threads.blas_threads(workers):
         for _ in range(3):
             step(x, y, 0.01)

@@ -197,7 +197,7 @@ def test_a_run_cut_short_by_ctrl_c_is_not_recorded(tmp_path, monkeypatch):
 
 
 def test_changed_spec_is_a_new_run_and_failed_runs_are_retried(tmp_path, counter):
-    bad = {"broken": {"net.activation": "no_such_activation"}, "good": {}}
+    bad = {"broken": {"data.train_size": 5000}, "good": {}}       # fails as it runs
     first = counter()
     compare("r", BASE, variants=bad, repeats=1, out_dir=str(tmp_path), workers=0,
             verbose=False)
@@ -212,10 +212,16 @@ def test_changed_spec_is_a_new_run_and_failed_runs_are_retried(tmp_path, counter
     assert again.keys[1] == first.keys[0]       # the failed run, tried again
 
 
+OK = {"status": "ok", "history": {"records": []},
+      "final": dict.fromkeys(("epoch", "train_loss", "train_accuracy", "val_loss",
+                              "val_accuracy")),
+      "best": dict.fromkeys(("epoch", "val_loss", "val_accuracy"))}
+
+
 def test_a_torn_last_line_is_dropped(tmp_path):
     log = ResultsLog(str(tmp_path))
     spec = RunSpec.from_dict({**BASE, "name": "t", "variant": "v", "repeat": 0, "seed": 0})
-    log.append(spec, {"status": "ok", "final": {}})
+    log.append(spec, OK)
     with open(log.path, "a") as handle:
         handle.write('{"key": "cut short by a cra')
     assert list(ResultsLog(str(tmp_path)).finished()) == [spec.key()]
@@ -242,6 +248,195 @@ def test_runspec_key_ignores_only_where_weights_go():
         RunSpec.from_dict({**spec.to_dict(), "epochz": 3})
     with pytest.raises(ValueError, match=r"'train': unknown option\(s\) \['verbose'\]"):
         RunSpec.from_dict({**spec.to_dict(), "train": {"verbose": 2}})
+
+
+# ------------------------------------- specs validated as a whole, before any run
+def _refused(tmp_path, counter, message, base=BASE, **options):
+    """``compare`` refuses with ``message`` before running or writing anything."""
+    spy = counter()
+    with pytest.raises(ValueError, match=message):
+        compare("bad", base, out_dir=str(tmp_path / "out"),
+                **{"repeats": 1, "workers": 0, "verbose": False, **options})
+    assert spy.keys == [] and not (tmp_path / "out").exists()
+
+
+def test_an_axis_over_seed_is_refused_not_ignored(tmp_path, counter):
+    """An axis over seed used to give identical runs: the sweep overrides the seed with
+    base_seed + repeat. Any way of setting it is refused, naming what to use instead."""
+    seeds = r"'seed' cannot be set in params or varied.*use repeats and base_seed"
+    _refused(tmp_path, counter, seeds, axes={"seed": [1, 2]})
+    _refused(tmp_path, counter, seeds, axes={"params.seed": [1, 2]})
+    _refused(tmp_path, counter, seeds, variants={"a": {"params": {"seed": 3}}})
+    _refused(tmp_path, counter, seeds, base={**BASE, "params": {**BASE["params"], "seed": 4}})
+    _refused(tmp_path, counter, r"base: 'seed' is set by the sweep", base={**BASE, "seed": 4})
+    for key in ("name", "variant", "repeat", "weights_path"):
+        _refused(tmp_path, counter, rf"override '{key}': set by the sweep",
+                 variants={"a": {key: "x"}})
+    # what does vary the data: a data seed, as an axis
+    named = make_variants(None, {"data.seed": [1, 2]})
+    assert [apply_overrides(BASE, o)["data"]["seed"] for o in named.values()] == [1, 2]
+
+
+def test_a_variant_label_made_twice_is_refused(tmp_path, counter):
+    """The explicit variant "sgd" was silently replaced by the axis value "sgd"."""
+    twice = r"variant label 'sgd' is made twice"
+    _refused(tmp_path, counter, twice, variants={"sgd": {"learning_rate": 0.5}},
+             axes={"optimizer_name": ["sgd", "adam"]})
+    _refused(tmp_path, counter, twice, axes={"optimizer_name": ["sgd", "sgd"]})
+    _refused(tmp_path, counter, r"label '1' is made twice", axes={"max_epoch": [1, "1"]})
+    _refused(tmp_path, counter, r"axis 'optimizer_name': expected a list of values",
+             axes={"optimizer_name": "sgd"})        # a string would be 3 variants s, g, d
+    _refused(tmp_path, counter, r"axis 'optimizer_name': expected at least one value",
+             axes={"optimizer_name": []})           # used to fall back to the base alone
+    _refused(tmp_path, counter, r"variant 'a': expected a dict of overrides",
+             variants={"a": ["learning_rate", 0.1]})
+
+
+@pytest.mark.parametrize("repeats", [-1, 0, 2.5, "2", True, np.float64(2.0), None])
+def test_repeats_must_be_a_positive_integer(tmp_path, counter, repeats):
+    _refused(tmp_path, counter, r"repeats: expected a positive integer, got", repeats=repeats)
+
+
+def test_numpy_integers_are_accepted_as_counts(tmp_path):
+    sweep = compare("np", {**BASE, "params": {**BASE["params"], "max_epoch": np.int64(1)}},
+                    repeats=np.int32(1), base_seed=np.int64(2), workers=0, verbose=False,
+                    out_dir=str(tmp_path))
+    assert sweep.failed == 0 and sweep.results[0]["seed"] == 2
+
+
+@pytest.mark.parametrize("net, message", [
+    ({"hidden": "16"}, r"net.hidden: expected a list of layer widths .*got '16'"),
+    ({"hidden": 16}, r"net.hidden: expected a list"),
+    ({"hidden": [16, "8"]}, r"net.hidden\[1\]: expected a positive integer, got '8'"),
+    ({"hidden": [16.0]}, r"net.hidden\[0\]: expected a positive integer, got 16.0"),
+    ({"hidden": [0]}, r"net.hidden\[0\]: expected a positive integer, got 0"),
+    ({"hidden": [True]}, r"net.hidden\[0\]: expected a positive integer, got True"),
+    ({"batch_norm": "false"}, r"net.batch_norm: expected True or False, got 'false'"),
+    ({"batch_norm": 1}, r"net.batch_norm: expected True or False, got 1"),
+    ({"dropout": "0.5"}, r"net.dropout: expected a number in \[0.0, 1.0\), got '0.5'"),
+    ({"dropout": 1.0}, r"net.dropout: expected a number in \[0.0, 1.0\), got 1.0"),
+    ({"activation": "nope"}, r"net.activation: expected one of \[.*'relu'.*\], got 'nope'"),
+    ({"hiden": [4]}, r"net: unknown key\(s\) \['hiden'\]"),
+])
+def test_a_bad_compact_net_is_refused_before_any_run(tmp_path, counter, net, message):
+    """``{"hidden": "16"}`` used to build layers of 1 and 6 units."""
+    _refused(tmp_path, counter, message, base={**BASE, "net": net})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"train": {"restore_best": "no"}}, r"train.restore_best: expected True or False"),
+    ({"train": {"checkpoint": "1"}}, r"train.checkpoint: expected a positive number"),
+    ({"evaluate_test": "yes"}, r"'evaluate_test': expected True or False, got 'yes'"),
+    ({"blas_threads": 0}, r"'blas_threads': expected a positive integer, got 0"),
+    ({"params": {**BASE["params"], "learning_rate": "0.1"}}, r"'params': learning_rate"),
+    ({"params": {"learning_rate": 0.1}}, r"'params': .*max_epoch"),
+    ({"layers": [{"type": "fc", "size": 3}, {"type": "nope"}]},
+     r"unknown layer type 'nope'"),
+    ({"layers": "fc"}, r"layers: expected a non-empty list of layer specs"),
+    ({"data": {**DATA, "seed": -1}}, r"data.seed: expected an integer >= 0, got -1"),
+    ({"data": {**DATA, "train_size": 2.5}},
+     r"data.train_size: expected a positive integer, got 2.5"),
+    ({"data": {**DATA, "per_feature": "no"}},
+     r"data.per_feature: expected True or False, got 'no'"),
+    ({"data": {**DATA, "options": {**DATA["options"], "noise": "2.5"}}},
+     r"data source 'clusters': GaussianClustersReader: noise: expected a finite number"),
+    ({"data": {**DATA, "options": {**DATA["options"], "n_train": 10 ** 12}}},
+     r"data source 'clusters': GaussianClustersReader\(n_train=1000000000000.* needs about"),
+])
+def test_every_section_of_a_spec_is_checked_before_any_run(tmp_path, counter, change,
+                                                           message):
+    base = {**BASE, **change}
+    if "layers" in change:
+        base["net"] = {}
+    _refused(tmp_path, counter, message, base=base, axes=OPTIMIZERS)
+
+
+@pytest.mark.parametrize("option, value", [("save_weights", "no"), ("verbose", 0),
+                                           ("resume", "false"), ("workers", -1),
+                                           ("base_seed", 1.5)])
+def test_the_sweeps_own_options_are_strict(tmp_path, counter, option, value):
+    _refused(tmp_path, counter, rf"{option}: expected", **{option: value})
+
+
+def test_a_record_without_metrics_is_not_a_finished_run(tmp_path, counter):
+    done = compare("m", BASE, repeats=1, out_dir=str(tmp_path), workers=0, verbose=False)
+    spec = done.specs[0]
+    ResultsLog(done.out_dir).append(spec, {"status": "ok"})     # no metrics: not finished
+    spy = counter()
+    again = compare("m", BASE, repeats=1, out_dir=str(tmp_path), workers=0, verbose=False)
+    assert spy.keys == [spec.key()]
+    assert numbers(again.results) == numbers(done.results)
+
+
+def test_a_junk_weights_file_is_not_a_finished_run(tmp_path, counter, capsys):
+    """Junk, a cut file, a valid file of another net, a file that vanished: each run is
+    done again (the run records its file's SHA-256; a record without one must load as
+    the run's net)."""
+    from framework.net import NeuralNet
+    done = compare("w", BASE, repeats=1, out_dir=str(tmp_path), workers=0, verbose=False,
+                   save_weights=True)
+    path = done.results[0]["weights_path"]
+    other = compare("o", {**BASE, "net": {"hidden": [3]}}, repeats=1, out_dir=str(tmp_path),
+                    workers=0, verbose=False, save_weights=True).results[0]["weights_path"]
+    spy = counter()
+    for junk in (b"junk", open(path, "rb").read()[:2000], open(other, "rb").read(), None):
+        if junk is None:
+            os.remove(path)
+        else:
+            with open(path, "wb") as handle:
+                handle.write(junk)
+        compare("w", BASE, repeats=1, out_dir=str(tmp_path), workers=0, verbose=True,
+                save_weights=True)
+        NeuralNet.load(path)                                    # written again, whole
+    assert len(spy.keys) == 4
+    out = capsys.readouterr().out
+    assert out.count("w: running again base repeat 0: its weights file") == 4
+    assert out.count("is not the one the run wrote (another SHA-256)") == 3
+    assert "is missing" in out
+    compare("w", BASE, repeats=1, out_dir=str(tmp_path), workers=0, verbose=False,
+            save_weights=True)
+    assert len(spy.keys) == 4                                   # a good file: finished
+
+
+def test_a_record_without_a_weights_digest_needs_a_file_that_loads(tmp_path):
+    """Records written before the digest: the file must load as the run's net."""
+    from framework.infra.compare.sweep import weights_problem
+    done = compare("w", BASE, repeats=1, out_dir=str(tmp_path), workers=0, verbose=False,
+                   save_weights=True)
+    spec, result = done.specs[0], dict(done.results[0])
+    del result["weights_sha256"]
+    assert weights_problem(spec, result) is None
+    other = compare("w", BASE, variants={"other": {}}, repeats=1, out_dir=str(tmp_path),
+                    workers=0, verbose=False, save_weights=True).results[0]["weights_path"]
+    with open(spec.weights_path, "wb") as handle:
+        handle.write(open(other, "rb").read())
+    assert "holds the net 'other_r0', not 'base_r0'" in weights_problem(spec, result)
+    with open(spec.weights_path, "wb") as handle:
+        handle.write(b"junk")
+    assert weights_problem(spec, result).startswith("its weights file does not load (")
+
+
+@pytest.mark.parametrize("line, problem", [
+    (b"42", "expected a record (a JSON object), got 42"),
+    (b"[1,2,3]", "expected a record (a JSON object), got [1,2,3]"),
+    (b"\xff\xfe{}", "not UTF-8 text (byte 0xff at column 1)"),
+    (b'{"key": "k", "spec": {}, "result": "ok"}',
+     'a record needs \'result\' as a JSON object, got "ok"'),
+])
+def test_command_names_the_line_of_a_malformed_results_file(tmp_path, capsys, counter, line,
+                                                            problem):
+    """These lines gave a traceback, or an error naming no file with exit status 2."""
+    assert run_command(tmp_path, "--name", "r") == 0
+    log = tmp_path / "runs" / "r" / "results.jsonl"
+    with open(log, "ab") as handle:
+        handle.write(line + b"\n")
+    capsys.readouterr()
+    spy = counter()
+    assert run_command(tmp_path, "--name", "r") == 1
+    err = capsys.readouterr().err
+    assert err == (f"compare: error: {log} line 2: {problem}; fix or delete that line (the "
+                   f"other runs are kept), or move the file away to start over\n")
+    assert spy.keys == []
 
 
 # ------------------------------------------------------------- data sources
@@ -289,7 +484,7 @@ def test_the_arrays_and_curve_sources():
 
 # ---------------------------------------------------------------- failures
 def test_a_failing_variant_does_not_stop_the_sweep(tmp_path):
-    variants = {"good": {}, "bad": {"net.activation": "no_such_activation"},
+    variants = {"good": {}, "bad": {"data.train_size": 5000},     # fails as it runs
                 "also good": {"optimizer_name": "adam"}}
     sweep = compare("fail", BASE, variants=variants, repeats=2, out_dir=str(tmp_path),
                     workers=0, verbose=False)
@@ -297,14 +492,14 @@ def test_a_failing_variant_does_not_stop_the_sweep(tmp_path):
     assert status == {(v, k): ("failed" if v == "bad" else "ok")
                       for v in variants for k in (0, 1)}
     bad = [r for r in sweep.results if r["variant"] == "bad"][0]
-    assert "no_such_activation" in bad["error"]
+    assert "5000 train + 30 validation rows exceed the 330 available" in bad["error"]
     table = sweep.table()
     assert "0/2" in table and "FAILED bad" in table
     assert sweep.failed == 2 and (tmp_path / "fail" / "curves.png").exists()
 
 
 def test_a_sweep_where_every_run_failed_draws_no_plot(tmp_path, capsys):
-    sweep = compare("dead", BASE, variants={"bad": {"net.activation": "nope"}}, repeats=2,
+    sweep = compare("dead", BASE, variants={"bad": {"data.train_size": 5000}}, repeats=2,
                     out_dir=str(tmp_path), workers=0, verbose=True)
     assert sweep.failed == 2
     assert "no curves.png: all 2 runs failed" in capsys.readouterr().out
@@ -323,7 +518,7 @@ def test_a_panel_whose_variants_all_failed_says_so(tmp_path):
     """One variant failed, one finished: the failed one's own panel holds a message."""
     from framework.infra.compare import draw_curves
     from framework.plotting import new_figure
-    sweep = compare("half", BASE, variants={"bad": {"net.activation": "nope"}, "good": {}},
+    sweep = compare("half", BASE, variants={"bad": {"data.train_size": 5000}, "good": {}},
                     repeats=1, workers=0, verbose=False)
     figure = new_figure(6, 3)
     bad, good = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
@@ -337,12 +532,13 @@ def test_a_panel_whose_variants_all_failed_says_so(tmp_path):
 # -------------------------------------------------------------- the command
 # (tests/test_experiments.py runs it as a subprocess both ways, with --help)
 def run_command(tmp_path, *extra):
-    """``apps/compare.py``'s main in-process: (exit status, stdout, stderr)."""
+    """``apps/compare.py``'s main in-process: (exit status, stdout, stderr). A test may
+    run the same command twice: ``--overwrite`` lets the second redraw the figure."""
     from apps import compare as command
     return command.main(["--dataset", "clusters", "--train-size", "90", "--hidden", "4",
                          "--epochs", "1", "--repeats", "1", "--workers", "0",
                          "--runs-dir", str(tmp_path / "runs"), "--plot-dir",
-                         str(tmp_path / "plots"), *extra])
+                         str(tmp_path / "plots"), "--overwrite", *extra])
 
 
 def test_command_refuses_a_config_naming_an_unregistered_source(tmp_path, capsys, counter):
@@ -404,13 +600,14 @@ def test_command_flags_make_the_base_run(tmp_path, capsys):
 
 
 def test_command_exits_non_zero_when_runs_fail(tmp_path, capsys):
-    assert run_command(tmp_path, "--axis", "net.activation=nope", "--name", "dead") == 1
+    assert run_command(tmp_path, "--axis", "data.train_size=5000", "--name", "dead") == 1
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and captured.err.startswith(
         "compare: error: 1 of 1 runs failed (the first: ValueError: ")
-    assert "'nope'" in captured.err and "all are in the tables and the JSON line" in captured.err
+    assert "exceed the 100 available" in captured.err
+    assert "all are in the tables and the JSON line" in captured.err
     result = json.loads(captured.out.splitlines()[-1])
-    assert result["failed_runs"] == 1 and "nope" in result["variants"][0]["errors"][0]
+    assert result["failed_runs"] == 1 and "exceed" in result["variants"][0]["errors"][0]
     assert not (tmp_path / "runs" / "dead" / "curves.png").exists()
     assert result["plots"] == [str(tmp_path / "plots" / "dead_curves.png")]  # says why
 

@@ -223,7 +223,7 @@ def _traced_training(specs, shape, batch, optimizer):
         params = _params(batch_size=batch, net_type="multiple_classifier",
                          optimizer_name=optimizer)
         net = fw.NeuralNet.from_specs(params, specs, shape)
-        copies = [net.get_state(), net.get_state()]
+        copies = [net.snapshot(), net.snapshot()]
         for _ in range(2):
             a = x
             for layer in net.layers:
@@ -231,8 +231,8 @@ def _traced_training(specs, shape, batch, optimizer):
             delta = (a - y) / batch                     # the fused softmax + CE delta
             for layer in reversed(net.layers[:-1]):
                 delta = layer.backward(delta)
-            for wb in net.weights():
-                wb.update(0.01)
+            for parameter in net.parameters().values():
+                parameter.update(0.01)
         net.predict(chunk)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -246,10 +246,26 @@ CNN = [{"type": "conv", "filters": 8, "kernel": 5, "padding": 2}, {"type": "batc
        {"type": "dropout", "ratio": 0.5}, {"type": "fc", "size": 10}, {"type": "softmax"}]
 
 
+RESIDUAL_MLP = [{"type": "fc", "size": 64}, {"type": "relu"}] + [
+    {"type": "residual", "layers": [{"type": "fc", "size": 64}, {"type": "layer_norm"},
+                                    {"type": "relu"}]}] * 3 + [
+    {"type": "fc", "size": 10}, {"type": "softmax"}]
+RESIDUAL_CNN = [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1}, {"type": "relu"},
+                {"type": "residual", "layers": [
+                    {"type": "conv", "filters": 8, "kernel": 3, "padding": 1},
+                    {"type": "batch_norm"}, {"type": "relu"}]},
+                {"type": "residual", "projection": "linear", "layers": [
+                    {"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "stride": 2},
+                    {"type": "layer_norm"}, {"type": "relu"}]},
+                {"type": "flatten"}, {"type": "fc", "size": 10}, {"type": "softmax"}]
+
+
 @pytest.mark.parametrize("specs,shape,optimizer", [
     (mlp_specs((64, 32), 10, classifier="softmax"), (784,), "sgd"),
     (mlp_specs((128,), 10, batch_norm=True, dropout=0.2, classifier="softmax"), (784,), "adam"),
     (CNN, (1, 28, 28), "momentum"),
+    (RESIDUAL_MLP, (784,), "adam"),
+    (RESIDUAL_CNN, (1, 28, 28), "sgd"),
 ])
 def test_estimate_is_within_twice_what_training_allocates(specs, shape, optimizer):
     net, peak = _traced_training(specs, shape, 32, optimizer)

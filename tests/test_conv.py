@@ -266,16 +266,15 @@ def test_wrong_input_shape_raises():
         layer.backward(np.zeros((4, 3, 5, 5)))
 
 
-def test_without_params_the_layer_waits_for_attach():
+def test_without_params_the_layer_computes_alone_then_takes_the_nets():
     layer = ConvLayer((1, 8, 8), (2, 3, 3))
-    with pytest.raises(ValueError, match="params"):
-        layer.forward(np.zeros((1, 1, 8, 8)), True)
-    with pytest.raises(ValueError, match="params"):
-        layer.weights()
-    layer.attach(make_params(np.float32))
+    assert layer.wb.W is None                           # declared, not yet allocated
+    assert layer.forward(np.zeros((1, 1, 8, 8)), True).dtype == np.float32   # alone: float32
+    layer.attach(make_params(np.float64))               # the net's params replace them
     layer.initialize(RandomStreams(0))
     assert layer.wb.W.shape == (2, 1, 3, 3) and layer.wb.B.shape == (2,)
-    assert layer.forward(np.ones((1, 1, 8, 8)), True).dtype == np.float32
+    assert layer.wb.W.dtype == np.float64
+    assert layer.forward(np.ones((1, 1, 8, 8)), True).dtype == np.float64
 
 
 def test_attach_keeps_params_given_at_construction():

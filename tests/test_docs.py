@@ -1,15 +1,17 @@
 """The docs that are code: the tutorial notebook runs, docs/api.md is current, every
 public name has a docstring.
 
-The notebook is stored without outputs and executed here with nbclient, once on the
-synthetic stand-in (always: the kernel sees an empty data folder) and once on MNIST
-(when ``$MINIFRAMEWORK_DATA`` has it). Its cells assert what they show (the gradient
+The notebook is stored with the outputs of a run on MNIST (``python
+docs/run_tutorial.py``), so a reader sees them without running it, and is executed
+here with nbclient, once on the synthetic stand-in (always: the kernel sees an empty
+data folder) and once on MNIST (when ``$MINIFRAMEWORK_DATA`` has it). Its cells assert what they show (the gradient
 check passes, a step lowers the batch loss, the reloaded net predicts the same), so a
 run that completes is a run whose claims held.
 """
 import importlib.util
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -56,8 +58,9 @@ def kernel_spec_folder(tmp_path):
     return tmp_path / "jupyter"
 
 
-def execute_notebook(data_dir, tmp_path, monkeypatch):
-    """Run the notebook in a fresh kernel whose ``MINIFRAMEWORK_DATA`` is ``data_dir``.
+def execute_notebook(data_dir, tmp_path, monkeypatch, notebook=None):
+    """Run the notebook (the stored one, or ``notebook``) in a fresh kernel whose
+    ``MINIFRAMEWORK_DATA`` is ``data_dir``.
 
     Returns (executed notebook, seconds). The kernel starts in an empty folder
     (``tmp_path / "work"``: a file the notebook wrote would land there) and
@@ -70,7 +73,10 @@ def execute_notebook(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_spec_folder(tmp_path)))
     work = tmp_path / "work"
     work.mkdir()
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = notebook or nbformat.read(NOTEBOOK, as_version=4)
+    for cell in notebook.cells:                 # run it as a reader would open it
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     python_path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
                                  if p]
     env = dict(os.environ, MINIFRAMEWORK_DATA=str(data_dir), TQDM_DISABLE="1",
@@ -83,24 +89,61 @@ def execute_notebook(data_dir, tmp_path, monkeypatch):
 
 
 def outputs_text(notebook):
-    """All stdout/stderr text and error names the executed cells produced."""
+    """All stdout/stderr text and error names the executed cells produced (a stored
+    notebook's JSON may hold a text as a list of lines)."""
     parts = []
-    for cell in notebook.cells:
+    for cell in notebook["cells"]:
         for output in cell.get("outputs", []):
-            parts.append(output.get("text", "") if output.get("output_type") == "stream"
-                         else output.get("ename", ""))
+            text = (output.get("text", "") if output.get("output_type") == "stream"
+                    else output.get("ename", ""))
+            parts.append("".join(text) if isinstance(text, list) else text)
     return "".join(parts)
 
 
-def test_the_stored_notebook_has_no_outputs_and_no_machine_paths():
-    """Kept small and portable: outputs are made by running it, paths come from the env."""
+def test_the_stored_notebook_has_its_outputs_and_no_machine_paths():
+    """Stored as executed (python docs/run_tutorial.py): every code cell ran, in order,
+    and shows its output (the figure too), and no path of this machine is in it."""
     text = NOTEBOOK.read_text(encoding="utf-8")
     notebook = json.loads(text)
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     assert code, "the tutorial has no code cells"
-    assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
+    assert [cell["execution_count"] for cell in code] == list(range(1, len(code) + 1))
+    assert all(cell["outputs"] for cell in code), "a code cell without its output"
+    assert not any(output.get("output_type") == "error" for cell in code
+                   for output in cell["outputs"])
+    stored = outputs_text(notebook)
+    assert "predicts the same: True" in stored
+    assert re.search(r"^(MNIST|synthetic digits): train 9000, validation 1000, test 2000, "
+                     r"784 features$", stored, re.M)
+    assert sum("image/png" in output.get("data", {}) for cell in code
+               for output in cell["outputs"]) == 1
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     for marker in ("/work/", "/home/", "/root/", "/tmp/", "C:\\", "shared/data"):
         assert marker not in text, f"docs/tutorial.ipynb names a machine path ({marker!r})"
+
+
+def test_a_fresh_run_gives_the_stored_notebooks_outputs(tmp_path, monkeypatch):
+    """The stored outputs are what the notebook prints: cell by cell the same kinds
+    of output, and on the same data the same data line and checks."""
+    import copy
+    nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed "
+                                   "(pip install -e '.[dev]')")
+    stored = nbformat.read(NOTEBOOK, as_version=4)
+    data_dir = os.environ.get("MINIFRAMEWORK_DATA") if mnist_available() else None
+    if data_dir is None:
+        pytest.skip("MNIST not found: the stored outputs are of a run on MNIST")
+    fresh, _ = execute_notebook(data_dir, tmp_path, monkeypatch, copy.deepcopy(stored))
+    def kinds(notebook):
+        """Per cell the kinds of output, a run of stream chunks counted once (how a
+        stream is cut into chunks depends on the kernel's flushes)."""
+        found = []
+        for cell in notebook.cells:
+            types = [o["output_type"] for o in cell.get("outputs", [])]
+            found.append([t for i, t in enumerate(types) if i == 0 or t != types[i - 1]])
+        return found
+
+    assert kinds(fresh) == kinds(stored)
+    assert outputs_text(fresh).splitlines()[0] == outputs_text(stored).splitlines()[0]
 
 
 def test_the_notebook_runs_on_synthetic_digits(tmp_path, monkeypatch):

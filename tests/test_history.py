@@ -11,29 +11,37 @@ from framework.history import Record, TrainingHistory
 
 
 def _history():
-    history = TrainingHistory()
+    """Four records; the Keeper of a run would pick index 1 (lowest validation loss)."""
+    history = TrainingHistory("run", "multiple_classifier")
     for i, (train, val) in enumerate([(1.0, 0.9), (0.8, 0.7), (0.6, 0.75), (math.nan, None)]):
         history.add(Record(epoch=i + 1.0, iteration=10 * (i + 1), learning_rate=0.1,
                            train_loss=train, train_accuracy=0.5 + i / 10,
                            val_loss=val, val_accuracy=None if val is None else 0.6))
+    history.best_index, history.kept = 1, "best"
     history.stop_reason = "test"
     return history
 
 
-def test_best_is_the_lowest_finite_monitored_loss():
+def test_the_best_record_is_the_keepers_choice():
     history = _history()
+    assert history.add(Record(5.0, 50, 0.1, 0.1, 0.9, 0.1, 0.9)) == 4   # add decides nothing
     assert history.best_index == 1
     assert history.best_epoch == 2.0 and history.best_val_loss == 0.7
     assert history.column("train_loss")[:3] == [1.0, 0.8, 0.6]
+    assert history.kept_description().startswith("kept the best checkpoint by val_loss "
+                                                  "(epoch 2.00, val_loss 0.7)")
     with pytest.raises(ValueError, match="column"):
         history.column("nope")
 
 
-def test_without_validation_the_train_loss_decides():
-    history = TrainingHistory()
-    assert history.add(Record(1.0, 1, 0.1, 0.5, 0.0)) is True
-    assert history.add(Record(2.0, 2, 0.1, 0.7, 0.0)) is False
-    assert history.best_loss == 0.5 and history.best_val_loss is None
+def test_history_history_is_kerass_dict_of_lists():
+    history = _history()
+    assert list(history.history) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
+                                     "lr"]
+    assert history.history["val_loss"][:3] == [0.9, 0.7, 0.75]
+    fitting = TrainingHistory("fit", "fitting")
+    fitting.add(Record(1.0, 1, 0.1, 0.5, 0.25))
+    assert list(fitting.history) == ["epoch", "loss", "r2", "lr"]
 
 
 def test_as_dict_is_json_and_non_finite_becomes_null():
@@ -46,8 +54,8 @@ def test_csv_has_a_header_and_one_row_per_record(tmp_path):
     path = tmp_path / "h.csv"
     _history().to_csv(path)
     rows = list(csv.reader(path.open()))
-    assert rows[0] == ["epoch", "iteration", "learning_rate", "train_loss", "train_accuracy",
-                       "val_loss", "val_accuracy"]
+    assert rows[0] == ["epoch", "iteration", "lr", "loss", "accuracy", "val_loss",
+                       "val_accuracy"]
     assert len(rows) == 5 and rows[4][5] == ""
 
 

@@ -81,16 +81,18 @@ def test_batch_norm_gradients_in_training():
     rng = np.random.default_rng(4)
     layer = BatchNormLayer(WIDTH, params=params())
     layer.initialize(RandomStreams(0))
-    layer.wb.W[...] = rng.uniform(0.5, 2.0, (1, WIDTH))
-    layer.wb.B[...] = rng.normal(size=(1, WIDTH))
+    layer.gamma.value[...] = rng.uniform(0.5, 2.0, (1, WIDTH))
+    layer.beta.value[...] = rng.normal(size=(1, WIDTH))
     x = rng.normal(size=(ROWS, WIDTH)) * 3 + 1
     g = rng.normal(size=(ROWS, WIDTH))
     check_input_gradient(layer, x, g)
     objective = lambda: float(np.sum(layer.forward(x, train=True) * g))
     objective()
     layer.backward(g)
-    for analytic, array in ((layer.wb.dW.copy(), layer.wb.W), (layer.wb.dB.copy(), layer.wb.B)):
-        assert max_relative_error(analytic, numerical_gradient(objective, array)) < TOLERANCE
+    for parameter in (layer.gamma, layer.beta):
+        analytic = parameter.grad.copy()
+        assert max_relative_error(analytic, numerical_gradient(objective, parameter.value)) \
+            < TOLERANCE
 
 
 def test_dropout_gradients_with_fixed_mask():

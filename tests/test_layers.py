@@ -126,8 +126,8 @@ def test_activator_values():
 def test_batch_norm_uses_batch_statistics_then_running_statistics():
     layer = BatchNormLayer(2, momentum=0.8, params=params())
     layer.initialize(RandomStreams(0))
-    layer.wb.W[...] = [[2.0, 0.5]]
-    layer.wb.B[...] = [[1.0, -1.0]]
+    layer.gamma.value[...] = [[2.0, 0.5]]
+    layer.beta.value[...] = [[1.0, -1.0]]
     x = np.array([[1.0, 10.0], [3.0, 10.0], [5.0, 40.0], [7.0, 40.0]])
     mean, var = x.mean(0), x.var(0)
     out = layer.forward(x, train=True)
@@ -150,8 +150,10 @@ def test_batch_norm_validation_and_defaults():
         with pytest.raises(ValueError):
             BatchNormLayer(**bad)
     layer = BatchNormLayer(3)
-    assert layer.wb.W.dtype == np.float32 and np.all(layer.wb.W == 1) and not np.any(layer.wb.B)
-    assert layer.wb.regular_loss() == 0.0
+    layer.require_arrays()                       # standing alone: float32, plain SGD
+    gamma, beta = layer.gamma.value, layer.beta.value
+    assert gamma.dtype == np.float32 and np.all(gamma == 1) and not np.any(beta)
+    assert layer.gamma.penalty() == 0.0 and not layer.gamma.decay
 
 
 def test_batch_norm_without_params_adopts_the_nets_dtype_and_optimizer():
@@ -161,8 +163,8 @@ def test_batch_norm_without_params_adopts_the_nets_dtype_and_optimizer():
     net = NeuralNet(net_params, "bn")
     layer = BatchNormLayer(3)
     net.add_layer(layer, "bn1")
-    assert layer.wb.W.dtype == np.float64 and layer.running_mean.dtype == np.float64
-    assert isinstance(layer.wb.optimizer_W, Adam)
+    assert layer.gamma.value.dtype == np.float64 and layer.running_mean.dtype == np.float64
+    assert isinstance(layer.gamma.optimizer, Adam)
 
 
 # --- dropout ---
@@ -192,13 +194,15 @@ def test_dropout_masks_differ_between_calls_and_validation():
 
 def test_every_layer_rebuilds_from_its_json_config():
     p = params(optimizer_name="adam")
-    from framework import ConvLayer, FlattenLayer, PoolingLayer
+    from framework import ConvLayer, FlattenLayer, LayerNormLayer, PoolingLayer, ResidualLayer
     layers = [FcLayer(4, 3, p), ActivationLayer({"name": "leaky_relu", "alpha": 0.2}),
               ClassificationLayer("softmax"), BatchNormLayer(3, momentum=0.7, params=p),
               DropoutLayer(3, 0.3), BatchNormLayer((2, 4, 4), params=p),
               ConvLayer((2, 6, 5), (3, 3, 2), stride=2, padding=1, params=p),
               PoolingLayer((2, 6, 6), (3, 3), stride=1, pool_type="mean"),
-              FlattenLayer((2, 3, 3))]
+              FlattenLayer((2, 3, 3)), LayerNormLayer((2, 3, 3), eps=1e-3, params=p),
+              ResidualLayer([{"type": "fc", "size": 5}, {"type": "relu"}], 4,
+                            projection="linear", params=p)]
     built_in = {name for name in LAYER_CLASSES
                 if LAYER_CLASSES[name].__module__.startswith("framework.")}
     assert {type(layer).__name__ for layer in layers} == built_in
@@ -206,15 +210,20 @@ def test_every_layer_rebuilds_from_its_json_config():
         config = json.loads(json.dumps(layer.get_config()))
         clone = layer_from_config(type(layer).__name__, config, p)
         assert type(clone) is type(layer) and clone.get_config() == layer.get_config()
-    assert layer_from_config("BatchNormLayer", {"size": 3}, p).wb.optimizer_name.value == "adam"
+    assert layer_from_config("BatchNormLayer", {"size": 3}, p).gamma.optimizer.name == "adam"
     with pytest.raises(ValueError, match="'Conv2d'"):
         layer_from_config("Conv2d", {}, p)
 
 
 # --- WeightsBias ---
 
+def _wb(input_size, output_size, **kwargs):
+    return WeightsBias.from_params(params(**kwargs), input_size, output_size)
+
+
 def test_weights_bias_update_adds_regularization_to_w_only():
-    wb = WeightsBias(2, 2, "xavier", "sgd", np.float64, regular_name="l2", regular_value=0.5)
+    wb = _wb(2, 2, init_method="xavier", optimizer_name="sgd", regular_name="l2",
+             regular_value=0.5)
     wb.initialize(np.random.default_rng(0))
     wb.B[...] = 1.0
     W0, B0 = wb.W.copy(), wb.B.copy()
@@ -226,28 +235,20 @@ def test_weights_bias_update_adds_regularization_to_w_only():
     assert wb.regular_loss() == pytest.approx(0.25 * np.sum(wb.W ** 2))
 
 
-def test_weights_bias_arrays_and_state_round_trip():
-    wb = WeightsBias(3, 2, "msra", "adam", np.float32)
+def test_weights_bias_is_two_named_parameters_with_their_own_state():
+    wb = _wb(3, 2, init_method="msra", optimizer_name="adam", dtype=np.float32)
     wb.initialize(np.random.default_rng(0))
+    assert wb.W is wb.weight.value and wb.dB is wb.bias.grad
+    assert wb.weight.decay and not wb.bias.decay
     wb.dW[...] = 1.0
     wb.dB[...] = -1.0
     wb.update(0.01)
-    clone = WeightsBias(3, 2, "msra", "adam", np.float32)
-    clone.set_arrays(wb.arrays())
-    clone.set_optimizer_state(wb.optimizer_state())
-    assert set(wb.optimizer_state()) == {"W/m", "W/v", "W/t", "B/m", "B/v", "B/t"}
-    for obj in (wb, clone):
-        obj.dW[...] = 0.5
-        obj.dB[...] = 2.0
-        obj.update(0.01)
-    np.testing.assert_array_equal(wb.W, clone.W)
-    np.testing.assert_array_equal(wb.B, clone.B)
-    with pytest.raises(ValueError, match=r"\(3, 2\).*\(2, 3\)"):
-        clone.set_arrays({"W": np.zeros((2, 3)), "B": np.zeros((1, 2))})
+    assert set(wb.weight.optimizer.state()) == {"m", "v", "t"} and wb.weight.optimizer.t == 1
+    assert not np.array_equal(wb.weight.optimizer.state()["m"], wb.bias.optimizer.state()["m"])
 
 
 def test_weights_bias_nag_pre_update_moves_to_look_ahead():
-    wb = WeightsBias(1, 1, "zero", "nag", np.float64)
+    wb = _wb(1, 1, init_method="zero", optimizer_name="nag")
     wb.dW[...] = 1.0
     wb.update(0.1)                              # v = -0.1, W = -0.1
     wb.pre_update()

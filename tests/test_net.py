@@ -4,14 +4,14 @@ import pytest
 
 import framework as fw
 from framework.losses import LossFunction
-from framework.training import make_step
+from framework.step import Step
 from gradcheck import numerical_gradient
 
 
 def _total_loss(net, x, y):
     """Data loss of a train-mode forward pass plus the weight penalty (float64)."""
     a = net.forward(x, train=True)
-    penalty = sum(wb.regular_loss() for wb in net.weights())
+    penalty = sum(p.penalty() for p in net.parameters().values())
     return LossFunction(net.params.net_type).loss(a, y) + penalty
 
 
@@ -49,10 +49,10 @@ def test_whole_net_gradient_matches_central_differences(build_net, net_type, act
         y = rng.integers(0, 2, (10, 1)).astype(np.float64)
     else:
         y = rng.uniform(-1, 1, (10, 2))
-    arrays = [a for wb in net.weights() for a in (wb.W, wb.B)]
+    arrays = [p.value for p in net.parameters().values()]
     numerical = [numerical_gradient(lambda: _total_loss(net, x, y), a) for a in arrays]
     before = [a.copy() for a in arrays]
-    loss, _ = make_step(net)(x, y, 1.0)
+    loss = Step(net)(x, y, 1.0)
     assert loss == pytest.approx(_total_loss_at(net, before, arrays, x, y), rel=1e-12)
     for b, a, n in zip(before, arrays, numerical):
         assert _relative_error(b - a, n) < 1e-6

@@ -196,7 +196,7 @@ def test_options_are_used():
     with pytest.raises(ValueError, match="beta2"):
         make_optimizer("adam", (1,), np.float64, beta2=1.0)
     with pytest.raises(ValueError, match="optimizer_name"):
-        make_optimizer("adamw", (1,), np.float64)
+        make_optimizer("adamx", (1,), np.float64)
 
 
 @pytest.mark.parametrize("name", [o.value for o in OptimizerName])

@@ -9,6 +9,7 @@ test module and so every helper) is what failed before.
 """
 import ast
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -242,6 +243,11 @@ def _mnist_env():
     return env
 
 
+def fw_load(path):
+    from framework import NeuralNet
+    return NeuralNet.load(path)
+
+
 def test_readme_quick_start(tmp_path):
     code = quick_start_code((ROOT / "README.md").read_text(encoding="utf-8"))
     env = _mnist_env()
@@ -255,3 +261,125 @@ def test_readme_quick_start(tmp_path):
     assert net.layer_names[0] == "fc1" and net.layer_names[-1] == "softmax"
     assert net.epoch >= 1
     assert "lenet" in done.stdout                  # the CNN block's summary was printed
+    # the steering block: two more epochs, a CSV row per checkpoint (ten an epoch), the best
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,iteration,lr,loss,accuracy") and len(rows) == 1 + 20
+    assert fw_load(tmp_path / "best.h5").epoch in (net.epoch, net.epoch + 1, net.epoch + 2)
+    assert "kept the best checkpoint by val_loss" in done.stdout
+    assert "'accuracy':" in done.stdout           # evaluate's dict on arrays
+
+
+# ------------------------------------------------------ the wheel (issue 22)
+APP_COMMANDS = {"miniframework-mnist": "apps.mnist_classify", "miniframework-cifar":
+                "apps.cifar_classify", "miniframework-house": "apps.house_price",
+                "miniframework-curve": "apps.curve_fitting", "miniframework-binary":
+                "apps.binary_classify", "miniframework-compare": "apps.compare",
+                "miniframework-experiment": "apps.experiments.__main__",
+                "miniframework": "apps.__main__"}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(venv python, bin folder, wheel members): the wheel built from a copy of this
+    tree and installed into a fresh virtual environment outside the clone (its
+    dependencies from this interpreter's site-packages: the test needs no network)."""
+    for module in ("build", "setuptools", "pip"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"`{module}` is not installed (pip install -e \".[dev]\")")
+    base = tmp_path_factory.mktemp("wheel")
+    src, out, venv = base / "src", base / "dist", base / "venv"
+    _copy_tree(src)
+    done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation",
+                           "--outdir", str(out), str(src)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (wheel,) = out.glob("*.whl")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages",
+                    str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
+                           "--no-deps", "--no-index", str(wheel)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    import zipfile
+    with zipfile.ZipFile(wheel) as archive:
+        members = archive.namelist()
+        entry_points = next(archive.read(name).decode() for name in members
+                            if name.endswith("entry_points.txt"))
+    return python, venv / "bin", members, entry_points
+
+
+def _in(folder, argv, **env):
+    """Run ``argv`` in ``folder`` with none of this clone on the import path."""
+    from app_runs import app_env
+    environment = {**app_env(), **env}
+    return subprocess.run([str(a) for a in argv], cwd=folder, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_wheel_holds_the_apps_and_their_commands(installed):
+    _, _, members, entry_points = installed
+    for module in ("apps/__init__.py", "apps/__main__.py", "apps/support/skeleton.py",
+                   "apps/experiments/__main__.py", "apps/experiments/optimizer_paths.py",
+                   "framework/__init__.py", "datareaders/__init__.py"):
+        assert module in members, module
+    assert not [m for m in members if m.startswith(("tests/", "bench/", "docs/"))]
+    for command, module in APP_COMMANDS.items():
+        assert re.search(rf"^{command} = {re.escape(module)}:main$", entry_points, re.M), \
+            (command, entry_points)
+
+
+def test_installed_apps_train_save_and_reload_from_any_folder(installed, tmp_path):
+    """The console script and ``python -m`` of the installed package, in an empty
+    folder: the library is the wheel's, a net is trained, saved there and reloaded."""
+    python, bin_folder, _, _ = installed
+    where = _in(tmp_path, [python, "-c", "import framework, apps; "
+                                         "print(framework.__file__); print(apps.__file__)"])
+    assert where.returncode == 0, where.stderr
+    for path in where.stdout.split():
+        assert Path(path).is_relative_to(python.parent.parent), path
+    trained = _in(tmp_path, [bin_folder / "miniframework-curve", "--dataset", "generated",
+                             "--epochs", 3, "--restarts", 1, "--quiet"])
+    assert trained.returncode == 0, trained.stderr
+    result = json.loads(trained.stdout)
+    weights = tmp_path / "weights" / "curve_fitting_generated_seed1.h5"
+    assert result["weights"] == str(Path("weights") / weights.name) and weights.is_file()
+    assert all((tmp_path / p).is_file() for p in result["plots"])
+    again = _in(tmp_path, [python, "-m", "apps.curve_fitting", "--load", weights, "--quiet"])
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["metrics"] == result["metrics"]
+    binary = _in(tmp_path, [python, "-m", "apps", "binary_classify", "--arc-points", 40,
+                            "--epochs", 2, "--no-plots", "--quiet"])
+    assert binary.returncode == 0, binary.stderr
+    assert json.loads(binary.stdout)["app"] == "binary_classify"
+
+
+def test_python_m_apps_lists_the_apps_and_experiments(installed, tmp_path):
+    python, bin_folder, _, _ = installed
+    listed = _in(tmp_path, [python, "-m", "apps"])
+    assert listed.returncode == 0, listed.stderr
+    for name, command in (("mnist_classify", "miniframework-mnist"),
+                          ("house_price", "miniframework-house"),
+                          ("compare", "miniframework-compare")):
+        assert re.search(rf"^\s+{name}\s+{command}\s", listed.stdout, re.M), listed.stdout
+    experiments = _in(tmp_path, [bin_folder / "miniframework-experiment"])
+    assert experiments.returncode == 0 and "optimizer_paths" in experiments.stdout
+    unknown = _in(tmp_path, [python, "-m", "apps", "nope"])
+    assert unknown.returncode == 2 and "no app 'nope'" in unknown.stderr
+
+
+@pytest.mark.parametrize("shadow", ["framework.py", "framework/__init__.py"])
+def test_a_students_framework_module_is_named_not_imported(shadow, installed, tmp_path):
+    """``python -m`` puts the working folder first on the path: a file there named
+    framework would be imported instead of the library; the apps say so in one line."""
+    python, _, _, _ = installed
+    path = tmp_path / shadow
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("raise SystemExit('the student code ran')\n")
+    done = _in(tmp_path, [python, "-m", "apps.mnist_classify", "--help"])
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "the student code ran" not in done.stderr
+    assert done.stderr.startswith(f"apps: error: 'import framework' finds "
+                                  f"{tmp_path / shadow}, not MiniFramework's framework "
+                                  "package"), done.stderr
+    assert "Rename it" in done.stderr

@@ -25,6 +25,7 @@ def _history(n=6, val=True, best_at=3):
         history.add(Record(epoch=float(i), iteration=10 * i, learning_rate=0.1,
                            train_loss=1.0 / i, train_accuracy=1 - 1 / (i + 1),
                            val_loss=val_loss, val_accuracy=0.7 if val else None))
+    history.best_index = (best_at - 1) if val else n - 1   # what the run's Keeper picks
     return history
 
 
@@ -41,10 +42,11 @@ def test_title_names_the_run_and_metric_and_r2_is_labelled_r2():
     figure = plot_history(_history(), run_name="house_price", net_type="fitting")
     title = figure._suptitle.get_text()
     assert title.startswith("house_price: loss and R²")
-    assert [a.get_ylabel() for a in figure.axes] == ["loss", "R²"]
+    assert [a.get_ylabel() for a in figure.axes] == ["loss (½·mean squared error)", "R²"]
     figure = plot_history(_history(), run_name="mnist", net_type="multiple_classifier")
     assert figure._suptitle.get_text().startswith("mnist: loss and accuracy")
     assert figure.axes[1].get_ylabel() == "accuracy"
+    assert figure.axes[0].get_ylabel() == "loss (cross-entropy)"       # the loss, named
     assert metric_label("fitting") == "R²" and metric_label(None) == "accuracy"
     figure = plot_history(_history(), title="my own title", metric="F1")
     assert figure._suptitle.get_text() == "my own title" and figure.axes[1].get_ylabel() == "F1"
@@ -190,3 +192,84 @@ def test_confusion_matrix_counts_and_cells(tmp_path):
     assert all(t.get_fontsize() >= 9 for t in axes.texts)
     assert [t.get_text() for t in axes.get_xticklabels()] == ["malignant", "benign"]
     assert axes.get_title() == "test accuracy 60%" and figure.dpi == DPI
+
+
+# ------------------------------------------------ slide-ready figures (issue 22)
+def test_a_single_record_is_a_number_on_sane_axes():
+    """--epochs 1: not a lonely dot on an axis from 0.96 to 1.04, but axes from 0 and
+    the values written in the panel."""
+    history = TrainingHistory(name="one", net_type="multiple_classifier")
+    history.add(Record(1.0, 10, 0.1, 0.31, 0.91, 0.29, 0.92))
+    figure = plot_history(history)
+    loss, accuracy = figure.axes
+    assert loss.get_xlim()[0] == 0 and loss.get_xlim()[1] > 1.2
+    assert loss.get_ylim()[0] == 0 and loss.get_ylim()[1] > 0.31
+    assert accuracy.get_ylim() == (0.0, 1.05)
+    texts = " ".join(t.get_text() for t in loss.texts)
+    assert "train: 0.31" in texts and "validation: 0.29" in texts
+
+
+def test_a_band_on_a_log_axis_stays_above_zero():
+    from framework.plotting import LOG_BAND_FLOOR, draw_band, new_figure
+    figure = new_figure(4, 3)
+    axes = figure.add_subplot(1, 1, 1)
+    mean, std = np.array([1.0, 0.1, 0.01]), np.array([2.0, 0.5, 0.001])
+    band = draw_band(axes, [1, 2, 3], mean, std, "C0", log=True)
+    lower = band.get_paths()[0].vertices[:, 1]
+    assert lower.min() >= LOG_BAND_FLOOR * mean.min() > 0
+    unclipped = draw_band(axes, [1, 2, 3], mean, std, "C1", log=False)
+    assert unclipped.get_paths()[0].vertices[:, 1].min() < 0       # linear: as it is
+
+
+def test_a_log_axis_has_plain_tick_labels_over_a_narrow_range(tmp_path):
+    from framework.plotting import new_figure, save_figure, tidy_log_axis
+    figure = new_figure(4, 3)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.plot([1, 2, 3], [2.2, 2.6, 3.1])
+    axes.set_yscale("log")
+    tidy_log_axis(axes)
+    save_figure(figure, tmp_path / "t.png")                   # draws: the labels are set
+    labels = [t.get_text() for t in axes.get_yticklabels() if t.get_text()]
+    assert labels and all("10^" not in text and "times" not in text for text in labels)
+    assert all(float(text) > 0 for text in labels)
+
+
+def test_sweep_curves_say_what_lines_and_bands_are(tmp_path):
+    from framework.infra.compare.report import plot_curves
+    results = []
+    for repeat, scale in enumerate((1.0, 1.2)):
+        for variant, base in (("optimizer=sgd", 2.0), ("optimizer=adam", 0.5)):
+            records = [{"epoch": e, "train_loss": base * scale / e, "val_loss": base * scale / e,
+                        "val_accuracy": 1 - 0.5 / e} for e in (1, 2, 3)]
+            results.append({"variant": variant, "status": "ok", "repeat": repeat,
+                            "history": {"records": records}})
+    figure = plot_curves(results, ["optimizer=sgd", "optimizer=adam"], tmp_path / "c.png",
+                         panels=(("train_loss",), ("val_accuracy",)), title="opt",
+                         log_y=("train_loss",))
+    title = figure._suptitle.get_text()
+    assert title.startswith("opt\n") and "mean over 2 repeats, shaded: ± 1 std" in title
+    assert [a.get_ylabel() for a in figure.axes] == ["training loss", "validation accuracy"]
+    assert figure.axes[0].get_yscale() == "log" and figure.axes[1].get_yscale() == "linear"
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["optimizer=sgd", "optimizer=adam"]
+    assert not any(axes.get_legend() for axes in figure.axes)
+
+
+def test_optimizer_paths_keep_the_geometry_and_label_the_axes():
+    import argparse
+    from apps.experiments import optimizer_paths as paths
+    experiment = argparse.Namespace(figure=lambda w, h: __import__(
+        "framework.plotting", fromlist=["new_figure"]).new_figure(w, h))
+    bowls = [paths.path(name, lr, 20.0, 5) for _, name, lr in paths.OPTIMIZERS]
+    figure = paths.plot_bowl(experiment, bowls, 20.0, "bowl")
+    for axes in figure.axes[:7]:
+        assert axes.get_aspect() == 1.0
+        assert (axes.get_xlabel(), axes.get_ylabel()) == ("x", "y")
+    args = argparse.Namespace(data_seed=0, noise=0.1, data_seeds=2, iterations=40,
+                              target_loss=0.005)
+    study = paths.linear_study(args)
+    figure = paths.plot_linear(experiment, study, args, zoom=False)
+    for axes in figure.axes[:7]:
+        assert axes.get_aspect() == 1.0
+        assert (axes.get_xlabel(), axes.get_ylabel()) == ("w", "b")
+    assert "(book 148)" in figure.axes[0].get_title()

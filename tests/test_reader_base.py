@@ -289,15 +289,15 @@ def test_reader_needs_read_data_first():
 def test_prefetched_batches_equal_in_line_batches(monkeypatch, blas_threads):
     """With one BLAS thread the next batch is gathered on a background thread:
     same batches, same order; an epoch cut short leaves no gather running."""
-    from datareaders import arrays
     from framework import threads
+    from framework.infra import batches
     r = classification_reader(n=103)
     r.normalize_y("multiple")
-    monkeypatch.setattr(arrays, "PREFETCH_BYTES", 1 << 40)
+    monkeypatch.setattr(batches, "PREFETCH_BYTES", 1 << 40)
     expected = collect(r, 10, np.random.default_rng(7))
-    monkeypatch.setattr(arrays, "PREFETCH_BYTES", 0)
+    monkeypatch.setattr(batches, "PREFETCH_BYTES", 0)
     with threads.limit(blas_threads):
-        assert arrays._prefetch_pays() == (blas_threads == 1 and len(os.sched_getaffinity(0)) > 1)
+        assert batches._prefetch_pays() == (blas_threads == 1 and len(os.sched_getaffinity(0)) > 1)
         got = collect(r, 10, np.random.default_rng(7))
         for i, (x, _) in enumerate(r.batches(10, np.random.default_rng(1))):
             if i == 2:

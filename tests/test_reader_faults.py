@@ -16,7 +16,7 @@ import pytest
 from reader_files import (house_rows, idx_bytes, serve_folder, write_bytes, write_house_csv,
                           write_mnist_set)
 
-from datareaders import CifarImageReader, DataFileError, MnistImageDataReader
+from datareaders import ArrayDataReader, CifarImageReader, DataFileError, MnistImageDataReader
 from datareaders.cifar import read_class_names
 from datareaders.download import RemoteFile, fetch, safe_extract_tar
 from datareaders.house import read_house_csv
@@ -253,3 +253,210 @@ def test_a_failed_download_keeps_folders_that_existed(served, tmp_path):
         fetch(url + "missing.bin", tmp_path / "data" / "mnist" / "x.bin", md5="0" * 32,
               progress=False)
     assert sorted(os.listdir(tmp_path / "data")) == ["other.txt"]
+
+
+# ----- issue 19: the same sample twice, one class, complex input, overflow, options --------
+def _breast_cancer_files(tmp_path, x, labels):
+    from test_reader_binary import write_sklearn_csv, write_wdbc
+    return (write_wdbc(tmp_path / "wdbc.data", x, labels),
+            write_sklearn_csv(tmp_path / "breast_cancer.csv", x, labels))
+
+
+def _cancer_samples(n_malignant=8, n_benign=12):
+    from test_reader_binary import _samples
+    return _samples(n_malignant, n_benign)
+
+
+def test_a_repeated_sample_in_the_breast_cancer_file_is_refused(tmp_path):
+    """A duplicated wdbc.data line put the same sample into the training and the test set.
+    Refused, not dropped: the reader cannot know which copy is right when they differ."""
+    from datareaders.breast_cancer import read_breast_cancer
+    x, labels = _cancer_samples()
+    wdbc, _ = _breast_cancer_files(tmp_path, x, labels)
+    lines = wdbc.read_text().splitlines()
+    wdbc.write_text("\n".join(lines + [lines[3]]) + "\n")              # the same line again
+    with pytest.raises(DataFileError, match=r"wdbc\.data: line 21: the id 842303 repeats "
+                                            r"line 4's; a sample twice could be split into "
+                                            r"both the training and the test set"):
+        read_breast_cancer(wdbc)
+    other_id = lines[3].replace("842303", "999999", 1)                   # copied, new id
+    wdbc.write_text("\n".join(lines + [other_id]) + "\n")
+    with pytest.raises(DataFileError, match=r"line 21: the same 30 features as line 4"):
+        read_breast_cancer(wdbc)
+    x2 = np.vstack([x, x[5]])                                           # the sklearn layout
+    _, csv_path = _breast_cancer_files(tmp_path, x2, np.append(labels, 1 - labels[5]))
+    with pytest.raises(DataFileError, match=r"breast_cancer\.csv: line 22: the same 30 "
+                                            r"features as line 7"):
+        read_breast_cancer(csv_path)
+
+
+@pytest.mark.parametrize("layout", [0, 1])
+def test_a_file_with_one_class_only_is_refused(tmp_path, layout):
+    from datareaders.breast_cancer import read_breast_cancer
+    x, labels = _cancer_samples(n_malignant=0, n_benign=10)
+    path = _breast_cancer_files(tmp_path, x, labels)[layout]
+    with pytest.raises(DataFileError, match=rf"{path.name}: only benign samples; a binary "
+                                            r"classifier needs samples of both classes"):
+        read_breast_cancer(path)
+
+
+@pytest.mark.parametrize("net_type", ["binary_classifier", "multiple_classifier"])
+def test_classification_labels_of_one_class_are_refused(net_type):
+    from datareaders import DoubleArcReader
+    reader = ArrayDataReader(np.ones((6, 2)), np.zeros(6, int), np.ones((2, 2)),
+                             np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"y_train: all 6 labels are class 0; a classifier "
+                                         r"needs samples of at least two classes"):
+        reader.normalize_y(net_type)
+    arcs = DoubleArcReader(5, 2).read_data()
+    arcs.y_train_raw[:] = 1
+    with pytest.raises(ValueError, match=r"all 10 labels are class 1 \(upper arc\)"):
+        arcs.normalize_y("binary_classifier")
+    reader.normalize_y("fitting")                        # regression: one value is fine
+
+
+def test_complex_text_and_ragged_inputs_are_refused():
+    """ArrayDataReader dropped the imaginary part with a ComplexWarning."""
+    y = np.array([0, 1, 0])
+    with pytest.raises(ValueError, match=r"x_train: complex values \(dtype complex128\) are "
+                                         r"refused: the imaginary part would be dropped"):
+        ArrayDataReader(np.ones((3, 2)) + 0.5j, y)
+    with pytest.raises(ValueError, match=r"y_test: complex values"):
+        ArrayDataReader(np.ones((3, 2)), y, np.ones((2, 2)), np.array([1j, 0]))
+    with pytest.raises(ValueError, match=r"x_train: expected real numbers, got dtype <U1 "
+                                         r"\(text\)"):
+        ArrayDataReader(np.array([["a", "b"]] * 3), y)
+    with pytest.raises(ValueError, match=r"x_train: expected real numbers, got dtype "
+                                         r"object \(Python objects\)"):
+        ArrayDataReader(np.array([[None, 1]] * 3), y)
+    with pytest.raises(ValueError, match=r"x_train: expected a rectangular array"):
+        ArrayDataReader([[1.0, 2.0], [3.0], [4.0, 5.0]], y)
+    with pytest.raises(ValueError, match=r"ArrayDataReader: dtype: expected a floating type"
+                                         r".*got None"):
+        ArrayDataReader(np.ones((3, 2)), y, dtype=None)        # None is float64 to NumPy
+    with pytest.raises(ValueError, match=r"astype: dtype: expected a floating type"):
+        ArrayDataReader(np.ones((3, 2)), y).astype(np.int32)
+
+
+def test_a_value_beyond_the_dtype_is_named_an_overflow_not_nan(tmp_path):
+    """1e39 is finite in float64 and inf in float32: it said "contains NaN or inf"."""
+    x = np.ones((4, 3))
+    x[2, 1] = -1e39
+    with pytest.raises(ValueError, match=r"x_train: the value -1e\+39 \(row 2, column 1\) "
+                                         r"overflows float32 \(largest 3\.403e\+38\)"):
+        ArrayDataReader(x, np.arange(4))
+    assert ArrayDataReader(x, np.arange(4), dtype=np.float64).x_train[2, 1] == -1e39
+    images = np.ones((2, 1, 2, 2))
+    images[1, 0, 1, 0] = 1e39
+    with pytest.raises(ValueError, match=r"\(row 1, position \(0, 1, 0\)\) overflows float32"):
+        ArrayDataReader(images, np.arange(2))
+    x[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"x_train contains NaN or inf \(first at row 2\)"):
+        ArrayDataReader(x, np.arange(4))
+    rows = house_rows(4)
+    rows[2][5] = "1e39"                                   # sqft_living, in the file
+    path = write_house_csv(tmp_path / "h.csv", rows)
+    with pytest.raises(DataFileError, match=r"h\.csv: line 4: column 'sqft_living': '1e39' "
+                                            r"overflows float32"):
+        read_house_csv(path)
+    assert read_house_csv(path, np.float64)[0][2, 2] == 1e39
+    from datareaders.breast_cancer import read_breast_cancer
+    x, labels = _cancer_samples()
+    x[0, 4] = 1e39
+    wdbc, _ = _breast_cancer_files(tmp_path, x, labels)
+    with pytest.raises(DataFileError, match=r"wdbc\.data: line 1, column 7: '1e\+39' "
+                                            r"overflows float32"):
+        read_breast_cancer(wdbc)
+
+
+def _readers():
+    from datareaders import (BreastCancerReader, CurveFittingReader, DoubleArcReader,
+                             HousePriceReader)
+    from datareaders.clusters import GaussianClustersReader
+    return {"DoubleArcReader": DoubleArcReader, "CurveFittingReader": CurveFittingReader,
+            "BreastCancerReader": BreastCancerReader, "HousePriceReader": HousePriceReader,
+            "GaussianClustersReader": GaussianClustersReader}
+
+
+@pytest.mark.parametrize("reader, options, message", [
+    ("DoubleArcReader", {"seed": -1}, r"DoubleArcReader: seed: expected an integer >= 0, "
+                                      r"got -1"),
+    ("DoubleArcReader", {"seed": "abc"}, r"seed: expected an integer >= 0, got 'abc'"),
+    ("DoubleArcReader", {"seed": 1.5}, r"seed: expected an integer >= 0, got 1\.5"),
+    ("DoubleArcReader", {"seed": True}, r"seed: expected an integer >= 0, got True"),
+    ("DoubleArcReader", {"noise": "0.1"}, r"noise: expected a finite number >= 0, "
+                                          r"got '0\.1'"),
+    ("DoubleArcReader", {"gap": np.inf}, r"gap: expected a finite number, got inf"),
+    ("DoubleArcReader", {"n_train": 10 ** 12}, r"DoubleArcReader\(n_train=1000000000000, "
+                                               r"n_test=50\) needs about .*available"),
+    ("CurveFittingReader", {"seed": -1}, r"CurveFittingReader: seed: expected an integer"),
+    ("CurveFittingReader", {"noise": "0.1"}, r"CurveFittingReader: noise: expected"),
+    ("CurveFittingReader", {"n_train": 0}, r"n_train: expected a positive integer, got 0"),
+    ("CurveFittingReader", {"n_train": 10 ** 12}, r"needs about .*available"),
+    ("BreastCancerReader", {"seed": "abc"}, r"BreastCancerReader: seed: expected an integer"),
+    ("BreastCancerReader", {"test_fraction": "0.2"}, r"test_fraction: expected a number in "
+                                                     r"\(0, 1\), got '0\.2'"),
+    ("HousePriceReader", {"seed": -1}, r"HousePriceReader: seed: expected an integer >= 0"),
+    ("HousePriceReader", {"log_price": "no"}, r"log_price: expected True or False, got 'no'"),
+    ("GaussianClustersReader", {"classes": 1}, r"classes: expected an integer >= 2, got 1"),
+    ("GaussianClustersReader", {"n_train": "600"}, r"n_train: expected a positive integer"),
+    ("GaussianClustersReader", {"features": 10 ** 7, "n_train": 10 ** 7},
+     r"needs about .*available"),
+])
+def test_reader_options_are_strict_and_sized_before_anything_is_drawn(reader, options,
+                                                                      message):
+    """Seeds -1, "abc", 1.5 and noise="0.1" gave NumPy errors; 10**12 points asked NumPy
+    for terabytes. Each is refused by the constructor, which allocates nothing."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=message):
+            _readers()[reader](**options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_numpy_scalars_are_accepted_as_reader_options():
+    from datareaders import BreastCancerReader, DoubleArcReader
+    arcs = DoubleArcReader(np.int64(5), np.int32(2), seed=np.uint8(3), noise=np.float32(0.1),
+                           gap=np.float16(0.5)).read_data()
+    same = DoubleArcReader(5, 2, seed=3, noise=float(np.float32(0.1)),
+                           gap=float(np.float16(0.5))).read_data()
+    np.testing.assert_array_equal(arcs.x_train, same.x_train)
+    assert BreastCancerReader(test_fraction=np.float32(0.25), seed=np.int64(1)).seed == 1
+    reader = ArrayDataReader(np.arange(20.0).reshape(10, 2), np.arange(10) % 2)
+    reader.generate_validation_set(k=np.int64(5), seed=np.int64(2))
+    reader.normalize_y("multiple_classifier", num_category=np.int64(3))
+    assert reader.num_category == 3
+    with pytest.raises(ValueError, match=r"generate_validation_set: seed: expected an "
+                                         r"integer >= 0, got -1"):
+        ArrayDataReader(np.ones((10, 2)), np.arange(10) % 2).generate_validation_set(seed=-1)
+    with pytest.raises(ValueError, match=r"normalize_x: per_feature: expected True or False"):
+        reader.normalize_x(per_feature="no")
+    with pytest.raises(ValueError, match=r"batches: copy: expected True or False"):
+        reader.batches(4, copy="yes")
+    for call in (lambda: reader.batches(4, 3), lambda: reader.shuffle(3)):
+        with pytest.raises(ValueError, match=r"rng: expected a numpy.random.Generator"):
+            call()
+
+
+@pytest.mark.parametrize("reader", ["house", "wdbc"])
+def test_a_csv_field_over_the_parser_limit_names_the_file_and_line(tmp_path, reader):
+    """A field over 131,072 characters gave a bare csv.Error naming nothing."""
+    from datareaders.breast_cancer import read_breast_cancer
+    if reader == "house":
+        rows = house_rows(4)
+        rows[2][0] = '"' + "9" * 200_000 + '"'
+        path, read, line = write_house_csv(tmp_path / "h.csv", rows), read_house_csv, 4
+    else:
+        x, labels = _cancer_samples()
+        path, _ = _breast_cancer_files(tmp_path, x, labels)
+        lines = path.read_text().splitlines()
+        lines[5] = "7" * 200_000 + lines[5]
+        path.write_text("\n".join(lines) + "\n")
+        read, line = read_breast_cancer, 6
+    with pytest.raises(DataFileError, match=rf"{path.name}: line {line}: not a CSV record "
+                                            r"this reader can parse \(field larger than "
+                                            r"field limit \(131072\)\)"):
+        read(path)

@@ -14,6 +14,7 @@ from reader_files import real_data_dir, write_bytes, write_cifar_set, write_mnis
 from datareaders import (ArrayDataReader, CifarImageReader, FashionMnistDataReader,
                          MnistImageDataReader)
 from datareaders import arrays
+from framework.infra import batches
 
 KINDS = ("mnist", "fashion", "fashion_class", "cifar", "array")
 SHAPES = {"mnist": (1, 28, 28), "fashion": (1, 28, 28), "fashion_class": (1, 28, 28),
@@ -161,8 +162,8 @@ def collect(reader, batch_size, seed):
 @pytest.mark.parametrize("seed", [7, None])
 def test_batches_are_vector_batches_reshaped(case, monkeypatch, prefetch, seed):
     if prefetch:                      # take the background-gather path whatever the machine
-        monkeypatch.setattr(arrays, "PREFETCH_BYTES", 0)
-        monkeypatch.setattr(arrays, "_prefetch_pays", lambda: True)
+        monkeypatch.setattr(batches, "PREFETCH_BYTES", 0)
+        monkeypatch.setattr(batches, "_prefetch_pays", lambda: True)
     r, v = case.reader("image"), case.reader("vector")
     for reader in (r, v):
         reader.normalize_y("multiple_classifier")

@@ -33,17 +33,17 @@ def make_net(hidden=(128, 64, 32, 16), inputs=784, seed=3, batch_norm=False):
                                                        batch_norm=batch_norm,
                                                        classifier="softmax"), inputs)
     rng = np.random.default_rng(seed)
-    for layer in net.layers:
-        for wb in layer.weights():
-            state = {key: (np.abs(rng.normal(size=value.shape)) if key.endswith("/v")
-                           else rng.normal(size=value.shape) if isinstance(value, np.ndarray)
-                           else int(rng.integers(1, 1000)))
-                     for key, value in wb.optimizer_state().items()}
-            wb.set_optimizer_state(state)
-        if layer.buffers():
-            layer.set_buffers({key: np.abs(rng.normal(size=value.shape)) if key == "running_var"
-                               else rng.normal(size=value.shape)
-                               for key, value in layer.buffers().items()})
+    state = net.snapshot()
+    for key, value in state.items():
+        if not isinstance(value, np.ndarray):
+            state[key] = int(rng.integers(1, 1000))             # Adam's step counts
+        elif key.startswith("optimizer/") or key.endswith("running_mean"):
+            state[key] = rng.normal(size=value.shape)
+            if key.endswith(("/v", "running_var")):
+                state[key] = np.abs(state[key])
+        elif key.endswith("running_var"):
+            state[key] = np.abs(rng.normal(size=value.shape))
+    net.restore(state)
     net.epoch, net.iteration = 3, 1234
     net.streams.shuffle.random(7)   # move one stream away from its seed
     return net
@@ -56,10 +56,9 @@ def tiny_net(seed=3):
 
 def snapshot(net):
     """Everything a load must restore, in comparable form."""
-    arrays = [{k: np.array(v) for k, v in net.layer_arrays(i).items()}
-              for i in range(len(net.layers))]
-    optimizer = [{k: np.array(v) for k, v in wb.optimizer_state().items()}
-                 for layer in net.layers for wb in layer.weights()]
+    state = {k: np.array(v) for k, v in net.snapshot().items()}
+    arrays = {k: v for k, v in state.items() if not k.startswith("optimizer/")}
+    optimizer = {k: v for k, v in state.items() if k.startswith("optimizer/")}
     return {"names": list(net.layer_names), "arrays": arrays, "optimizer": optimizer,
             "counters": (net.epoch, net.iteration), "rng": json.dumps(net.streams.get_state()),
             "params": json.dumps(net.params.to_dict(), sort_keys=True),
@@ -81,13 +80,11 @@ def same(a, b):
         return False
     for key in a:
         if key in ("arrays", "optimizer"):
-            if len(a[key]) != len(b[key]):
+            x, y = a[key], b[key]
+            if x.keys() != y.keys() or not all(
+                    x[k].dtype == y[k].dtype and x[k].shape == y[k].shape
+                    and np.array_equal(x[k], y[k]) for k in x):
                 return False
-            for x, y in zip(a[key], b[key]):
-                if x.keys() != y.keys() or not all(
-                        x[k].dtype == y[k].dtype and x[k].shape == y[k].shape
-                        and np.array_equal(x[k], y[k]) for k in x):
-                    return False
         elif a[key] != b[key]:
             return False
     return True

@@ -55,13 +55,13 @@ def test_load_in_a_fresh_process_gives_bit_identical_predictions(trained, tmp_pa
 def test_file_layout_follows_the_contract(trained):
     net, _, path = trained
     with h5py.File(path, "r") as f:
-        assert f.attrs["format_version"] == 1
+        assert f.attrs["format_version"] == 2
         assert json.loads(f.attrs["layer_names"]) == net.layer_names
         assert json.loads(f.attrs["hyper_parameters"]) == net.params.to_dict()
         bn = f["layers/bn1"]
         assert bn.attrs["class"] == b"BatchNormLayer" and bn.attrs["index"] == 1
         assert bn.attrs.get_id("class").dtype.kind == "S"     # fixed-length, not in the heap
-        assert set(bn) == {"W", "B", "running_mean", "running_var"}
+        assert set(bn) == {"gamma", "beta", "running_mean", "running_var"}
         assert f["layers/fc1/W"].shape == (2, 16)
         assert f["optimizer/fc1/W/m"].shape == (2, 16) and f["optimizer/fc1/W/t"][()] > 0
         assert json.loads(f["optimizer"].attrs["rng_state"]).keys() == {"init", "shuffle",
@@ -142,8 +142,8 @@ def test_wrong_dtype_and_non_finite_values(trained, tmp_path):
 
 def test_newer_format_version_is_refused(trained):
     _, _, path = trained
-    _edit(path, lambda f: f.attrs.__setitem__("format_version", 2))
-    _expect_error(path, "format_version 2", "newer")
+    _edit(path, lambda f: f.attrs.__setitem__("format_version", 3))
+    _expect_error(path, "format_version 3", "newer")
 
 
 def test_links_and_external_storage_are_refused(trained, tmp_path):
@@ -187,7 +187,7 @@ def test_interrupted_save_keeps_the_old_file_and_leaves_no_temp(trained, monkeyp
         handle.create_group("optimizer").create_dataset("half", data=np.zeros(3))
         raise RuntimeError("disk full (simulated)")
     monkeypatch.setattr(writer, "_write_optimizer", crash)
-    net.layers[0].wb.W += 1.0
+    net.layers[0].wb.W[...] += 1.0
     with pytest.raises(RuntimeError, match="simulated"):
         net.save(path)
     assert path.read_bytes() == before

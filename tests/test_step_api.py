@@ -28,8 +28,8 @@ def test_mlp_gradients_equal_central_differences(build_net):
     x, y = _batch(np.random.default_rng(1))
     errors = fw.check_gradients(net, x, y)
     assert sorted(errors) == sorted(net.gradients(x, y))
-    assert set(errors) == {"fc1/W", "fc1/B", "bn1/W", "bn1/B", "fc2/W", "fc2/B", "bn2/W",
-                           "bn2/B", "fc3/W", "fc3/B"}
+    assert set(errors) == {"fc1/W", "fc1/B", "bn1/gamma", "bn1/beta", "fc2/W", "fc2/B", "bn2/gamma",
+                           "bn2/beta", "fc3/W", "fc3/B"}
     assert max(errors.values()) < 1e-6, errors
 
 
@@ -172,6 +172,38 @@ def test_bad_batch_orders_are_refused(build_net):
         net.train(_recording_reader(), verbose=0, batch_order=[[np.arange(50)]])
     with pytest.raises(ValueError, match="batch_order: expected a BatchOrder"):
         net.train(_recording_reader(), verbose=0, batch_order="shuffle")
+
+
+def test_a_batch_order_that_does_not_use_every_row_once_is_refused(build_net):
+    """BatchOrder(10, 5) on a 30-row reader used to train on rows 0-9 and call it an
+    epoch. Every form of order is checked where it meets the reader."""
+    from framework.batch_order import epoch_orders
+    reader = _recording_reader()                              # 50 training rows
+    net = build_net([4, 6, 3], _params(batch_size=8))
+    before = net.snapshot()
+    short = fw.BatchOrder(10, 5, seed=1)
+    every_row = r"an epoch must use each of the reader's 50 training rows exactly once"
+    with pytest.raises(ValueError, match=r"BatchOrder\(10, 5, seed=1\) is made for 10 "
+                                         r"training rows, but the reader has 50"):
+        net.train(reader, verbose=0, batch_order=short)         # before any epoch
+    with pytest.raises(ValueError, match=rf"batch_order epoch 0: {every_row}; these "
+                                         r"batches hold 10 row indices \(40 never used\)"):
+        net.train(reader, verbose=0, batch_order=short.epoch(0))
+    with pytest.raises(ValueError, match=r"BatchOrder\(10, 5, seed=1\) is made for 10 "
+                                         r"training rows, but the reader has 50"):
+        epoch_orders(short, 0, 3, num_train=50)
+    twice = [np.arange(25), np.arange(25)]                  # 50 indices, half the rows
+    with pytest.raises(ValueError, match=r"50 row indices \(25 never used, 25 used more "
+                                         r"than once\)"):
+        net.train(reader, verbose=0, batch_order=twice)
+    per_epoch = [fw.BatchOrder(50, 8).epoch(0), fw.BatchOrder(50, 8).epoch(1)[:3]]
+    with pytest.raises(ValueError, match=r"batch_order epoch 1: an epoch must use .* "
+                                         r"24 row indices \(26 never used\)"):
+        epoch_orders(per_epoch, 0, 2, num_train=50)           # checked before epoch 0
+    with pytest.raises(ValueError, match=rf"batches order: {every_row}"):
+        next(reader.batches(8, order=short.epoch(0)))
+    assert same_snapshot(net.snapshot(), before) and reader.seen == []
+    assert epoch_orders(fw.BatchOrder(50, 8), 0, 3, num_train=50) is not None
 
 
 def test_reader_batches_copy_option_and_reused_buffers():

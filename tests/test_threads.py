@@ -87,10 +87,10 @@ def test_same_seed_one_thread_gives_bit_identical_weights():
             net = _net()
             history = net.train(_mnist_like(), checkpoint=0.5, need_test=False,
                                 restore_best=False, verbose=False)
-        states.append((net.get_state(), [r.train_loss for r in history.records]))
+        states.append((net.snapshot(), [r.train_loss for r in history.records]))
     (a, loss_a), (b, loss_b) = states
     assert loss_a == loss_b
-    assert all(np.array_equal(a[k][p], b[k][p]) for k in a for p in a[k])
+    assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_first_layer_computes_no_input_gradient():
@@ -124,16 +124,19 @@ def test_training_steps_allocate_nothing_new():
 
 
 def test_step_metrics_match_loss_function():
-    from framework.training import _batch_metrics
+    from framework.losses import CrossEntropy
+    from framework.metrics import Accuracy
     rng = np.random.default_rng(1)
     z = rng.normal(size=(16, 10)).astype(np.float32)
     a = np.exp(z) / np.exp(z).sum(1, keepdims=True)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 16)]
-    loss_fn = fw.LossFunction("multiple_classifier")
+    loss, metric = CrossEntropy(), Accuracy()
+    expected = -np.sum(y * np.log(a.astype(np.float64))) / 16
+    hits = np.sum(a.argmax(1) == y.argmax(1))
     for _ in range(2):                                   # second call: cached buffers
-        loss, correct = _batch_metrics(loss_fn.net_type)(a, y)
-        assert loss == pytest.approx(loss_fn.loss(a, y), rel=1e-6)
-        assert correct == round(loss_fn.accuracy(a, y) * 16)
+        assert loss.loss(a, y) == pytest.approx(expected, rel=1e-12)
+        metric.update(a, y)
+    assert metric.result() == hits / 16
 
 
 # ----- worker threads for conv and pooling layers (framework.infra.workers) ------------
@@ -300,7 +303,7 @@ def test_a_cnn_trains_to_the_same_bits_with_one_or_two_threads(monkeypatch):
         net = fw.NeuralNet.from_specs(params, specs, input_shape=(1, 12, 12))
         history = net.train(reader, checkpoint=0.5, need_test=False, restore_best=False,
                             verbose=False)
-        states.append((net.get_state(), [r.train_loss for r in history.records]))
+        states.append((net.snapshot(), [r.train_loss for r in history.records]))
     (a, loss_a), (b, loss_b) = states
     assert loss_a == loss_b
-    assert all(np.array_equal(a[k][p], b[k][p]) for k in a for p in a[k])
+    assert all(np.array_equal(a[k], b[k]) for k in a)

@@ -7,6 +7,7 @@ import pytest
 
 import framework as fw
 from datareaders.base import ArrayDataReader
+from net_state import same_arrays
 
 
 def _params(**kw):
@@ -17,9 +18,7 @@ def _params(**kw):
 
 
 def _same_state(a, b):
-    return a.keys() == b.keys() and all(
-        a[k].keys() == b[k].keys() and all(np.array_equal(a[k][p], b[k][p]) for p in a[k])
-        for k in a)
+    return same_arrays(a, b)
 
 
 class _StateAtEachCheckpoint(fw.Callback):
@@ -29,7 +28,7 @@ class _StateAtEachCheckpoint(fw.Callback):
         self.states = []
 
     def on_checkpoint(self, net, record):
-        self.states.append(net.get_state())
+        self.states.append(net.snapshot())
 
 
 def _noise_reader(n=120, seed=0, features=3):
@@ -62,10 +61,7 @@ def test_resume_from_file_equals_training_straight_through(build_net, spiral_rea
 
     assert [r.epoch for r in history.records] == [5.0, 6.0, 7.0, 8.0]
     assert resumed.iteration == straight.iteration
-    assert _same_state(resumed.get_state(), straight.get_state())
-    for a, b in zip(resumed.weights(), straight.weights()):
-        state_a, state_b = a.optimizer_state(), b.optimizer_state()
-        assert all(np.array_equal(state_a[k], state_b[k]) for k in state_a)
+    assert _same_state(resumed.snapshot(), straight.snapshot())
 
 
 def test_same_seed_gives_bit_identical_weights(build_net, spiral_reader):
@@ -73,7 +69,7 @@ def test_same_seed_gives_bit_identical_weights(build_net, spiral_reader):
     for seed in (3, 3, 4):
         net = build_net([2, 16, 3], _params(seed=seed), dropout=0.2)
         net.train(spiral_reader(), checkpoint=1, verbose=False)
-        states.append(net.get_state())
+        states.append(net.snapshot())
     assert _same_state(states[0], states[1])
     assert not _same_state(states[0], states[2])
 
@@ -151,9 +147,9 @@ def test_early_stopping_restores_the_best_weights(build_net):
     best = history.best_index
     assert best == len(history) - 1 - 5
     assert all(r.val_loss >= history.best_val_loss for r in history.records[best + 1:])
-    assert _same_state(net.get_state(), seen.states[best])
+    assert _same_state(net.snapshot(), seen.states[best])
     twin = build_net([3, 64, 64, 1], params, activation="relu")
-    twin.set_state(seen.states[best])
+    twin.restore(seen.states[best])
     x = reader.get_test_set()[0]
     assert np.array_equal(net.inference(x), twin.inference(x))
 
@@ -166,8 +162,8 @@ def test_restore_best_false_keeps_the_final_weights(build_net):
     history = net.train(reader, checkpoint=1, restore_best=False, verbose=False,
                         callbacks=[seen])
     assert history.best_index != len(history) - 1
-    assert _same_state(net.get_state(), seen.states[-1])
-    assert not _same_state(net.get_state(), seen.states[history.best_index])
+    assert _same_state(net.snapshot(), seen.states[-1])
+    assert not _same_state(net.snapshot(), seen.states[history.best_index])
 
 
 def test_non_finite_loss_stops_at_once_and_restores(build_net, capsys):
@@ -175,7 +171,7 @@ def test_non_finite_loss_stops_at_once_and_restores(build_net, capsys):
     params = _params(net_type="fitting", optimizer_name="sgd", learning_rate=1e6,
                      max_epoch=50, batch_size=8)
     net = build_net([3, 32, 1], params, activation="relu")
-    start = net.get_state()
+    start = net.snapshot()
     history = net.train(reader, checkpoint=1, verbose=True)
     assert history.stop_reason.startswith("diverged")
     assert "learning rate" in history.stop_reason
@@ -183,7 +179,7 @@ def test_non_finite_loss_stops_at_once_and_restores(build_net, capsys):
     assert history.records[-1].epoch < 1.0             # did not finish the epoch
     assert not math.isfinite(history.records[-1].train_loss)
     assert history.best_index is None
-    assert _same_state(net.get_state(), start)
+    assert _same_state(net.snapshot(), start)
 
 
 def test_callback_can_stop_training(build_net, spiral_reader):

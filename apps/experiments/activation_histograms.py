@@ -23,7 +23,7 @@ from framework.initializers import initialize  # noqa: E402
 from apps.support import sweeps as common  # noqa: E402
 
 NAME = "activation_histograms"
-QUICK = {"samples": 200, "layers": 2}
+QUICK = {"samples": 300}
 
 INITS = (("std 1", "normal", 1.0), ("std 0.01", "normal", 0.01),
          ("Xavier", "xavier_normal", 1.0), ("He", "msra", 1.0))
@@ -69,9 +69,14 @@ def plot(experiment, name, results):
                 ax.set_title(f"layer {col + 1}", fontsize=10)
             if col == 0:
                 ax.set_ylabel(label, fontsize=10)
-    fig.suptitle(f"{name}: activation histograms"
+            if row == len(results) - 1:
+                ax.set_xlabel(f"{name} output", fontsize=9)
+    samples = next(iter(results.values()))[0].shape[0]
+    fig.suptitle(f"{name}: activation histograms of {samples:,} Gaussian inputs through "
+                 f"{layers} layers of 100 units\nrows: the initial weights; bar height: how "
+                 f"many activations (each panel its own scale)"
                  + ("\n(positive part, zeros omitted; one x range per row, set by layer 1, "
-                    "larger values in the last bin)" if name == "relu" else ""))
+                    "larger values in the last bin)" if name == "relu" else ""), fontsize=11)
     return fig
 
 
@@ -124,7 +129,8 @@ def body(experiment):
 
 def main(argv=None):
     """Run the experiment; return its exit status."""
-    return common.run(NAME, make_parser(), body, argv, QUICK)
+    return common.run(NAME, make_parser(), body, argv, QUICK,
+                      plots=tuple(name for name, _ in ACTIVATIONS))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from framework.plotting import FONT_SIZE  # noqa: E402
 from apps.support import sweeps as common  # noqa: E402
 
 NAME = "hparam_search"
-QUICK = {"epochs": 2, "repeats": 1, "train_size": 200, "trials": 4, "trials2": 3, "top": 2}
+QUICK = {"epochs": 5, "repeats": 1, "train_size": 500, "trials": 8, "trials2": 4, "top": 3}
 
 LR_RANGE = (-4.0, 0.0)        # log10 learning rate
 WD_RANGE = (-8.0, -1.0)       # log10 weight decay (L2 lambda)
@@ -79,16 +79,24 @@ def plot(experiment, trials, box, chosen):
     ax.add_patch(Rectangle((10 ** l0, 10 ** w0), 10 ** l1 - 10 ** l0, 10 ** w1 - 10 ** w0,
                            fill=False, linestyle="--", color="gray"))
     ax.scatter([chosen["lr"]], [chosen["wd"]], marker="*", s=250, color="red", label="chosen")
-    ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="weight decay",
-           title="trials (colour = final val acc)")
-    fig.colorbar(sc, ax=ax)
+    ax.set(xscale="log", yscale="log", xlabel="learning rate (log scale)",
+           ylabel="weight decay: L2 lambda (log scale)",
+           title="the trials; dashed: round 2's box")
+    fig.colorbar(sc, ax=ax).set_label("final validation accuracy", fontsize=FONT_SIZE)
     ax.legend(fontsize=FONT_SIZE - 1)
     ax = fig.add_subplot(1, 2, 2)
     ax.errorbar([t["lr"] for t in trials], [t["score"] for t in trials],
                 yerr=[t["std"] for t in trials], fmt="o", markersize=4, capsize=2)
-    ax.set(xscale="log", xlabel="learning rate", ylabel="final val accuracy", ylim=(0, 1),
-           title="validation accuracy vs learning rate")
+    ax.set(xscale="log", xlabel="learning rate (log scale)",
+           ylabel="final validation accuracy", ylim=(0, 1),
+           title="validation accuracy against the learning rate")
     ax.grid(alpha=0.3)
+    args = experiment.args
+    repeats = f"{args.repeats} repeat" + ("s" if args.repeats != 1 else "")
+    fig.suptitle(f"Random log-scale search, {len(trials)} trials in two rounds, "
+                 f"{args.dataset} ({args.train_size} training samples): each trial's mean "
+                 f"over {repeats}" + (", bars ± 1 std" if args.repeats > 1 else ""),
+                 fontsize=FONT_SIZE + 1)
     return fig
 
 
@@ -157,7 +165,7 @@ def make_parser():
 
 def main(argv=None):
     """Run the experiment; return its exit status."""
-    return common.run(NAME, make_parser(), body, argv, QUICK)
+    return common.run(NAME, make_parser(), body, argv, QUICK, plots=("trials",))
 
 
 if __name__ == "__main__":

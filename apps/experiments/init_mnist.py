@@ -16,7 +16,7 @@ if not __package__:     # `python apps/experiments/x.py` from a clone: make `app
 from apps.support import sweeps as common  # noqa: E402
 
 NAME = "init_mnist"
-QUICK = {"epochs": 2, "repeats": 2, "train_size": 300}
+QUICK = {"epochs": 6, "repeats": 2, "train_size": 1000}
 PANELS = (("train_loss",), ("val_accuracy",))
 INITS = {"std 0.01": {"init_method": "normal", "init_scale": 0.01},
          "Xavier": {"init_method": "xavier"},
@@ -33,8 +33,8 @@ def body(experiment):
     experiment.settings.update(base=base, repeats=args.repeats, seed=args.seed)
     sweep = experiment.sweep(base, variants=INITS, panels=PANELS)
     experiment.sweep_plot(sweep, "curves", panels=PANELS, log_y=("train_loss",),
-                          title="Initialisation, 5-layer ReLU net, SGD: mean ± std over "
-                                f"{args.repeats} repeats")
+                          title=f"Initialisation, 5-layer ReLU net, SGD, {args.dataset} "
+                                f"({args.train_size} training samples)")
     experiment.write_table(sweep.markdown())
 
 
@@ -46,7 +46,7 @@ def make_parser():
 
 def main(argv=None):
     """Run the experiment; return its exit status."""
-    return common.run(NAME, make_parser(), body, argv, QUICK)
+    return common.run(NAME, make_parser(), body, argv, QUICK, plots=("curves",))
 
 
 if __name__ == "__main__":

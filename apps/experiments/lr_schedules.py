@@ -17,13 +17,13 @@ if not __package__:     # `python apps/experiments/x.py` from a clone: make `app
 
 import numpy as np  # noqa: E402
 from framework.infra.compare.report import draw_curves  # noqa: E402
-from framework.plotting import FONT_SIZE  # noqa: E402
+from framework.plotting import FONT_SIZE, metric_text  # noqa: E402
 from framework.schedules import make_schedule  # noqa: E402
 
 from apps.support import sweeps as common  # noqa: E402
 
 NAME = "lr_schedules"
-QUICK = {"epochs": 3, "repeats": 2, "train_size": 300}
+QUICK = {"epochs": 8, "repeats": 2, "train_size": 1000}
 
 
 def schedules(epochs):
@@ -39,24 +39,31 @@ def schedules(epochs):
 
 
 def plot(experiment, sweep, named, epochs, repeats):
-    """The schedules themselves, then validation loss and accuracy under each."""
-    fig = experiment.figure(15, 4.8)
-    ax = fig.add_subplot(1, 3, 1)
+    """The schedules themselves over every epoch of the run, then the training loss,
+    validation loss and validation accuracy under each, on the same epoch axis."""
+    fig = experiment.figure(15, 4.9)
+    first = fig.add_subplot(1, 4, 1)
     for i, (label, config) in enumerate(named.items()):
         schedule = make_schedule(config)
-        xs = np.arange(epochs)
-        ax.step(xs, [schedule(1.0, int(e)) for e in xs], where="post", color=f"C{i}",
-                label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("lr / base lr")
-    ax.set_title("the schedules")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=FONT_SIZE - 1)
-    for p, metric in enumerate(("val_loss", "val_accuracy")):
-        ax = fig.add_subplot(1, 3, p + 2)
-        draw_curves(ax, sweep.results, sweep.variants, (metric,))
-        ax.set_title(f"Momentum lr 0.05: {metric}")
-    fig.suptitle(f"Learning-rate schedules, mean ± std over {repeats} repeats")
+        starts = np.arange(epochs + 1)          # epoch e runs from e to e + 1
+        rates = [schedule(1.0, int(min(e, epochs - 1))) for e in starts]
+        first.step(starts, rates, where="post", color=f"C{i}", label=label, linewidth=1.4)
+    first.set_xlim(0, epochs)
+    first.set_xlabel("epoch")
+    first.set_ylabel("learning rate / base rate (0.05)")
+    first.set_title("the schedules", fontsize=FONT_SIZE + 1)
+    first.grid(alpha=0.3)
+    for p, metric in enumerate(("train_loss", "val_loss", "val_accuracy")):
+        ax = fig.add_subplot(1, 4, p + 2, sharex=first)
+        draw_curves(ax, sweep.results, sweep.variants, (metric,), legend=False,
+                    log_y=metric.endswith("loss"))
+        ax.set_title(metric_text(metric), fontsize=FONT_SIZE + 1)
+    fig.legend(*first.get_legend_handles_labels(), loc="outside lower center", ncol=6,
+               fontsize=FONT_SIZE, frameon=False)
+    count = f"{repeats} repeat" + ("s" if repeats != 1 else "")
+    fig.suptitle(f"Learning-rate schedules, Momentum at base rate 0.05, "
+                 f"{experiment.args.train_size} training samples: mean over {count}"
+                 + (", shaded ± 1 std" if repeats > 1 else ""), fontsize=FONT_SIZE + 1)
     return fig
 
 
@@ -83,7 +90,7 @@ def make_parser():
 
 def main(argv=None):
     """Run the experiment; return its exit status."""
-    return common.run(NAME, make_parser(), body, argv, QUICK)
+    return common.run(NAME, make_parser(), body, argv, QUICK, plots=("curves",))
 
 
 if __name__ == "__main__":

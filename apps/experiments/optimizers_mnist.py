@@ -18,7 +18,7 @@ if not __package__:     # `python apps/experiments/x.py` from a clone: make `app
 from apps.support import sweeps as common  # noqa: E402
 
 NAME = "optimizers_mnist"
-QUICK = {"epochs": 2, "repeats": 2, "train_size": 300}
+QUICK = {"epochs": 6, "repeats": 2, "train_size": 1000}
 PANELS = (("train_loss",), ("val_accuracy",))
 
 # optimizer -> learning rate (the notes' defaults: 0.01 for SGD-like and
@@ -45,9 +45,10 @@ def body(experiment):
     variants = {label: {"optimizer_name": name, "learning_rate": lr}
                 for label, (name, lr) in OPTIMIZERS.items()}
     sweep = experiment.sweep(base, variants=variants, panels=PANELS)
+    args = experiment.args
     experiment.sweep_plot(sweep, "curves", panels=PANELS, log_y=("train_loss",),
-                          title="5-layer ReLU net, MNIST: mean ± std over "
-                                f"{experiment.args.repeats} repeats")
+                          title=f"Seven optimizers, 5-layer ReLU net, {args.dataset} "
+                                f"({args.train_size} training samples)")
     experiment.write_table(sweep.markdown())
 
 
@@ -59,7 +60,7 @@ def make_parser():
 
 def main(argv=None):
     """Run the experiment; return its exit status."""
-    return common.run(NAME, make_parser(), body, argv, QUICK)
+    return common.run(NAME, make_parser(), body, argv, QUICK, plots=("curves",))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from framework.infra.compare.report import draw_curves, mean_std  # noqa: E402
 from apps.support import sweeps as common  # noqa: E402
 
 NAME = "overfitting"
-QUICK = {"epochs": 4, "repeats": 2, "train_size": 100}
+QUICK = {"epochs": 150, "repeats": 2, "train_size": 100}
 PANELS = (("train_accuracy", "val_accuracy"),)
 
 VARIANTS = {"none": {},
@@ -75,7 +75,7 @@ def body(experiment):
             "net": common.mlp([100] * 6),
             "params": experiment.params(learning_rate=0.01, batch_size=100,
                                         init_method="msra", optimizer_name="sgd"),
-            "train": {"checkpoint": 2.0 if not args.quick else 1.0, "restore_best": False},
+            "train": {"checkpoint": 2.0, "restore_best": False},
             "evaluate_test": True}
     experiment.settings.update(base=base, repeats=args.repeats, seed=args.seed)
     sweep = experiment.sweep(base, variants=VARIANTS, panels=PANELS)
@@ -93,7 +93,7 @@ def make_parser():
 
 def main(argv=None):
     """Run the experiment; return its exit status."""
-    return common.run(NAME, make_parser(), body, argv, QUICK)
+    return common.run(NAME, make_parser(), body, argv, QUICK, plots=("curves",))
 
 
 if __name__ == "__main__":

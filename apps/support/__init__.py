@@ -7,12 +7,15 @@
   errors, exit codes 0 / 1 / 2 / 130) for any app's main;
 - ``training``: hyper-parameters from flags, the memory check, the training call;
 - ``weights``: saving and loading a net together with its data options;
-- ``targets``: output paths checked before any work starts;
+- ``targets``: output paths checked before any work starts (and never replaced without
+  ``--overwrite``);
+- ``data``: the textbook's own data files, found or named in the error;
 - ``output``: the log (``--verbose``) and the JSON result line;
 - ``image_classifier``: the MLP/CNN image app behind mnist_classify and cifar_classify;
 - ``plots``: the apps' own figures (confusion matrix, fitted curve, decision boundary) and
   ``plot_path``, the run-named file names;
-- ``sweeps``: what the sweep apps (compare and the experiments) share.
+- ``sweeps``: what the sweep apps (compare and the experiments) share;
+- ``axes``: ``compare --axis KEY=V1,V2`` with the flags' own names.
 
 These modules are not apps: run ``python apps/<app>.py --help`` for an app's flags.
 """

@@ -67,7 +67,7 @@ class ImageClassifier(skeleton.App):
         return (known.arch if known.arch in ARCHS else ARCHS[0],
                 known.dataset if known.dataset in self.datasets else self.datasets[0])
 
-    def defaults(self, argv):
+    def own_defaults(self, argv):
         arch, dataset = self._chosen(argv)
         return self.DEFAULTS.get((arch, dataset), self.DEFAULTS[arch])
 
@@ -84,8 +84,22 @@ class ImageClassifier(skeleton.App):
                             help="cnn: kernel size k of every conv (k x k, zero padding "
                                  "k // 2)")
 
+    training_flags = ("arch", "channels", "kernel")
+
+    def check_flags(self, args, given):
+        if getattr(args, "textbook", False) and args.arch == "cnn":
+            raise flags.UsageError("--textbook is the textbook's MLP; it does not go with "
+                                   "--arch cnn")
+        if args.arch == "mlp":
+            return [(("channels", "kernel"), "they shape the CNN, and --arch is mlp")]
+        return [(("activation",), "the CNN's hidden layers are ReLU (--activation shapes "
+                                  "the MLP)")]
+
     def name_parts(self, args):
         return (args.arch,)
+
+    def plot_kinds(self, run):
+        return ("confusion",)
 
     def read_data(self, run):
         # a loaded net's input shape decides how its images are read

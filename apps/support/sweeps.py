@@ -11,17 +11,22 @@ one-line errors and the exit statuses of ``apps.support.skeleton``:
   JSON line, which lists them); 2 a usage error; 130 Ctrl-C (one line saying
   how many runs are kept; the same command resumes).
 
-Each app runs full size by default and tiny with ``--quick`` (the tests use
-that; a flag given explicitly wins over ``--quick``). MNIST comes from the
-datareaders MNIST reader (``--data-dir``, else ``MINIFRAMEWORK_DATA``);
-``--dataset clusters`` (or ``--synthetic``) swaps in a seeded Gaussian-cluster
-set of the same shape of problem, so the apps also run where MNIST is absent.
+Each app runs full size by default and small with ``--quick`` (the tests use
+that; a flag given explicitly wins over ``--quick``): a quick run takes
+seconds but is still sized to show the experiment's lesson. MNIST comes from
+the datareaders MNIST reader (``--data-dir``, else ``MINIFRAMEWORK_DATA``);
+its files are looked for before any run starts, so a missing folder is one
+line at once, not a failure per run. ``--dataset clusters`` (or
+``--synthetic``) swaps in a seeded Gaussian-cluster set of the same shape of
+problem, so the apps also run where MNIST is absent.
 
 Outputs: the sweeps' folders ``<runs-dir>/<run>[_<part>]/`` (results.jsonl,
 which a re-run resumes from, tables, curves.png); the app's figures and
 Markdown tables ``<plot-dir>/<run>_<kind>.png|.md``, named by the run
-(``plots.plot_path``) so runs with other data, seeds or ``--quick`` never
-overwrite each other.
+(``plots.plot_path``). Every one of those files is checked before any work:
+a file of an earlier run with the same name is replaced only with
+``--overwrite`` (the sweeps' results.jsonl are never replaced: a re-run
+resumes from them).
 """
 import argparse
 import os
@@ -30,18 +35,19 @@ import sys
 import time
 
 import datareaders  # noqa: F401  (registers the data sources the specs name)
+from datareaders import MnistImageDataReader
 from framework.infra.compare import SweepInterrupted, compare, make_variants
+from framework.infra.compare.report import format_mean_std, labelled_rows
 from framework.plotting import message_figure, new_figure, save_figure
 
-from apps.support.plots import plot_path
+from apps.support.plots import plot_file, plot_path
 from apps.support import flags, output, targets
-from apps.support.skeleton import EXIT_FAILED, EXIT_INTERRUPTED, run_guarded
+from apps.support.skeleton import (EXIT_FAILED, EXIT_INTERRUPTED, given_flags, run_guarded,
+                                   warn)
 
 DATASETS = ("mnist", "fashion", "clusters")
 DOWNLOADABLE = ("mnist", "fashion", "cifar")
 DATA_DIR_SOURCES = ("mnist", "fashion", "cifar", "house")
-QUICK_DPI = 60          # --quick figures: small files, fast to draw (the tests)
-_UNSET = object()
 
 
 # ------------------------------------------------------------------ flags
@@ -67,7 +73,7 @@ def make_parser(name, description, sweep=None, seed=True, quick=None, epilog=Non
     elif seed:
         group.add_argument("--seed", type=flags.non_negative_int, default=1,
                            help="seed of the random inputs and weights")
-    add_outputs(parser.add_argument_group("output"), runs_dir=sweep is not None)
+    add_outputs(parser.add_argument_group("output"), sweeps=sweep is not None)
     return parser
 
 
@@ -105,17 +111,38 @@ def add_synthetic_flag(group):
                             "no download")
 
 
-def add_outputs(group, runs_dir=True):
-    """The skeleton's output flags, --runs-dir for the sweeps, --out (the old name of
-    --plot-dir, hidden)."""
-    flags.add_output_flags(
-        group, name_help="run name: the sweep folder under --runs-dir and the start of "
-                         "every file name (default: APP[_DATASET][_quick][_seedS])",
-        verbose_help="0: only the JSON line; 1 and 2: a line per finished run, the "
-                     "tables and the files written")
+def add_outputs(group, sweeps=True):
+    """The skeleton's output flags (their help in a sweep's words, or, for an
+    experiment that trains no net, in its own), --runs-dir for the sweeps, --out
+    (the old name of --plot-dir, hidden)."""
+    if sweeps:
+        texts = dict(
+            name_help="run name: the sweep folder under --runs-dir and the start of every "
+                      "file name (default: APP[_DATASET][_quick][_seedS])",
+            verbose_help="0: only the JSON line; 1 and 2: a line per finished run, the "
+                         "tables and the files written",
+            plot_help="folder for the figures RUN_KIND.png and the Markdown tables "
+                      "RUN_table.md",
+            no_plots_help="draw no figure (the tables and the sweeps are still written)",
+            overwrite_help="replace the figures, tables and --metrics-json of an earlier "
+                           "run with the same name (the sweeps' results are kept: a re-run "
+                           "resumes from them); without it such a run is refused before "
+                           "any work")
+    else:
+        texts = dict(
+            name_help="run name: the start of every file name (default: APP[_quick] or "
+                      "APP[_quick]_seedS)",
+            verbose_help="0: only the JSON line; 1 and 2: the table and the files written",
+            plot_help="folder for the figures RUN_KIND.png and the Markdown table "
+                      "RUN_table.md",
+            no_plots_help="draw no figure (the table is still written)",
+            overwrite_help="replace the figures, table and --metrics-json of an earlier run "
+                           "with the same name; without it such a run is refused before "
+                           "any work")
+    flags.add_output_flags(group, **texts)
     group.add_argument("--out", dest="plot_dir", default=argparse.SUPPRESS,
                        help=argparse.SUPPRESS)
-    if runs_dir:
+    if sweeps:
         group.add_argument("--runs-dir", default="runs", metavar="DIR",
                            help="where the sweeps keep results.jsonl (a re-run resumes "
                                 "from it), tables and curves.png")
@@ -132,24 +159,32 @@ def parse(parser, argv, quick=None):
     return args
 
 
-def given_flags(parser, argv, keys):
-    """Which of the flags (dests) ``keys`` ``argv`` gives: argparse leaves alone an
-    attribute the namespace already has unless its flag is given."""
-    args = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(keys, _UNSET)))
-    return {key for key in keys if getattr(args, key) is not _UNSET}
-
-
 # ------------------------------------------------------------------- the run
-def run(name, parser, body, argv=None, quick=None):
+def run(name, parser, body, argv=None, quick=None, plots=(), tables=("table",),
+        name_of=None):
     """Parse ``argv`` (default ``sys.argv[1:]``), check the output targets, run
-    ``body(experiment)`` and print the JSON line; return the exit status."""
+    ``body(experiment)`` and print the JSON line; return the exit status.
+
+    ``plots`` are the figure kinds the app writes (a callable of the parsed
+    flags when they depend on them), ``tables`` its Markdown tables: their files
+    are checked before any work, and only they may be written. ``name_of(args)``
+    is the run's default name when ``default_name`` does not fit.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
 
     def main():
         """The run itself, inside run_guarded's one-line errors."""
         args = parse(parser, argv, quick)
-        check_targets(args)
         experiment = Experiment(name, args)
+        if name_of is not None and not args.name:
+            experiment.name = name_of(args)
+        experiment.plot_kinds = () if args.no_plots else tuple(
+            plots(args) if callable(plots) else plots)
+        experiment.table_kinds = tuple(tables)
+        check_targets(experiment)
+        for text in ignored_flags(parser, argv, args):
+            experiment.warnings.append(text)
+            warn(name, text)
         try:
             body(experiment)
         except SweepInterrupted as stop:
@@ -159,13 +194,45 @@ def run(name, parser, body, argv=None, quick=None):
     return run_guarded(name, main)
 
 
-def check_targets(args):
-    """Every output path before any work (a bad one is a usage error, exit 2)."""
+def check_targets(experiment):
+    """Every output path before any work (a bad one is a usage error, exit 2): the
+    folders, each figure and table of the run (not replaced without --overwrite) and
+    --metrics-json."""
+    args = experiment.args
+    overwrite, hint = args.overwrite, ("pass --overwrite to replace it, or give the run "
+                                       "another --name")
     targets.check_folder_target("--plot-dir", args.plot_dir)
+    for kind in experiment.plot_kinds:
+        targets.check_file_target("--plot-dir", plot_file(args.plot_dir, experiment.name, kind),
+                                  overwrite, hint)
+    for kind in experiment.table_kinds:
+        targets.check_file_target("--plot-dir", plot_file(args.plot_dir, experiment.name, kind,
+                                                          ".md"), overwrite, hint)
     if getattr(args, "runs_dir", None):
         targets.check_folder_target("--runs-dir", args.runs_dir)
     if args.metrics_json:
-        targets.check_file_target("--metrics-json", args.metrics_json)
+        targets.check_file_target("--metrics-json", args.metrics_json, overwrite,
+                                  "pass --overwrite to replace it")
+
+
+def ignored_flags(parser, argv, args):
+    """Warnings for flags given but not used by this run."""
+    dataset = getattr(args, "dataset", None)
+    given = sorted(given_flags(parser, argv, ("data_dir", "download")))
+    if dataset == "clusters" and given:
+        flags_text = ", ".join("--" + dest.replace("_", "-") for dest in given)
+        return [f"{flags_text} ignored: --dataset clusters is generated, not read"]
+    if dataset not in DOWNLOADABLE and "download" in given:
+        return [f"--download ignored: {dataset} is not downloadable"]
+    return []
+
+
+def require_data(source, data_dir=None, download=False):
+    """Refuse at once (a DataFileError naming the file) when ``source`` is MNIST or
+    Fashion-MNIST and its files are absent and not to be downloaded: before any
+    run starts, rather than once per run."""
+    if not download and source in ("mnist", "fashion"):
+        MnistImageDataReader(data_dir, dataset=source).files()
 
 
 def default_name(app, args):
@@ -184,14 +251,17 @@ class Experiment:
         self.name = args.name or default_name(app, args)
         self.settings, self.metrics = {}, {}
         self.variants, self.sweeps, self.plots, self.tables = [], [], [], []
+        self.plot_kinds, self.table_kinds, self.warnings = (), (), []
         self.runs = self.failed = 0
         self.started = time.perf_counter()
         self.started_at = time.time()           # wall clock, to compare with file times
 
     # ----- what a spec is made of
     def data_spec(self, val_size=None, classes=10):
-        """The run spec's data section: MNIST (or Fashion-MNIST), or the clusters."""
+        """The run spec's data section: MNIST (or Fashion-MNIST), or the clusters; the
+        image files are looked for here, before any run."""
         args = self.args
+        require_data(args.dataset, args.data_dir, args.download)
         if args.dataset == "clusters":
             n_val = val_size or max(args.train_size // 9, 50)
             return {"source": "clusters", "options": {"n_train": args.train_size + n_val,
@@ -223,7 +293,7 @@ class Experiment:
         self.sweeps.append(str(sweep.out_dir))
         self.runs += len(sweep.results)
         self.failed += sweep.failed
-        for row in sweep.rows:
+        for row in labelled_rows(sweep.rows):
             self.variants.append({"sweep": name, "overrides": named[row["variant"]], **row})
         return sweep
 
@@ -234,18 +304,19 @@ class Experiment:
         return not self.args.no_plots
 
     def figure(self, width, height):
-        """A figure at the plots' DPI, laid out to fit; with --quick a draft (low DPI,
-        no layout pass: half the drawing time, and the tests draw many)."""
-        if not self.args.quick:
-            return new_figure(width, height)
-        figure = new_figure(width, height, dpi=QUICK_DPI)
-        figure.set_layout_engine("none")
-        return figure
+        """A figure at the plots' DPI, laid out to fit (``--quick`` too: a quick run's
+        figure is as readable as a full one's)."""
+        return new_figure(width, height)
 
-    def plot_path(self, kind):
-        """``<plot-dir>/<run>_<kind>.png``, listed in the JSON line."""
-        path = plot_path(self.args.plot_dir, self.name, kind)
-        self.plots.append(str(path))
+    def plot_path(self, kind, suffix=".png"):
+        """``<plot-dir>/<run>_<kind>.png``, listed in the JSON line; only the kinds
+        declared to ``run`` (checked before any work) may be written."""
+        declared = self.plot_kinds if suffix == ".png" else self.table_kinds
+        if kind not in declared:
+            raise ValueError(f"{self.app}: output {kind!r} was not declared to run() "
+                             f"({declared}), so its file was not checked")
+        path = plot_path(self.args.plot_dir, self.name, kind, suffix)
+        (self.plots if suffix == ".png" else self.tables).append(str(path))
         return path
 
     def save_figure(self, figure, kind):
@@ -289,9 +360,8 @@ class Experiment:
 
     def write_table(self, text, kind="table"):
         """Write Markdown ``text`` as ``<plot-dir>/<run>_<kind>.md`` and log it."""
-        path = plot_path(self.args.plot_dir, self.name, kind).with_suffix(".md")
+        path = self.plot_path(kind, ".md")
         path.write_text(text)
-        self.tables.append(str(path))
         self.log(text)
         self.log(f"wrote {path}")
         return path
@@ -303,7 +373,7 @@ class Experiment:
         return {"app": self.app, "run": self.name, "dataset": getattr(args, "dataset", None),
                 "settings": self.settings, "variants": self.variants, "metrics": self.metrics,
                 "runs": self.runs, "failed_runs": self.failed, "sweeps": self.sweeps,
-                "plots": self.plots, "tables": self.tables,
+                "plots": self.plots, "tables": self.tables, "warnings": self.warnings,
                 "total_seconds": round(time.perf_counter() - self.started, 3)}
 
     def finish(self):
@@ -340,7 +410,8 @@ def mlp(hidden, activation="relu", **options):
     return {"hidden": list(hidden), "activation": activation, **options}
 
 
-def fmt(mean_std, digits=4):
-    """'0.9123 ± 0.0040' from a [mean, std] pair (or 'failed')."""
+def fmt(mean_std):
+    """'0.912345 ± 0.00403' from a [mean, std] pair (6 significant digits), or 'nan'
+    when no run gave a finite value."""
     mean, std = mean_std
-    return "failed" if mean is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return format_mean_std(mean, std)

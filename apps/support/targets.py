@@ -1,21 +1,35 @@
 """Output paths checked before any work starts, so a bad one costs no training.
 
-``--save`` and ``--metrics-json`` name files, ``--plot-dir`` a folder. A
-folder that does not exist yet is fine when it can be made (it is made only
-when something is written into it, so a refused run leaves nothing behind);
-refused, each with one line naming the flag: a file path that is a folder, a
-target that is not a regular file (a FIFO or device would swallow or block the
-write), a target or folder we may not write, a path that runs through a file.
+``--save`` and ``--metrics-json`` name files, ``--plot-dir`` a folder, and the
+plots are files in it named after the run. Every one of them is checked
+before any data is read:
+
+- refused with one line naming the flag: a file path that is a folder, a
+  target that is not a regular file (a FIFO or device would swallow or block
+  the write), a path that runs through a file, a folder we cannot write into.
+  "Cannot write" is found by creating (and at once removing) a small file in
+  the nearest folder that exists, not by permission bits alone, so ``/proc``,
+  a read-only mount or a full quota is refused even for root;
+- a file that already exists is not replaced unless ``--overwrite`` is given:
+  a run never silently replaces the weights or figures of an earlier run.
+
+A folder that does not exist yet is fine when it can be made (it is made
+only when something is written into it, so a refused run leaves nothing
+behind).
 """
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from .flags import UsageError
 
+OVERWRITE_HINT = "pass --overwrite to replace it, or give the run another --name"
 
-def check_file_target(flag, path):
-    """Refuse ``path`` as a file to (over)write for ``flag``; return it as a Path."""
+
+def check_file_target(flag, path, overwrite=True, hint=OVERWRITE_HINT):
+    """Refuse ``path`` as a file to write for ``flag`` (an existing file too, unless
+    ``overwrite``); return it as a Path."""
     path = Path(path)
     if str(path) in ("", ".") or path.name in ("", ".", ".."):
         raise UsageError(f"{flag}: expected a file path, got {str(path)!r}")
@@ -30,6 +44,8 @@ def check_file_target(flag, path):
         raise UsageError(f"{flag}: {path} is a folder; expected a file path")
     if not stat.S_ISREG(mode):
         raise UsageError(f"{flag}: {path} is not a regular file (a FIFO, socket or device)")
+    if not overwrite:
+        raise UsageError(f"{flag}: {path} already exists (an earlier run's); {hint}")
     if not os.access(path, os.W_OK):
         raise UsageError(f"{flag}: {path} is not writable")
     _check_folder_can_hold(flag, path.parent, path)
@@ -46,7 +62,7 @@ def check_folder_target(flag, path):
 
 
 def _check_folder_can_hold(flag, folder, target):
-    """The nearest existing ancestor of ``folder`` must be a writable folder."""
+    """The nearest existing ancestor of ``folder`` must be a folder we can write into."""
     existing = Path(os.path.abspath(folder))
     while not existing.exists():
         existing = existing.parent
@@ -55,6 +71,13 @@ def _check_folder_can_hold(flag, folder, target):
                          "not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"{flag}: cannot write {target}: folder {existing} is not writable")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".miniframework-probe-", dir=existing)
+    except OSError as error:
+        raise UsageError(f"{flag}: cannot write {target}: creating a file in {existing} "
+                         f"failed ({error.strerror or error})") from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def make_parent(path):

@@ -1,26 +1,30 @@
 """From flags to a trained net: hyper-parameters, the memory check, the training call.
 
-Early stopping (``--patience``) is the framework's ``EarlyStopping`` callback,
-so it combines with ``--l2``; an app adds its own callbacks (house_price's
-collapse guard). Progress bar and checkpoint lines are the training loop's
-(``verbose``): a bar only on a terminal, whole lines always.
+Early stopping (``--patience``) and the textbook's stop conditions
+(``--stop-loss``, ``--stop-diff``) are the framework's ``EarlyStopping``,
+``StopLoss`` and ``StopDiff`` callbacks, so they combine with each other and
+with ``--l2``; an app adds its own callbacks (house_price's collapse guard).
+Progress bar and checkpoint lines are the training loop's (``verbose``): a bar
+only on a terminal, whole lines always.
 """
 import time
 from dataclasses import dataclass
 
 from framework import HyperParameters, NeuralNet, RegularMethod
 from framework.infra import memory
-from framework.callbacks import EarlyStopping
+from framework.callbacks import EarlyStopping, StopDiff, StopLoss
 from framework.infra.memory import estimate_training_bytes
 
-from .flags import UsageError, parse_schedule
+from . import insight
+from .flags import UsageError, clipping_fields, parse_schedule
 
 INTERRUPTED = "interrupted"
 
 # HyperParameters field -> the flag that sets it, to name the flag in errors
 FIELD_FLAGS = {"learning_rate": "--lr", "max_epoch": "--epochs", "batch_size": "--batch-size",
                "init_method": "--init", "optimizer_name": "--optimizer",
-               "regular_value": "--l2", "lr_schedule": "--lr-schedule", "seed": "--seed"}
+               "regular_value": "--l2", "lr_schedule": "--lr-schedule", "seed": "--seed",
+               "clip_norm": "--clip-norm", "clip_value": "--clip-value"}
 
 
 @dataclass
@@ -33,15 +37,16 @@ class TrainedNet:
     interrupted: bool = False       # Ctrl-C stopped it: the net holds the best weights so far
 
 
-def make_params(args, net_type, stopper=None):
+def make_params(args, net_type):
     """HyperParameters from the parsed flags; a bad value is a UsageError naming its flag."""
     regular = ("l2", args.l2) if args.l2 > 0 else ("nothing", 0.0)
     try:
         return HyperParameters(
             learning_rate=args.lr, max_epoch=args.epochs, batch_size=args.batch_size,
             net_type=net_type, init_method=args.init, optimizer_name=args.optimizer,
-            stopper=stopper, regular_name=regular[0], regular_value=regular[1],
-            lr_schedule=parse_schedule(args.lr_schedule, args.epochs), seed=args.seed)
+            regular_name=regular[0], regular_value=regular[1],
+            lr_schedule=parse_schedule(args.lr_schedule, args.epochs), seed=args.seed,
+            **clipping_fields(args))
     except UsageError:
         raise
     except ValueError as error:
@@ -82,10 +87,7 @@ def train(net, reader, args, callbacks=()):
 
     The test set is not touched here: the app measures it once, afterwards.
     """
-    callbacks = list(callbacks)
-    if args.patience:
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
-                                       restore_best=args.keep == "best"))
+    callbacks = list(callbacks) + stop_callbacks(args) + insight.callbacks(args, reader)
     start = time.perf_counter()
     history = net.train(reader, checkpoint=args.checkpoint, need_test=False,
                         restore_best=args.keep == "best", verbose=args.verbose,
@@ -94,12 +96,24 @@ def train(net, reader, args, callbacks=()):
                       interrupted=history.stop_reason == INTERRUPTED)
 
 
+def stop_callbacks(args):
+    """The stop rules the flags ask for: --patience, --stop-loss, --stop-diff."""
+    found = []
+    if getattr(args, "patience", 0):
+        found.append(EarlyStopping(monitor="val_loss", patience=args.patience,
+                                   restore_best_weights=args.keep == "best"))
+    if getattr(args, "stop_loss", 0):
+        found.append(StopLoss(args.stop_loss, monitor="val_loss"))
+    if getattr(args, "stop_diff", 0):
+        found.append(StopDiff(args.stop_diff, monitor="val_loss"))
+    return found
+
+
 def describe_stop(trained, keep):
     """One log line: why training stopped, how long it took, which weights were kept."""
     history = trained.history
-    kept = (f"kept the best checkpoint (epoch {history.best_epoch:.2f})"
-            if keep == "best" and history.best_epoch is not None else "kept the last weights")
-    return f"training stopped: {history.stop_reason}; {trained.seconds:.1f} s; {kept}"
+    return (f"training stopped: {history.stop_reason}; {trained.seconds:.1f} s; "
+            f"{history.kept_description()}")
 
 
 def architecture(net):
@@ -120,7 +134,9 @@ def settings(net, args=None):
             "batch_size": params.batch_size, "epochs": params.max_epoch,
             "regularization": {"name": params.regular_name.value,
                                "value": params.regular_value},
-            "init": params.init_method.value, "seed": params.seed}
+            "init": params.init_method, "seed": params.seed}
     if args is not None:
-        found.update(checkpoint=args.checkpoint, keep=args.keep, patience=args.patience)
+        found.update(checkpoint=args.checkpoint, keep=args.keep, patience=args.patience,
+                     stop_loss=args.stop_loss, stop_diff=args.stop_diff,
+                     holdout=args.holdout)
     return found

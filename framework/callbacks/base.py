@@ -5,15 +5,29 @@ callback's class overrides, so a callback that does not override
 ``on_batch_end`` costs the mini-batch loop nothing. A callback stops
 training by setting ``net.stop_training = True`` (``self.stop(net, why)``
 also records the reason, which becomes ``history.stop_reason``); the loop
-looks at that flag once per mini-batch.
+looks at that flag once per mini-batch. It changes the learning rate of the
+next step by setting ``net.learning_rate``.
+
+The hooks take the net first (``on_epoch_end(self, net, epoch)``), where Keras's
+take the epoch and a ``logs`` dict. A hook whose signature does not fit is
+refused when ``train`` starts, naming the hook and the signature expected: a
+Keras-style ``on_epoch_end(self, epoch, logs=None)`` would otherwise run with
+the net in ``epoch``.
 
 Before ``on_train_begin`` the loop calls ``set_plan(epochs, steps_per_epoch)``
 so a callback knows the size of the run (a progress bar needs it).
 """
-import math
+import inspect
 
-HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_checkpoint",
-         "on_epoch_end", "on_train_end")
+HOOKS = {   # hook -> the arguments the loop passes, after self
+    "on_train_begin": ("net", "history"),
+    "on_epoch_begin": ("net", "epoch"),
+    "on_batch_end": ("net", "iteration", "loss"),
+    "on_checkpoint": ("net", "record"),
+    "on_epoch_end": ("net", "epoch"),
+    "on_train_end": ("net", "history"),
+}
+_KERAS_FIRST = {"epoch", "batch", "logs", "iteration", "record", "history"}
 
 
 class Callback:
@@ -56,8 +70,29 @@ class Callback:
 
 
 def overrides(callback, hook):
-    """True if ``callback``'s class defines its own ``hook``."""
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
+    """True if ``callback``'s class (or the instance itself) defines its own ``hook``."""
+    return hook in vars(callback) or getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+def check_hook(owner, hook, function):
+    """Refuse ``function`` as ``hook`` unless the loop's arguments fit its signature."""
+    expected = HOOKS[hook]
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return                                  # a builtin: nothing to check
+    wanted = f"{hook}(self, {', '.join(expected)})"
+    try:
+        signature.bind(*expected)
+    except TypeError:
+        raise ValueError(f"{owner}: {hook}{signature} does not fit: the loop calls "
+                         f"{wanted}") from None
+    positional = [p for p in signature.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if positional and positional[0].name in _KERAS_FIRST:
+        raise ValueError(f"{owner}: {hook}{signature} looks like Keras's hook (epoch or batch "
+                         f"first, then logs); here the loop calls {wanted}, and the numbers "
+                         f"Keras puts in logs are on the record (on_checkpoint) or the net")
 
 
 class CallbackList:
@@ -70,8 +105,15 @@ class CallbackList:
                 raise ValueError(f"callbacks: expected framework.callbacks.Callback "
                                  f"instances, got {callback!r}")
         self.callbacks = callbacks
-        self.hooks = {hook: [getattr(cb, hook) for cb in callbacks if overrides(cb, hook)]
-                      for hook in HOOKS}
+        self.hooks = {}
+        for hook in HOOKS:
+            found = []
+            for callback in callbacks:
+                if overrides(callback, hook):
+                    method = getattr(callback, hook)
+                    check_hook(type(callback).__name__, hook, method)
+                    found.append(method)
+            self.hooks[hook] = found
 
     def call(self, hook, *args):
         """Call ``hook(*args)`` on every callback that overrides it."""
@@ -83,32 +125,6 @@ class CallbackList:
         return [getattr(cb, "on_batch_end") for cb in self.callbacks
                 if overrides(cb, "on_batch_end") and cb.wants_batches]
 
-
-# ----- what a callback watches ---------------------------------------------------
-_MONITORS = {   # name -> (Record field, +1: lower is better / -1: higher is better)
-    "val_loss": ("val_loss", 1), "loss": ("train_loss", 1), "train_loss": ("train_loss", 1),
-    "val_accuracy": ("val_accuracy", -1), "accuracy": ("train_accuracy", -1),
-    "train_accuracy": ("train_accuracy", -1),
-}
-_FALLBACK = {"val_loss": "train_loss", "val_accuracy": "train_accuracy"}
-
-
-def check_monitor(owner, monitor):
-    """Validate a monitor name; return it."""
-    if monitor not in _MONITORS:
-        raise ValueError(f"{owner} monitor: expected one of {sorted(_MONITORS)}, "
-                         f"got {monitor!r}")
-    return monitor
-
-
-def monitored(record, monitor):
-    """The watched value of ``record``, signed so that lower is always better.
-
-    ``val_*`` falls back to the train value when the run has no validation set,
-    the rule every part of training uses ("the monitored loss").
-    """
-    name, sign = _MONITORS[monitor]
-    value = getattr(record, name)
-    if value is None:
-        value = getattr(record, _FALLBACK.get(monitor, name))
-    return math.nan if value is None else sign * value
+    def of_type(self, kind):
+        """The callbacks that are instances of ``kind``."""
+        return [cb for cb in self.callbacks if isinstance(cb, kind)]

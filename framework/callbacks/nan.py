@@ -11,7 +11,7 @@ the layer and the array.
 """
 import math
 
-from ..infra.validation import all_finite
+from ..state import first_non_finite
 from .base import Callback
 
 
@@ -42,19 +42,3 @@ class TerminateOnNaN(Callback):
                 if value is not None and not math.isfinite(value):
                     return self.loss_reason(where, value)
         return None
-
-
-def first_non_finite(net):
-    """(layer name, array name) of the first non-finite weight, buffer or optimizer
-    state of ``net``, or None."""
-    for index, (name, layer) in enumerate(zip(net.layer_names, net.layers)):
-        for key, value in net.layer_arrays(index).items():
-            if not all_finite(value):
-                return name, key
-        for i, wb in enumerate(layer.weights()):
-            for key, value in wb.optimizer_state().items():
-                if getattr(value, "dtype", None) is not None and value.dtype.kind == "f" \
-                        and not all_finite(value):
-                    prefix = "" if i == 0 else f"{i}:"
-                    return name, f"optimizer {prefix}{key}"
-    return None

@@ -11,6 +11,7 @@ checkpoint lines, each written whole (with the bar on, through
 import os
 import sys
 
+from ..infra.validation import check_flag
 from .base import Callback
 
 
@@ -25,13 +26,16 @@ def bar_allowed(stream=None):
         return False
 
 
-def format_record(record):
-    """The checkpoint line: ``epoch 1.00  iter 47  lr 0.1  loss ...  acc ...``."""
+def format_record(record, metric="accuracy"):
+    """The checkpoint line: ``epoch 1.00  iter 47  lr 0.1  loss ...  accuracy ...`` (a fitting
+    net's metric is ``r2``), numbers to six significant digits."""
     text = (f"epoch {record.epoch:7.2f}  iter {record.iteration:6d}  "
-            f"lr {record.learning_rate:.3g}  loss {record.train_loss:.6f}  "
-            f"acc {record.train_accuracy:.4f}")
+            f"lr {record.learning_rate:.6g}  loss {record.train_loss:.6g}  "
+            f"{metric} {record.train_accuracy:.6g}")
     if record.val_loss is not None:
-        text += f"  val_loss {record.val_loss:.6f}  val_acc {record.val_accuracy:.4f}"
+        text += f"  val_loss {record.val_loss:.6g}  val_{metric} {record.val_accuracy:.6g}"
+    if record.clipped is not None:
+        text += f"  clipped {record.clipped:.0%}  grad_norm {record.grad_norm:.6g}"
     return text
 
 
@@ -39,12 +43,14 @@ class ProgressBar(Callback):
     """``ProgressBar(bar=None, lines=True)``: ``bar`` None decides by ``bar_allowed``."""
 
     def __init__(self, bar=None, lines=True):
-        self.bar_wanted = bar
-        self.lines = bool(lines)
+        self.bar_wanted = None if bar is None else check_flag("ProgressBar bar", bar)
+        self.lines = check_flag("ProgressBar lines", lines)
         self._bar = None
+        self._metric = "accuracy"
 
     def on_train_begin(self, net, history):
         """Open the bar (if any) for ``epochs * steps_per_epoch`` steps."""
+        self._metric = getattr(history, "metric", "accuracy")
         show = bar_allowed() if self.bar_wanted is None else bool(self.bar_wanted)
         self.wants_batches = show       # no bar: no per-batch call at all
         self._bar = None
@@ -60,7 +66,7 @@ class ProgressBar(Callback):
     def on_checkpoint(self, net, record):
         """Print the checkpoint's line, whole."""
         if self.lines:
-            self.write(format_record(record))
+            self.write(format_record(record, self._metric))
 
     def write(self, line):
         """A whole line on stdout, above the bar if one is drawn."""

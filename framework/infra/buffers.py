@@ -21,6 +21,7 @@ class BufferCache:
         self.max_shapes = max_shapes
         self._arrays = {}       # name -> {(shape, dtype): array}, most recent last
         self._hot = {}          # name -> the array returned last (the steady-state hit)
+        self.hot = self._hot    # read-only use: a caller's own fast path may look here first
 
     def get(self, name, shape, dtype):
         """The cached array ``name`` of ``shape`` and ``dtype`` (a new zeros one on a miss)."""

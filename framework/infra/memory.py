@@ -26,7 +26,9 @@ test_config_checks.py`` compares it with what NumPy really allocates);
 ``check_memory`` refuses a configuration that exceeds the memory available
 with a one-line error instead of a traceback. A new layer class gets its own
 estimate with ``@register_layer_cost(MyLayer)``; without one it is costed
-like an element-wise layer plus its weights.
+from what it declares: its parameters' and buffers' shapes, plus an output
+and an input gradient per sample. A layer whose description fails is
+counted that way with a warning naming it, never a traceback.
 """
 import math
 import os
@@ -34,22 +36,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import warnings
+
 from ..enums import RegularMethod
 from ..layers.activation import ActivationLayer
 from ..layers.base import Layer, as_shape
 from ..layers.batch_norm import BatchNormLayer
-from ..layers.builder import layer_class, make_layer, parse_spec
+from ..layers.builder import make_layer, parse_spec
 from ..layers.classification import ClassificationLayer
 from ..layers.conv import ConvLayer
 from ..layers.dropout import DropoutLayer
 from ..layers.fc import FcLayer
 from ..layers.flatten import FlattenLayer
+from ..layers.layer_norm import LayerNormLayer
 from ..layers.pooling import PoolingLayer, PoolType
+from ..layers.residual import ResidualLayer
 from ..optimizers import OPTIMIZERS, parse_optimizer_name
+from . import machine
+from .machine import available_bytes, format_bytes  # noqa: F401  (the public names)
 from .validation import check_integer
 
 WEIGHT_COPIES = 2       # the training loop keeps the starting weights and the best so far
 GATHER_BATCHES = 2      # the reader gathers the next batch while the current one trains
+PREDICT_CHUNK = 4096        # most samples per inference pass
+PREDICT_VALUES = 2 ** 20    # ... and at most about this many values in its widest layer
 
 
 @dataclass(frozen=True)
@@ -104,27 +114,37 @@ def layer_cost(layer, itemsize):
     for cls in type(layer).__mro__:
         if cls in _COSTS:
             return _COSTS[cls](layer, itemsize)
-    return _default_cost(layer, itemsize)
+    try:
+        return _declared_cost(layer, itemsize)
+    except Exception as error:     # a user's layer must never crash the estimate
+        warnings.warn(f"memory estimate: {type(layer).__name__} could not describe its "
+                      f"parameters ({type(error).__name__}: {error}); counted as an "
+                      f"element-wise layer", RuntimeWarning, stacklevel=2)
+        return _element_wise_cost(layer, itemsize)
 
 
 def _values(shape):
     return math.prod(shape) if shape is not None else 0
 
 
-def _default_cost(layer, itemsize):
-    """An unknown layer: an output and an input gradient per sample, plus its weights."""
-    arrays = [a for wb in _weights_of(layer) for a in (wb.W, wb.B)]
-    per = (_values(layer.input_shape) + _values(layer.output_shape)) * itemsize
-    return LayerCost(params=sum(a.size for a in arrays),
-                     largest_param=max([a.size for a in arrays] or [0]),
-                     train_per_sample=per, infer_per_sample=_values(layer.output_shape) * itemsize)
+def _element_wise_cost(layer, itemsize):
+    """An output and an input gradient per sample."""
+    return LayerCost(
+        train_per_sample=(_values(layer.input_shape) + _values(layer.output_shape)) * itemsize,
+        infer_per_sample=_values(layer.output_shape) * itemsize)
 
 
-def _weights_of(layer):
-    try:
-        return layer.weights()
-    except (ValueError, RuntimeError):      # not built with params (a spec's stand-in)
-        return []
+def _declared_cost(layer, itemsize):
+    """A layer without a cost function: what it declares (parameters and buffers, by
+    shape, allocated or not) plus an output and an input gradient per sample."""
+    sizes = [p.size for p in layer.parameters().values()]
+    buffers = [math.prod(value.shape) if value is not None else 0
+               for value in layer.buffers().values()]
+    base = _element_wise_cost(layer, itemsize)
+    return LayerCost(params=sum(sizes), largest_param=max(sizes or [0]),
+                     persistent=sum(buffers) * itemsize,
+                     train_per_sample=base.train_per_sample,
+                     infer_per_sample=base.infer_per_sample)
 
 
 @register_layer_cost(FcLayer)
@@ -170,6 +190,30 @@ def _batch_norm_cost(layer, itemsize):
     n, stats = _values(layer.input_shape), layer.input_shape[0]
     return LayerCost(params=2 * stats, largest_param=stats, persistent=6 * stats * itemsize,
                      train_per_sample=4 * n * itemsize, infer_per_sample=n * itemsize)
+
+
+@register_layer_cost(LayerNormLayer)
+def _layer_norm_cost(layer, itemsize):
+    """out, xhat, work and dx per sample, and four per-sample statistics; gamma and
+    beta, one of each per value of a sample."""
+    n = _values(layer.input_shape)
+    return LayerCost(params=2 * n, largest_param=n, train_per_sample=(4 * n + 4) * itemsize,
+                     infer_per_sample=(2 * n + 2) * itemsize)
+
+
+@register_layer_cost(ResidualLayer)
+def _residual_cost(layer, itemsize):
+    """Its layers' costs (F's and the shortcut's) added up, plus the sum y = x + F(x)
+    and the input gradient per sample."""
+    costs = [layer_cost(inner, itemsize) for _, inner in layer.inner_layers()]
+    n_in, n_out = _values(layer.input_shape), _values(layer.output_shape)
+    return LayerCost(params=sum(c.params for c in costs),
+                     largest_param=max(c.largest_param for c in costs),
+                     persistent=sum(c.persistent for c in costs),
+                     train_per_sample=sum(c.train_per_sample for c in costs)
+                     + (n_out + n_in) * itemsize,
+                     infer_per_sample=sum(c.infer_per_sample for c in costs) + n_out * itemsize,
+                     fixed=sum(c.fixed for c in costs))
 
 
 @register_layer_cost(ActivationLayer)
@@ -240,7 +284,6 @@ def _arrays_per_param(optimizer, regularized):
 
 
 def _sum_costs(costs, input_values, batch, itemsize, per_param, layers):
-    from ..net import PREDICT_CHUNK, PREDICT_VALUES
     widest = max([input_values] + [_values(layer.output_shape) for layer in layers] + [1])
     chunk = max(1, min(PREDICT_CHUNK, PREDICT_VALUES // widest))
     parameters = sum(c.params for c in costs) * per_param * itemsize \
@@ -254,8 +297,8 @@ def _sum_costs(costs, input_values, batch, itemsize, per_param, layers):
 
 
 def _layers_from_specs(specs, input_shape):
-    """Built layers for ``specs`` with no weights made: fully connected layers become
-    shape-only stand-ins; the rest are built without params (no weights yet)."""
+    """Built layers for ``specs`` without params: their parameters are declared (by
+    shape) but not allocated, so a net far too large is costed, not made."""
     if isinstance(specs, (str, bytes, dict)) or not hasattr(specs, "__iter__"):
         raise ValueError(f"memory estimate: expected a NeuralNet or a list of layer specs, "
                          f"got {specs!r}")
@@ -275,69 +318,19 @@ def _layers_from_specs(specs, input_shape):
 
 def _spec_layer(spec, index, shape):
     kind, options, _ = parse_spec(spec, index)
-    cls = layer_class(kind)
     try:
-        if cls is not None and issubclass(cls, FcLayer):
-            return _FcShape(*FcLayer.sizes_from_config(options, shape))
         return make_layer(kind, options, shape, None)
     except ValueError as error:
         raise ValueError(f"layer spec {index} ({kind!r}): {error}") from None
 
 
-class _FcShape(FcLayer):
-    """An FcLayer's shapes without its weights (a spec costed before allocating)."""
-
-    def __init__(self, input_size, output_size):     # no Layer.__init__: no buffers
-        self.input_shape, self.output_shape = (input_size,), (output_size,)
-
-
 # ----- the machine -------------------------------------------------------------
-def available_bytes():
-    """Memory this process can still use: MemAvailable from /proc/meminfo (capped by
-    a cgroup v2 limit when there is one), else the free pages ``os.sysconf`` reports;
-    None if neither is known."""
-    found = _meminfo_available()
-    if found is None:
-        try:
-            found = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, ValueError, OSError):
-            found = None
-    limit = _cgroup_room()
-    if limit is not None:
-        found = limit if found is None else min(found, limit)
-    return found
-
-
-def _meminfo_available():
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _cgroup_room():
-    """cgroup v2 ``memory.max - memory.current`` of this process's group, if limited."""
-    try:
-        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as handle:
-            limit = handle.read().strip()
-        if limit == "max":
-            return None
-        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as handle:
-            return max(0, int(limit) - int(handle.read().strip()))
-    except (OSError, ValueError):
-        return None
-
-
 def check_memory(estimate, available=None, what="this net"):
     """Raise ValueError (one line) if ``estimate`` (a MemoryEstimate or bytes) exceeds
     ``available`` bytes (default: ``available_bytes()``); returns the estimate's total."""
     total = int(estimate)
     if available is None:
-        available = available_bytes()
+        available = machine.available_bytes()
     if available is not None and total > available:
         needs = estimate.describe() if isinstance(estimate, MemoryEstimate) \
             else f"about {format_bytes(total)}"
@@ -346,9 +339,34 @@ def check_memory(estimate, available=None, what="this net"):
     return total
 
 
-def format_bytes(count):
-    """``80.0 GB``, ``512.0 MB``, ``12.0 kB`` (decimal units, one decimal)."""
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{int(count)} bytes"
+def inference_bytes(net):
+    """Bytes one inference pass of ``net`` needs beyond its weights: every layer's work
+    arrays at the chunk size ``predict`` uses, and the zero-padded copy of a short chunk."""
+    itemsize = np.dtype(net.params.dtype).itemsize
+    layers = net.layers
+    costs = [layer_cost(layer, itemsize) for layer in layers]
+    input_values = _values(net.input_shape)
+    widest = max([input_values] + [_values(layer.output_shape) for layer in layers] + [1])
+    chunk = max(1, min(PREDICT_CHUNK, PREDICT_VALUES // widest))
+    return int((sum(c.infer_per_sample for c in costs) + input_values * itemsize) * chunk)
+
+
+def training_growth_bytes(net):
+    """Bytes a ``train`` call of ``net`` will add to what is already allocated: the
+    estimate of ``estimate_training_bytes`` less the parameters' arrays (value,
+    gradient, optimizer state) that exist already."""
+    allocated = 0
+    for parameter in net.parameters().values():
+        if parameter.value is not None:
+            allocated += 2 * parameter.value.nbytes + sum(
+                a.nbytes for a in parameter.optimizer.state_arrays().values()) + sum(
+                a.nbytes for a in parameter.optimizer._scratch)
+    return max(0, estimate_training_bytes(net).total - allocated)
+
+
+def check_net_memory(nbytes, what):
+    """Refuse (ValueError) ``what`` when ``nbytes`` more cannot fit; a need under 64 MB is
+    not checked (reading the machine's memory costs more than it saves there)."""
+    from .machine import SMALL_ALLOCATION
+    if nbytes >= SMALL_ALLOCATION:
+        check_memory(nbytes, what=what)

@@ -57,6 +57,18 @@ def check_integer(field, value, minimum=1):
     return int(value)
 
 
+def check_flag(field, value):
+    """``value`` as a bool if it is a Python or NumPy bool, else a ValueError.
+
+    Strict on purpose: ``"false"`` and ``"no"`` are true strings, and ``1`` is
+    a number, so an option that reads them as booleans does the opposite of
+    what the user wrote.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{field}: expected True or False, got {value!r}")
+    return bool(value)
+
+
 def _range_text(minimum, maximum, above, below):
     if minimum is None and maximum is None:
         return "a finite number"
@@ -68,3 +80,4 @@ def _range_text(minimum, maximum, above, below):
         return f"a finite number {'<' if below else '<='} {maximum}"
     return (f"a number in {'(' if above else '['}{minimum}, {maximum}"
             f"{')' if below else ']'}")
+

@@ -12,9 +12,12 @@ from .conv import ConvLayer
 from .dropout import DropoutLayer
 from .fc import FcLayer
 from .flatten import FlattenLayer
+from .layer_norm import LayerNormLayer
 from .pooling import PoolingLayer, PoolType
+from .residual import ResidualLayer
 from .registry import LAYER_CLASSES, LAYERS, layer_from_config, register_layer
 
 __all__ = ["Layer", "FcLayer", "ActivationLayer", "ClassificationLayer", "BatchNormLayer",
-           "DropoutLayer", "ConvLayer", "PoolingLayer", "PoolType", "FlattenLayer", "LAYERS", "LAYER_CLASSES", "register_layer", "layer_from_config",
+           "DropoutLayer", "ConvLayer", "PoolingLayer", "PoolType", "FlattenLayer", "LayerNormLayer",
+           "ResidualLayer", "LAYERS", "LAYER_CLASSES", "register_layer", "layer_from_config",
            "layers_from_specs", "layer_spec", "mlp_specs"]

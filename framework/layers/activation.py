@@ -9,7 +9,7 @@ applied element by element, so the layer takes its shape from the previous
 layer.
 """
 from ..activators import make_activator
-from .base import Layer, check_input
+from .base import Layer
 from .registry import register_layer
 
 
@@ -22,8 +22,6 @@ class ActivationLayer(Layer):
         self.function = make_activator(activator)
         self.function.buffers = self._cache     # its work arrays live in this layer's cache
         self.z = self.a = None
-        self._out = self._dz = None         # the last output / gradient arrays, reused
-        #                                     while the shape and dtype hold
         if input_shape is not None:
             self.build(input_shape)
 
@@ -33,20 +31,14 @@ class ActivationLayer(Layer):
         return self.function
 
     def forward(self, x, train):
-        out = self._out
-        if out is None or out.shape != x.shape or out.dtype != x.dtype:
-            check_input(type(self).__name__, x, self.input_shape)
-            out = self._out = self.buffer("out", x.shape, x.dtype)
-        self.z = x
-        self.a = a = self.function.forward(x, out)
-        return a
+        self.z = self.checked(x)                                        # z
+        self.a = self.function.forward(x, self.work("a", x.shape, x.dtype))   # a = f(z)
+        return self.a
 
     def backward(self, delta):
         if not self.need_input_grad:
             return None
-        dz = self._dz
-        if dz is None or dz.shape != delta.shape or dz.dtype != delta.dtype:
-            dz = self._dz = self.buffer("dz", delta.shape, delta.dtype)
+        dz = self.work("dz", delta.shape, delta.dtype)                  # dz = delta * f'(z)
         return self.function.backward(self.z, self.a, delta, dz)
 
     def name_hint(self):

@@ -13,18 +13,19 @@ Shapes
 
 Computing
     ``forward(x, train)`` and ``backward(delta)`` see batches: ``x.shape ==
-    (batch,) + input_shape``. A layer never updates itself: its trainable
-    arrays live in ``WeightsBias`` objects listed by ``weights()``, which the
-    net updates; persistent non-trainable arrays (batch-norm running
-    statistics) are ``buffers()``: saved, never optimized.
+    (batch,) + input_shape``. A layer never updates itself: it declares its
+    trainable arrays with ``add_parameter`` (a ``Parameter``: value, grad,
+    initializer, whether weight decay applies) and its persistent untrained
+    arrays with ``add_buffer`` (batch-norm running statistics: saved, never
+    optimized); the net names them (``"fc1/W"``), allocates them in its dtype,
+    gives each parameter its optimizer state, initializes and updates them.
 
-Buffers
+Work arrays
     Arrays returned by ``forward`` / ``backward`` belong to the layer and are
     overwritten by its next call with the same shape; callers that keep one
-    must copy it. Each layer has one ``BufferCache`` (``self.buffer(name,
-    shape, dtype)``) shared by everything it computes with, its activator
-    and its penalty included: that is what lets a training step allocate
-    nothing.
+    must copy it. ``self.work(name, shape)`` is the one helper behind that: an
+    array from the layer's cache, reused while the shape holds, shared with
+    the layer's activator, so a training step allocates nothing.
 
 Building and saving
     ``get_config()`` returns the JSON-able keyword arguments that rebuild the
@@ -34,11 +35,16 @@ Building and saving
 """
 import inspect
 import math
+import re
 
 import numpy as np
 
 from ..infra.buffers import BufferCache
+from ..hyper_parameters import HyperParameters
 from ..infra.validation import check_integer
+from ..parameter import Buffer, Parameter
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class Layer:
@@ -47,9 +53,16 @@ class Layer:
     input_shape = None      # per-sample input shape (tuple), None until known
     output_shape = None     # per-sample output shape (tuple), None until known
     need_input_grad = True  # the net sets False on the first layer to skip dx
+    params = None           # the HyperParameters its arrays are made from (attach sets it)
+    dtype = np.dtype(np.float32)    # the dtype it computes in (the params' once attached)
 
-    def __init__(self):
+    def __init__(self, params=None):
         self._cache = BufferCache()
+        self._parameters = {}       # name -> Parameter, in declaration order
+        self._buffers = {}          # name -> Buffer
+        self._checked = None        # (shape, dtype) of the last batch whose shape was checked
+        if params is not None:
+            self._adopt(params)
 
     # ----- shapes -----------------------------------------------------------
     def compute_output_shape(self, input_shape):
@@ -81,14 +94,89 @@ class Layer:
         """Values per output sample (the product of ``output_shape``), None if unknown."""
         return None if self.output_shape is None else math.prod(self.output_shape)
 
+    # ----- parameters and buffers ---------------------------------------------
+    def add_parameter(self, name, shape, init=None, decay=True, fans=None):
+        """Declare the trainable array ``name`` (see ``Parameter``); returns it.
+
+        Allocated now if the layer has its params, else when the net attaches
+        its own. ``init`` None: the net's init method; ``decay``: whether L1/L2
+        and decoupled weight decay apply (False for biases and normalization).
+        """
+        self._check_new_name(name)
+        parameter = self._parameters[name] = Parameter(shape, init, decay, fans)
+        parameter.name = name
+        if self.params is not None:
+            parameter.configure(self.params)
+        return parameter
+
+    def add_buffer(self, name, shape, fill=0.0, non_negative=False):
+        """Declare the persistent, untrained array ``name`` (see ``Buffer``); returns it."""
+        self._check_new_name(name)
+        buffer = self._buffers[name] = Buffer(shape, fill, non_negative)
+        if self.params is not None:
+            buffer.configure(self.params)
+        return buffer
+
+    def _check_new_name(self, name):
+        if not isinstance(name, str) or _IDENTIFIER.fullmatch(name) is None:
+            raise ValueError(f"{type(self).__name__}: a parameter or buffer name must be an "
+                             f"identifier (letters, digits, '_'), got {name!r}")
+        if name in self._parameters or name in self._buffers:
+            raise ValueError(f"{type(self).__name__}: {name!r} is declared twice")
+
+    def parameters(self):
+        """``{name: Parameter}`` of this layer's trainable arrays, in declaration order.
+
+        A layer written before parameters had names (its ``weights()`` returning
+        WeightsBias pairs) gets "W" and "B" for its first pair, "W1", "B1", ...
+        """
+        if self._parameters or type(self).weights is Layer.weights:
+            return dict(self._parameters)
+        found = {}
+        for index, wb in enumerate(self.weights()):
+            suffix = "" if index == 0 else str(index)
+            found[f"W{suffix}"], found[f"B{suffix}"] = wb.weight, wb.bias
+        return found
+
+    def buffers(self):
+        """``{name: array}`` of the persistent arrays that are saved but never optimized."""
+        return {name: buffer.value for name, buffer in self._buffers.items()}
+
+    def non_negative_buffers(self):
+        """Names of the buffers that may never be negative (a running variance)."""
+        declared = [name for name, buffer in self._buffers.items() if buffer.non_negative]
+        return tuple(declared) + tuple(getattr(self, "non_negative", ()))
+
     # ----- life cycle -------------------------------------------------------
     def attach(self, params):
         """Called by ``NeuralNet.add_layer`` with the net's HyperParameters, after
-        ``build`` and before ``initialize``: a layer made without them may adopt
-        the net's."""
+        ``build`` and before ``initialize``: a layer made without params adopts the
+        net's, and its declared arrays are allocated from them (replacing the float32
+        ones it may have made when used on its own)."""
+        if self.params is None:
+            self._adopt(params)
+            self._cache.clear()             # work arrays of the dtype it had on its own
+        for array in self._declared():
+            if not array.configured or array.standalone:
+                array.configure(self.params, replace=True)
+
+    def _declared(self):
+        return list(self._parameters.values()) + list(self._buffers.values())
+
+    def _adopt(self, params):
+        if not isinstance(params, HyperParameters):
+            raise ValueError(f"{type(self).__name__} params: expected HyperParameters, "
+                             f"got {params!r}")
+        self.params, self.dtype = params, params.dtype
 
     def initialize(self, streams):
-        """Create weights from ``streams.init``; keep ``streams.noise`` if needed."""
+        """Start every parameter from ``streams.init`` (in declaration order) and every
+        buffer from its fill; a layer that draws noise keeps ``streams.noise``."""
+        self.require_arrays()
+        for parameter in self._parameters.values():
+            parameter.initialize(streams.init)
+        for buffer in self._buffers.values():
+            buffer.reset()
 
     def forward(self, x, train):
         """Output for the batch ``x``; ``train`` selects training behaviour (dropout, BN)."""
@@ -104,12 +192,13 @@ class Layer:
         return 1
 
     def weights(self):
-        """The ``WeightsBias`` objects the net must update (``[]`` if none)."""
+        """The textbook's view: the ``WeightsBias`` pairs this layer holds (``[]`` if none)."""
         return []
 
-    def buffers(self):
-        """Persistent arrays that are saved but never optimized (live references)."""
-        return {}
+    def inner_layers(self):
+        """``[(name, layer)]`` a block holds (a ``ResidualLayer``'s); ``[]`` for a layer.
+        A block's parameters and buffers are theirs, named ``"<inner>/<name>"``."""
+        return []
 
     def set_buffers(self, buffers):
         """Copy saved buffers into this layer's own arrays (names and shapes must match)."""
@@ -124,9 +213,37 @@ class Layer:
                                  f"{target.shape}, got {value.shape}")
             np.copyto(target, value, casting="same_kind")
 
+    # ----- work arrays --------------------------------------------------------
+    def work(self, name, shape, dtype=None):
+        """This layer's reusable work array ``name`` of ``shape`` (default dtype: the
+        layer's), from its ``BufferCache``: the same array while the shape holds (the
+        steady-state hit is looked up here, one call less per array and step)."""
+        array = self._cache.hot.get(name)
+        if array is not None and array.shape == shape and (dtype is None or
+                                                           array.dtype == dtype):
+            return array
+        return self._cache.get(name, shape, self.dtype if dtype is None else dtype)
+
     def buffer(self, name, shape, dtype):
-        """This layer's reusable work array ``name`` (see ``BufferCache``)."""
+        """The earlier name of ``work`` (layers written before it keep working)."""
         return self._cache.get(name, shape, dtype)
+
+    def checked(self, x):
+        """``x`` after ``check_input`` against ``input_shape``, done once per new batch
+        shape and dtype (a steady-state step pays one comparison)."""
+        key = (x.shape, x.dtype)
+        if key != self._checked:
+            check_input(type(self).__name__, x, self.input_shape)
+            self.require_arrays()
+            self._checked = key
+        return x
+
+    def require_arrays(self):
+        """Allocate the declared arrays of a layer used on its own, outside a net and
+        without params: float32, plain SGD (a net's params replace them on attach)."""
+        for array in self._declared():
+            if not array.configured:
+                array.configure(self.params)
 
     # ----- description ------------------------------------------------------
     def get_config(self):
@@ -156,12 +273,9 @@ class Layer:
                              f"constructor: {error}") from None
 
     def name_hint(self):
-        """The stem of this layer's default name in a net (``fc`` -> fc1, fc2, ...)."""
-        from .registry import LAYERS
-        try:
-            return LAYERS.name_of(type(self))
-        except KeyError:
-            return type(self).__name__.lower()
+        """The stem of this layer's default name in a net (``fc`` -> fc1, fc2, ...): the
+        short name its class is registered under, else its class name in lower case."""
+        return type(self).__dict__.get("registered_name") or type(self).__name__.lower()
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

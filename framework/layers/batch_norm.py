@@ -20,20 +20,16 @@ scaled alike wherever it fires. Statistics, gamma and beta are then shaped
 Training on a single value per statistic (a batch of one vector, or one
 1x1 map) is refused: its variance is 0, so xhat is 0 and nothing is learnt.
 
-gamma and beta are a WeightsBias (W = gamma, B = beta, never regularized) so
-the net updates them like any weights; the running statistics are buffers,
-saved with the weights but never optimized. The textbook's running variance
-is the biased batch variance; so is ours.
+gamma and beta are parameters (trained, never decayed); the running
+statistics are buffers (saved with the weights, never trained). The
+textbook's running variance is the biased batch variance; so is ours.
 """
 import math
 
 import numpy as np
 
-from ..enums import OptimizerName
-from ..hyper_parameters import HyperParameters
 from ..infra.validation import check_number
-from ..weights_bias import WeightsBias
-from .base import Layer, check_input
+from .base import Layer
 from .registry import register_layer
 
 
@@ -45,28 +41,86 @@ class BatchNormLayer(Layer):
     None takes the previous layer's shape when the layer is added to a net.
     ``params`` (a HyperParameters, optional) supplies the dtype, optimizer and
     optimizer options for gamma/beta. Without it the layer takes the net's
-    when it is added to one (``attach``); standing alone it uses float32 and
-    plain SGD, as the textbook's batch-norm layer does.
+    when it is added to one; standing alone it uses float32 and plain SGD, as
+    the textbook's batch-norm layer does.
     """
 
+    legacy_names = {"W": "gamma", "B": "beta"}   # what files before named parameters said
+
     def __init__(self, input_shape=None, momentum=0.9, eps=1e-5, params=None):
-        super().__init__()
-        momentum = check_number("BatchNormLayer momentum", momentum, 0, 1)
-        eps = check_number("BatchNormLayer eps", eps, 0, above=True)
-        if params is not None and not isinstance(params, HyperParameters):
-            raise ValueError(f"BatchNormLayer params: expected HyperParameters or None, "
-                             f"got {params!r}")
-        self.momentum, self.eps = float(momentum), float(eps)
-        self._own_params = params is not None
-        self._params = params
-        self.wb = None
+        super().__init__(params)
+        self.momentum = float(check_number("BatchNormLayer momentum", momentum, 0, 1))
+        self.eps = float(check_number("BatchNormLayer eps", eps, 0, above=True))
+        self.xhat = None
         if input_shape is not None:
             self.build(input_shape)
 
+    def forward(self, x, train):
+        self.checked(x)
+        out = self.work("out", x.shape)
+        gamma, beta = self.gamma.value, self.beta.value
+        if not train:                               # y = gamma / std_run * (x - mu_run) + beta
+            std = np.add(self.running_var, self.eps, out=self._row2)
+            np.sqrt(std, out=std)
+            scale = np.divide(gamma, std, out=self._row)
+            np.subtract(x, self.running_mean, out=out)
+            out *= scale
+            out += beta
+            return out
+        if x.size == self.size:
+            self._refuse_single_value(x)
+        mean, inv_std, var = self._mean, self._inv_std, self._row
+        xhat = self.xhat = self.work("xhat", x.shape)
+        np.mean(x, axis=self._axes, keepdims=True, out=mean)      # mu
+        np.subtract(x, mean, out=xhat)                            # x - mu
+        np.multiply(xhat, xhat, out=out)                          # (out as scratch)
+        np.mean(out, axis=self._axes, keepdims=True, out=var)     # var (biased)
+        self._update_running(self.running_var, var)
+        self._update_running(self.running_mean, mean)
+        var += self.eps
+        np.sqrt(var, out=inv_std)
+        np.divide(1.0, inv_std, out=inv_std)                      # 1 / sqrt(var + eps)
+        xhat *= inv_std                                           # xhat
+        np.multiply(xhat, gamma, out=out)                         # y = gamma * xhat
+        out += beta                                               #   + beta
+        return out
+
+    def backward(self, delta):
+        xhat, axes = self.xhat, self._axes
+        m = delta.size // self.size                               # values per statistic
+        dgamma, dbeta = self.gamma.grad, self.beta.grad
+        work = self.work("work", delta.shape)
+        np.multiply(delta, xhat, out=work)
+        np.sum(work, axis=axes, keepdims=True, out=dgamma)        # dgamma = sum(delta xhat)
+        np.sum(delta, axis=axes, keepdims=True, out=dbeta)        # dbeta = sum(delta)
+        if not self.need_input_grad:
+            return None
+        # dx = gamma / (m std) * (m delta - dbeta - xhat dgamma)
+        dx = self.work("dx", delta.shape)
+        np.multiply(xhat, dgamma, out=dx)
+        dx += dbeta
+        np.multiply(delta, m, out=work)
+        np.subtract(work, dx, out=dx)
+        np.multiply(self.gamma.value, self._inv_std, out=self._row)
+        self._row *= 1.0 / m
+        dx *= self._row
+        return dx
+
+    # ----- shapes, arrays ---------------------------------------------------------
     @property
     def size(self):
         """Features (vectors) or channels (feature maps): one statistic each."""
         return self.input_shape[0]
+
+    @property
+    def running_mean(self):
+        """The running mean used at inference (a live array, a buffer of the net)."""
+        return self._running_mean.value
+
+    @property
+    def running_var(self):
+        """The running (biased) variance used at inference (a live array)."""
+        return self._running_var.value
 
     @property
     def spatial(self):
@@ -75,76 +129,38 @@ class BatchNormLayer(Layer):
 
     def build(self, input_shape):
         shape = super().build(input_shape)
-        self._configure()
+        if not self._parameters:
+            stat = (1, self.size) + (1,) * (len(self.input_shape) - 1)
+            # axes each statistic is taken over: the batch, and every position of a map
+            self._axes = (0,) + tuple(range(2, len(self.input_shape) + 1)) \
+                if self.spatial else 0
+            self.gamma = self.add_parameter("gamma", stat, init="ones", decay=False)
+            self.beta = self.add_parameter("beta", stat, init="zeros", decay=False)
+            self._running_mean = self.add_buffer("running_mean", stat, fill=0.0)
+            self._running_var = self.add_buffer("running_var", stat, fill=1.0,
+                                                non_negative=True)
+            self._stat = stat
+            self._make_rows()
         return shape
 
     def attach(self, params):
-        """Adopt the net's dtype and optimizer unless given params of its own."""
-        if not self._own_params:
-            self._params = params
-            self._configure()
+        super().attach(params)
+        self._make_rows()
 
-    def _configure(self):
-        params = self._params
-        if params is None:
-            self.dtype, optimizer, options = np.dtype(np.float32), OptimizerName.SGD, {}
-        else:
-            self.dtype = params.dtype
-            optimizer, options = params.optimizer_name, params.optimizer_options
-        stat = (1, self.size) + (1,) * (len(self.input_shape) - 1)
-        # axes each statistic is taken over: the batch, and every position of a map
-        self._axes = (0,) + tuple(range(2, len(self.input_shape) + 1)) if self.spatial else 0
-        self.wb = WeightsBias.for_batch_norm(self.size, optimizer, self.dtype, options,
-                                             shape=stat)
-        self.running_mean = np.zeros(stat, self.dtype)
-        self.running_var = np.ones(stat, self.dtype)
-        # per-statistic work arrays: batch mean and 1/std (kept for backward, so
-        # inference never touches them), and two scratch rows
+    def _make_rows(self):
+        """Per-statistic work rows: the batch mean and 1/std (kept for backward, so
+        inference never touches them), and two scratch rows."""
         self._mean, self._inv_std, self._row, self._row2 = (
-            np.zeros(stat, self.dtype) for _ in range(4))
-        self.xhat = None
+            np.zeros(self._stat, self.dtype) for _ in range(4))
 
     def initialize(self, streams):
         self._require_shape()
-        self.wb.initialize(streams.init)   # gamma ones, beta zeros: draws nothing
-        self.running_mean.fill(0)
-        self.running_var.fill(1)
+        super().initialize(streams)
 
     def _require_shape(self):
-        if self.wb is None:
+        if self.input_shape is None:
             raise RuntimeError("BatchNormLayer: no input shape yet; give input_shape or "
                                "add the layer to a net")
-
-    def forward(self, x, train):
-        self._require_shape()
-        check_input("BatchNormLayer", x, self.input_shape)
-        out = self.buffer("out", x.shape, self.dtype)
-        mean, inv_std, row = self._mean, self._inv_std, self._row
-        if not train:
-            np.add(self.running_var, self.eps, out=self._row2)
-            np.sqrt(self._row2, out=self._row2)
-            np.divide(self.wb.W, self._row2, out=row)         # gamma / std
-            np.subtract(x, self.running_mean, out=out)
-            out *= row
-            out += self.wb.B
-            return out
-        if x.size == self.size:
-            self._refuse_single_value(x)
-        axes = self._axes
-        xhat = self.xhat = self.buffer("xhat", x.shape, self.dtype)
-        np.mean(x, axis=axes, keepdims=True, out=mean)
-        np.subtract(x, mean, out=xhat)
-        np.multiply(xhat, xhat, out=out)                      # out as scratch
-        np.mean(out, axis=axes, keepdims=True, out=row)       # biased batch variance
-        self._update_running(self.running_var, row)
-        self._update_running(self.running_mean, mean)
-        row += self.eps
-        np.sqrt(row, out=inv_std)
-        np.divide(1.0, inv_std, out=inv_std)
-        xhat *= inv_std
-        np.multiply(xhat, self.wb.W, out=out)
-        out += self.wb.B
-        return out
 
     def min_training_batch(self):
         """2 samples when each sample gives one value per statistic, else 1."""
@@ -164,33 +180,6 @@ class BatchNormLayer(Layer):
         np.multiply(batch_value, 1.0 - self.momentum, out=self._row2)
         running *= self.momentum
         running += self._row2
-
-    def backward(self, delta):
-        xhat, wb, axes = self.xhat, self.wb, self._axes
-        m = delta.size // self.size                           # values per statistic
-        work = self.buffer("work", delta.shape, self.dtype)
-        np.multiply(delta, xhat, out=work)
-        np.sum(work, axis=axes, keepdims=True, out=wb.dW)     # dgamma
-        np.sum(delta, axis=axes, keepdims=True, out=wb.dB)    # dbeta
-        if not self.need_input_grad:
-            return None
-        dx = self.buffer("dx", delta.shape, self.dtype)
-        np.multiply(xhat, wb.dW, out=dx)
-        dx += wb.dB
-        np.multiply(delta, m, out=work)
-        np.subtract(work, dx, out=dx)
-        np.multiply(wb.W, self._inv_std, out=self._row)
-        self._row *= 1.0 / m
-        dx *= self._row
-        return dx
-
-    def weights(self):
-        self._require_shape()
-        return [self.wb]
-
-    def buffers(self):
-        self._require_shape()
-        return {"running_mean": self.running_mean, "running_var": self.running_var}
 
     def name_hint(self):
         return "bn"

@@ -65,7 +65,28 @@ def _make(spec, index, shape, params):
     try:
         return make_layer(kind, options, shape, params), name
     except ValueError as error:
-        raise ValueError(f"layer spec {index} ({kind!r}): {error}") from None
+        raise ValueError(f"layer spec {index} ({kind!r}): {error}"
+                         f"{_unknown_options_hint(kind, options)}") from None
+
+
+_SPEC_SHORT_KEYS = ("size", "filters", "kernel")   # the spec shorthands layers accept
+
+
+def _unknown_options_hint(kind, options):
+    """"; unknown option 'filter' (did you mean 'filters'?)" when a failed spec has
+    options that its layer's constructor and the spec shorthands do not know."""
+    import difflib
+    import inspect
+    if kind not in LAYERS:
+        return ""
+    known = [p for p in inspect.signature(LAYERS.get(kind).__init__).parameters
+             if p not in ("self", "params")] + list(_SPEC_SHORT_KEYS)
+    hints = []
+    for key in sorted(set(options) - set(known)):
+        close = difflib.get_close_matches(key, known, n=1)
+        hints.append(f"unknown option {key!r}" + (f" (did you mean {close[0]!r}?)"
+                                                  if close else ""))
+    return "; " + "; ".join(hints) if hints else ""
 
 
 def parse_spec(spec, index):

@@ -26,12 +26,12 @@ the last ``forward`` (kept in the padded buffer).
 """
 import numpy as np
 
-from ..hyper_parameters import HyperParameters
 from ..infra import workers
+from ..infra.blas import dot
 from ..weights_bias import WeightsBias
 from .base import Layer, as_shape, check_input, check_positive_int, check_real
 from .conv_kernels import (ConvGeometry, ConvPlan, col2im, frame_delta, im2col, load_delta,
-                           load_input, product, store_dx, store_output)
+                           load_input, store_dx, store_output)
 from .im2col import as_pair, output_size
 from .registry import register_layer
 
@@ -51,14 +51,11 @@ class ConvLayer(Layer):
     """
 
     def __init__(self, input_shape, kernel_shape, stride=1, padding=0, params=None):
-        super().__init__()
+        super().__init__(params)
         self.filters, self.kernel_channels, self.kernel_hw = _kernel(kernel_shape)
         self.stride = as_pair(stride, "ConvLayer stride", 1)
         self.padding = as_pair(padding, "ConvLayer padding", 0)
-        if params is not None and not isinstance(params, HyperParameters):
-            raise ValueError(f"ConvLayer params: expected HyperParameters or None, "
-                             f"got {params!r}")
-        self.params, self.wb = params, None
+        self.wb = None
         self._plan_shape = self._plan = self._geometry = self._w_flip2 = None
         self._plans = {}                    # batch size -> ConvPlan, most recent last
         self._has_input = False
@@ -89,33 +86,36 @@ class ConvLayer(Layer):
         return output_shape
 
     def attach(self, params):
-        """Adopt the net's HyperParameters if none were given (weights made now)."""
-        if self.params is None:
-            if not isinstance(params, HyperParameters):
-                raise ValueError(f"ConvLayer params: expected HyperParameters, got {params!r}")
-            self.params = params
-            self._make_weights()
+        """Adopt the net's HyperParameters if none were given (weights allocated now)."""
+        super().attach(params)
+        # the arrays may be new (and the work arrays of another dtype): plans made again
+        self._plan_shape = self._plan = self._w_flip2 = None
+        self._plans = {}
 
     def _make_weights(self):
-        if self.wb is not None or self.params is None or self.input_shape is None:
+        """Declare W (F, C, kh, kw) and B (F,) once the input shape is known."""
+        if self.wb is not None or self.input_shape is None:
             return
         f, c, (kh, kw) = self.filters, self.input_shape[0], self.kernel_hw
-        self.dtype = self.params.dtype
-        self.wb = WeightsBias.from_params(self.params, c * kh * kw, f * kh * kw,
-                                          w_shape=(f, c, kh, kw), b_shape=(f,))
-        self._w2 = self.wb.W.reshape(f, c * kh * kw)       # views: W is never rebound
-        self._dw2 = self.wb.dW.reshape(f, c * kh * kw)
-        self._bias = self.wb.B.reshape(f, 1)                  # per row of (F, M)
+        self.wb = WeightsBias(
+            self.add_parameter("W", (f, c, kh, kw), fans=(c * kh * kw, f * kh * kw)),
+            self.add_parameter("B", (f,), init="zeros", decay=False))
+
+    def _matrix_views(self):
+        """W, dW as (F, C*kh*kw) matrices and B as an (F, 1) column: views for the GEMMs."""
+        f = self.filters
+        self._w2 = self.wb.W.reshape(f, -1)
+        self._dw2 = self.wb.dW.reshape(f, -1)
+        self._bias = self.wb.B.reshape(f, 1)              # per row of (F, M)
 
     def initialize(self, streams):
         self._require_weights()
-        self.wb.initialize(streams.init)
+        super().initialize(streams)
 
     def _require_weights(self):
         if self.wb is None:
-            missing = "input_shape" if self.input_shape is None else "params"
-            raise ValueError(f"ConvLayer: no weights yet (no {missing}); give params= or "
-                             f"add the layer to a NeuralNet, which attaches its own")
+            raise ValueError("ConvLayer: no weights yet (no input_shape); give input_shape "
+                             "or add the layer to a NeuralNet")
 
     def weights(self):
         self._require_weights()
@@ -141,7 +141,7 @@ class ConvLayer(Layer):
         chunk, work = plan.chunks[index], plan.scratch(plan.chunks[index], slot)
         load_input(chunk, x)                            # into the zero-framed padded image
         im2col(chunk.windows, work.cols_images)
-        product(self._w2, work.cols, work.matrix)       # (F, K) @ (K, M)
+        dot(self._w2, work.cols, work.matrix)           # (F, K) @ (K, M)
         store_output(work, bias, plan.out, chunk)       # + B, as (b, F, OH, OW) images
 
     def backward(self, delta):
@@ -163,18 +163,18 @@ class ConvLayer(Layer):
         """Partial ``dB`` and ``dW`` of one chunk, and its rows of ``dx``."""
         chunk, work = plan.chunks[index], plan.scratch(plan.chunks[index], slot)
         d = load_delta(work, delta, chunk)                      # D: (F, M)
-        product(d, work.ones, plan.db_parts[index])             # dB = D @ 1
+        dot(d, work.ones, plan.db_parts[index])                 # dB = D @ 1
         im2col(chunk.windows, work.cols_images)                 # the forward's columns again
-        product(work.cols, d.T, plan.dw_parts[index])           # dW2.T = cols @ D.T
+        dot(work.cols, d.T, plan.dw_parts[index])               # dW2.T = cols @ D.T
         if dx is None:
             return
         if plan.geometry.transposed_dx:
             frame_delta(work)                                   # the delta, zero-padded
             im2col(work.q_windows, work.q_cols_images)
-            product(self._w_flip2, work.q_cols, work.dx_matrix)  # dx = W_flip2 @ cols(q)
+            dot(self._w_flip2, work.q_cols, work.dx_matrix)     # dx = W_flip2 @ cols(q)
             store_dx(work.dx_images, dx, chunk)
         else:
-            product(self._w2.T, d, work.cols)                   # dcols = W2.T @ D
+            dot(self._w2.T, d, work.cols)                       # dcols = W2.T @ D
             col2im(work)
             store_dx(work.grad_interior, dx, chunk)
 
@@ -191,6 +191,8 @@ class ConvLayer(Layer):
         last partial batch, an inference chunk), as the buffer cache keeps their arrays."""
         self._require_weights()
         check_input("ConvLayer", x, self.input_shape)
+        self.require_arrays()
+        self._matrix_views()
         if self._geometry is None:
             self._geometry = ConvGeometry(self.input_shape, self.output_shape, self.kernel_hw,
                                           self.stride, self.padding)

@@ -55,16 +55,7 @@ from .im2col import offset_windows
 CHUNK_COLUMNS = 1600    # output positions per chunk (b * OH * OW); see the module docstring
 SHORT_ROW = 24          # output rows shorter than this (in values) run batch last
 
-_dot, _matmul, _add, _copyto = np.dot, np.matmul, np.add, np.copyto
-
-
-def product(a, b, out):
-    """``out = a @ b`` by BLAS; ``np.dot`` wants an exact-dtype C-contiguous
-    ``out`` (ours always are) and mixed dtypes go through ``matmul``."""
-    try:
-        return _dot(a, b, out)
-    except ValueError:
-        return _matmul(a, b, out=out)
+_add, _copyto = np.add, np.copyto
 
 
 class ConvGeometry:

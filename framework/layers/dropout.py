@@ -15,7 +15,7 @@ disturbs weight initialization or batch order. Tests can fix it:
 import numpy as np
 
 from ..infra.validation import check_number
-from .base import Layer, check_input
+from .base import Layer
 from .registry import register_layer
 
 
@@ -44,32 +44,35 @@ class DropoutLayer(Layer):
         self.rng = streams.noise
 
     def forward(self, x, train, mask=None):
-        check_input("DropoutLayer", x, self.input_shape)
-        if not train:
+        self.checked(x)
+        if not train:                                   # inference: a = x
             self.scale_mask = None
             return x
-        shape, dtype = x.shape, x.dtype
-        scale_mask = self.buffer("mask", shape, dtype)
-        keep = self.buffer("keep", shape, bool)
-        if mask is not None:
-            np.copyto(keep, mask)
-        else:
-            if self.rng is None:
-                raise RuntimeError("DropoutLayer: call initialize(streams) before training")
-            self.rng.random(out=scale_mask, dtype=dtype)
-            np.greater_equal(scale_mask, self.ratio, out=keep)
-        np.multiply(keep, dtype.type(1.0 / (1.0 - self.ratio)), out=scale_mask)
-        self.scale_mask = scale_mask
-        out = self.buffer("out", shape, dtype)
-        return np.multiply(x, scale_mask, out=out)
+        keep = self._keep(x, mask)                      # keep ~ Bernoulli(1 - ratio)
+        scale = self.work("mask", x.shape, x.dtype)     # scale = keep / (1 - ratio)
+        self.scale_mask = np.multiply(keep, x.dtype.type(1.0 / (1.0 - self.ratio)), out=scale)
+        return np.multiply(x, scale, out=self.work("out", x.shape, x.dtype))   # a = x * scale
 
     def backward(self, delta):
         if not self.need_input_grad:
             return None
         if self.scale_mask is None:       # the forward pass was inference: identity
             return delta
-        dx = self.buffer("dx", delta.shape, delta.dtype)
-        return np.multiply(delta, self.scale_mask, out=dx)
+        dx = self.work("dx", delta.shape, delta.dtype)
+        return np.multiply(delta, self.scale_mask, out=dx)         # dx = delta * scale
+
+    def _keep(self, x, mask):
+        """The bool keep mask: ``mask`` if given, else drawn from the noise stream (the
+        uniform draws pass through the scale array, which is overwritten next)."""
+        keep = self.work("keep", x.shape, bool)
+        if mask is not None:
+            np.copyto(keep, mask)
+            return keep
+        if self.rng is None:
+            raise RuntimeError("DropoutLayer: call initialize(streams) before training")
+        draws = self.work("mask", x.shape, x.dtype)
+        self.rng.random(out=draws, dtype=x.dtype)
+        return np.greater_equal(draws, self.ratio, out=keep)
 
     def get_config(self):
         shape = None if self.input_shape is None else list(self.input_shape)

@@ -8,6 +8,7 @@ like the built-in ones. Lookup is by exact (folded) name: an unknown class
 is an error, never a guess, and no code from a file is ever executed.
 """
 from ..registry import Registry, snake_case
+from .base import Layer
 
 LAYERS = Registry("layer")
 
@@ -15,12 +16,13 @@ LAYERS = Registry("layer")
 def register_layer(cls=None, *, name=None):
     """Class decorator: ``@register_layer`` or ``@register_layer(name="scale")``."""
     def add(layer_class):
-        from .base import Layer
         if not (isinstance(layer_class, type) and issubclass(layer_class, Layer)):
             raise TypeError(f"register_layer: expected a subclass of Layer, "
                             f"got {layer_class!r}")
         short = name or snake_case(layer_class.__name__, suffix="Layer")
-        return LAYERS.register(layer_class, [short, layer_class.__name__])
+        LAYERS.register(layer_class, [short, layer_class.__name__])
+        layer_class.registered_name = short
+        return layer_class
     return add if cls is None else add(cls)
 
 

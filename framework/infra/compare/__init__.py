@@ -31,13 +31,13 @@ run, appended as it finishes), ``summary.json``, ``table.txt``, ``table.md``,
 ``curves.png`` and, with ``save_weights``, ``<variant>/repeat_<k>.h5``.
 """
 from .report import curves, draw_curves, format_markdown, format_text, mean_std, summarize
-from .results import ResultsLog
+from .results import ResultsFileError, ResultsLog
 from .sources import DATA_SOURCES, get_source, register_source
 from .spec import RunSpec
 from .sweep import Sweep, SweepInterrupted, compare
 from .variants import apply_overrides, make_specs, make_variants
 
 __all__ = ["compare", "Sweep", "SweepInterrupted", "RunSpec", "register_source",
-           "get_source", "DATA_SOURCES", "ResultsLog", "make_variants", "apply_overrides",
-           "make_specs", "summarize", "mean_std", "format_text", "format_markdown", "curves",
+           "get_source", "DATA_SOURCES", "ResultsLog", "ResultsFileError", "make_variants",
+           "apply_overrides", "make_specs", "summarize", "mean_std", "format_text", "format_markdown", "curves",
            "draw_curves"]

@@ -40,7 +40,7 @@ def run_one(spec, source):
     params = HyperParameters.from_dict({**spec.params, "seed": int(spec.seed)})
     reader = load_reader(source, spec.data, params.net_type, params.dtype)
     layers = spec.layers or expand_net(spec.net, params.net_type, reader.num_output)
-    net = build_net(params, layers, reader.x_train.shape[1:], name=_net_name(spec))
+    net = build_net(params, layers, reader.x_train.shape[1:], name=net_name(spec))
     initial = fingerprint(net)
     order = BatchOrder(reader.num_train, params.batch_size, int(spec.seed))
     options = {"checkpoint": 1.0, "restore_best": True, **spec.train}
@@ -57,6 +57,7 @@ def run_one(spec, source):
         os.makedirs(os.path.dirname(spec.weights_path) or ".", exist_ok=True)
         net.save(spec.weights_path, include_optimizer=False)
         result["weights_path"] = spec.weights_path
+        result["weights_sha256"] = file_sha256(spec.weights_path)
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
 
@@ -79,6 +80,15 @@ def run_task(spec, source):
     result.update(key=key, name=spec.name, variant=spec.variant,
                   repeat=spec.repeat, seed=spec.seed)
     return result
+
+
+def file_sha256(path):
+    """The SHA-256 of a file's bytes: a resumed sweep knows its own weights file by it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def batch_fingerprint(reader, batches, count=RECORDED_BATCHES):
@@ -108,6 +118,7 @@ def _num(value):
     return value if math.isfinite(value) else None
 
 
-def _net_name(spec):
+def net_name(spec):
+    """The run's net name (in its weights file): variant and repeat, file-name safe."""
     text = f"{spec.variant}_r{spec.repeat}"
     return "".join(c if c.isalnum() or c in "_-." else "_" for c in text)[:64] or "net"

@@ -35,10 +35,18 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
 
+from ..validation import check_flag, check_integer, check_number
+from .nets import check_layers, check_net
+
 # Bump when the meaning of a field changes, so old results are not reused.
 SCHEMA_VERSION = 1
 TRAIN_OPTIONS = ("checkpoint", "restore_best")
 _NOT_HASHED = ("weights_path",)
+SEED_IS_THE_SWEEPS = ("'seed' cannot be set in params or varied: every run's seed is the "
+                      "sweep's base_seed + repeat (the same initial weights and batches for "
+                      "every variant of a repeat, which makes the comparison fair); use "
+                      "repeats and base_seed (--repeats, --seed) for other seeds, or "
+                      "data.seed for another data split")
 
 
 @dataclass(frozen=True)
@@ -59,21 +67,57 @@ class RunSpec:
     blas_threads: int = 1
 
     def __post_init__(self):
+        """Check every field, so a sweep refuses a bad spec before any run starts."""
         source = self.data.get("source") if isinstance(self.data, dict) else None
         if not isinstance(source, str) or not source:
             raise ValueError(f"run spec 'data': expected a dict with a 'source' naming a "
                              f"registered data source, got {self.data!r}")
+        for name in ("name", "variant"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"run spec {name!r}: expected a non-empty string, "
+                                 f"got {getattr(self, name)!r}")
+        check_integer("run spec 'repeat'", self.repeat, minimum=0)
+        check_integer("run spec 'seed'", self.seed, minimum=0)
+        check_integer("run spec 'blas_threads'", self.blas_threads)
+        check_flag("run spec 'evaluate_test'", self.evaluate_test)
+        if self.weights_path is not None and not isinstance(self.weights_path, str):
+            raise ValueError(f"run spec 'weights_path': expected a path string or None, "
+                             f"got {self.weights_path!r}")
         for name in ("params", "net", "train"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"run spec {name!r}: expected a dict, "
                                  f"got {getattr(self, name)!r}")
+        self._check_train()
+        self._check_params()
+        if self.layers is not None:
+            if self.net:
+                raise ValueError("run spec: give 'net' (the compact MLP) or 'layers', "
+                                 "not both")
+            check_layers(self.layers)
+        else:
+            check_net(self.net)
+
+    def _check_train(self):
         unknown = set(self.train) - set(TRAIN_OPTIONS)
         if unknown:
             raise ValueError(f"run spec 'train': unknown option(s) {sorted(unknown)}; "
                              f"expected {list(TRAIN_OPTIONS)}")
-        if self.layers is not None and not isinstance(self.layers, list):
-            raise ValueError(f"run spec 'layers': expected a list of layer specs, "
-                             f"got {self.layers!r}")
+        if "checkpoint" in self.train:
+            check_number("train.checkpoint", self.train["checkpoint"], 0, above=True)
+        if "restore_best" in self.train:
+            check_flag("train.restore_best", self.train["restore_best"])
+
+    def _check_params(self):
+        """The hyper-parameters, checked as the run will build them. ``seed`` is
+        not one of them: the run's seed is the sweep's (base_seed + repeat, the
+        same for every variant of a repeat), which would silently override it."""
+        from ...hyper_parameters import HyperParameters
+        if "seed" in self.params:
+            raise ValueError(SEED_IS_THE_SWEEPS)
+        try:
+            HyperParameters.from_dict({**self.params, "seed": int(self.seed)})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"run spec 'params': {error}") from None
 
     @classmethod
     def from_dict(cls, data):

@@ -10,8 +10,10 @@ import json
 import os
 from dataclasses import replace
 
+from ..validation import check_flag, check_integer
 from .executors import execute
-from .report import format_markdown, format_text, plot_curves, summarize
+from .runner import file_sha256, net_name
+from .report import describe_result, format_markdown, format_text, plot_curves, summarize
 from .results import ResultsLog
 from .sources import get_source
 from .variants import make_specs, make_variants
@@ -69,6 +71,9 @@ def compare(name, base, variants=None, axes=None, repeats=3, base_seed=0, out_di
     (``resume=True``) a run already there is not run again. Ctrl-C raises
     ``SweepInterrupted`` (a ``KeyboardInterrupt``) after stopping the workers.
     """
+    _check_options(save_weights=save_weights, verbose=verbose, resume=resume)
+    if workers is not None:
+        check_integer("workers", workers, minimum=0)
     named = make_variants(variants, axes)
     specs = make_specs(name, base, named, repeats, base_seed)
     sources = resolve_sources(specs)
@@ -77,9 +82,10 @@ def compare(name, base, variants=None, axes=None, repeats=3, base_seed=0, out_di
         specs = [replace(spec, weights_path=os.path.abspath(_run_path(folder, spec, ".h5")))
                  for spec in specs]
     log = ResultsLog(folder) if folder else None
-    results = _finished(specs, log) if log and resume else [None] * len(specs)
+    results, again = _finished(specs, log) if log and resume else ([None] * len(specs), [])
     todo = [i for i, result in enumerate(results) if result is None]
-    progress = _Progress(name, len(specs), len(specs) - len(todo), log) if verbose else None
+    progress = _Progress(name, len(specs), len(specs) - len(todo), log, again) \
+        if verbose else None
 
     def on_result(j, result):
         i = todo[j]
@@ -101,6 +107,11 @@ def compare(name, base, variants=None, axes=None, repeats=3, base_seed=0, out_di
     return sweep
 
 
+def _check_options(**flags):
+    for field, value in flags.items():
+        check_flag(field, value)
+
+
 def resolve_sources(specs):
     """{name: source} for the specs' data, each checked; raises before anything runs."""
     sources = {}
@@ -114,15 +125,51 @@ def resolve_sources(specs):
 
 
 def _finished(specs, log):
-    """Each spec's result from ``log`` if it finished there (and left its weights)."""
+    """Each spec's result from ``log`` if it finished there, and the reasons why runs
+    that the log lists must run again (with ``save_weights``, a run counts as finished
+    only if its weights file is the one it wrote: a missing, damaged or foreign file
+    is written again)."""
     done = log.finished()
-    results = []
+    results, again = [], []
     for spec in specs:
         result = done.get(spec.key())
-        if result is not None and spec.weights_path and not os.path.exists(spec.weights_path):
-            result = None
+        if result is not None and spec.weights_path:
+            problem = weights_problem(spec, result)
+            if problem:
+                again.append(f"{spec.variant} repeat {spec.repeat}: {problem}")
+                result = None
         results.append(result)
-    return results
+    return results, again
+
+
+def weights_problem(spec, result):
+    """Why the weights file of a finished run cannot stand for it (None if it can): its
+    bytes must have the SHA-256 the run recorded, or, for a record without one, the
+    file must load as the run's net."""
+    path = spec.weights_path
+    if not os.path.isfile(path):
+        return f"its weights file {path} is missing"
+    recorded = result.get("weights_sha256")
+    if recorded is not None:
+        try:
+            found = file_sha256(path)
+        except OSError as error:
+            return f"its weights file {path} cannot be read ({error.strerror})"
+        return None if found == recorded else \
+            f"its weights file {path} is not the one the run wrote (another SHA-256)"
+    return _loading_problem(spec, path)
+
+
+def _loading_problem(spec, path):
+    from ...errors import WeightsFileError
+    from ...net import NeuralNet
+    try:
+        net = NeuralNet.load(path)
+    except (WeightsFileError, OSError, ValueError) as error:
+        return f"its weights file does not load ({' '.join(str(error).split())})"
+    if net.name != net_name(spec):
+        return f"its weights file {path} holds the net {net.name!r}, not {net_name(spec)!r}"
+    return None
 
 
 def write_outputs(sweep, panels, verbose=False):
@@ -157,19 +204,15 @@ def _safe(text):
 class _Progress:
     """Prints one line per finished run (and, on resume, what was already done)."""
 
-    def __init__(self, name, total, done, log):
+    def __init__(self, name, total, done, log, again=()):
         self.total, self.done = total, done
         if done:
             rest = f"running the other {total - done}" if done < total else "nothing to run"
             print(f"{name}: {done} of {total} runs already in {log.path}; {rest}", flush=True)
+        for reason in again:
+            print(f"{name}: running again {reason}", flush=True)
 
     def __call__(self, result):
         self.done += 1
-        if result.get("status") == "ok":
-            final = result["final"]
-            detail = (f"final val loss {final.get('val_loss')!s:.8} "
-                      f"acc {final.get('val_accuracy')!s:.6}  ({result.get('seconds')} s)")
-        else:
-            detail = f"FAILED {result.get('error')}"
         print(f"[{self.done}/{self.total}] {result.get('variant')} repeat "
-              f"{result.get('repeat')}: {detail}", flush=True)
+              f"{result.get('repeat')}: {describe_result(result)}", flush=True)

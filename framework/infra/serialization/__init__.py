@@ -29,7 +29,7 @@ from .layout import (CHECKSUMS_FROM_VERSION, DATASETS_DIGEST_ATTR, DIGEST_ATTR, 
 from .loader import load_net, load_weights, read_metadata
 from .metadata import ARRAY_TAG, decode_metadata, encode_metadata
 from .reader import read_dataset
-from .rules import MAX_COUNTER, NON_NEGATIVE_BUFFERS, NON_NEGATIVE_STATE, value_problem
+from .rules import MAX_COUNTER, value_problem
 from .safety import CheckedGroup, check_hdf5_file, check_links
 from .writer import save_net
 
@@ -38,5 +38,5 @@ __all__ = [
     "encode_metadata", "decode_metadata", "value_problem", "read_dataset",
     "check_hdf5_file", "check_links", "CheckedGroup", "h5py_module",
     "FORMAT_VERSION", "CHECKSUMS_FROM_VERSION", "DIGEST_ATTR", "DATASETS_DIGEST_ATTR",
-    "METADATA_GROUP", "ARRAY_TAG", "MAX_COUNTER", "NON_NEGATIVE_BUFFERS", "NON_NEGATIVE_STATE",
+    "METADATA_GROUP", "ARRAY_TAG", "MAX_COUNTER",
 ]

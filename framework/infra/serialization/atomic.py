@@ -25,6 +25,9 @@ STALE_SECONDS = 2.0              # younger temporary files may belong to a runni
 
 def check_target(path, target, folder):
     """Refuse targets we must not replace; return an existing file's permission bits."""
+    if str(path).endswith((os.sep, "/")) or os.path.basename(str(path)) in ("", ".", ".."):
+        raise WeightsFileError(path, "cannot save: the path names a folder, not a file "
+                                     "(give a file name such as 'net.h5'); nothing was written")
     if not os.path.isdir(folder):
         problem = "does not exist" if not os.path.lexists(folder) else "is not a folder"
         raise WeightsFileError(path, f"cannot save: the folder {folder} {problem}")

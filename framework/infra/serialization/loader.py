@@ -11,7 +11,7 @@ from ...errors import WeightsFileError
 from .layout import METADATA_GROUP, json_attr
 from .metadata import decode_metadata
 from .reader import check_root, dataset_digests, read_dataset, reading
-from .rules import MAX_COUNTER, non_negative_buffers, optimizer_items
+from .rules import MAX_COUNTER
 
 # While a load builds the net, its layers may allocate W and B for at most this many
 # times the values the file stores, plus BUDGET_SLACK values: room for layers that build
@@ -21,16 +21,16 @@ BUDGET_SLACK = 1 << 20
 RNG_STREAMS = ("init", "shuffle", "noise")
 
 
-def load_net(path):
-    """Rebuild the saved net: layers from their configs, weights, optimizer, RNG, counters;
-    the saved metadata (``{}`` if none) becomes ``net.metadata``."""
+def load_net(path, net_class):
+    """Rebuild the saved net as a ``net_class`` (``NeuralNet``): layers from their configs,
+    weights, optimizer, RNG, counters; the saved metadata (``{}`` if none) becomes
+    ``net.metadata``."""
     from ...hyper_parameters import HyperParameters
-    from ...net import NeuralNet
-    from ...weights_bias import parameter_budget
+    from ...parameter import parameter_budget
     with reading(path) as handle:
         names, checked = check_root(handle, path)
         params = HyperParameters.from_dict(json_attr(handle, "hyper_parameters", path))
-        net = NeuralNet(params, str(handle.attrs.get("net_name", "net")))
+        net = net_class(params, str(handle.attrs.get("net_name", "net")))
         specs = [{"type": str(handle["layers"][name].attrs["class"]), "name": name,
                   "config": json_attr(handle["layers"][name], "config", path)}
                  for name in names]
@@ -38,20 +38,23 @@ def load_net(path):
             with parameter_budget(BUDGET_FACTOR * _stored_values(handle) + BUDGET_SLACK,
                                   "the file (a few times what it stores)"):
                 net.add_specs(specs, _input_shape(handle, path))
+            net.check_inference_memory()
         except ValueError as error:
             raise WeightsFileError(path, f"the saved architecture cannot be rebuilt: "
-                                         f"{error}") from None
-        values = _read_layers(handle, net, path, checked)
-        state = _read_optimizer(handle, net, path, checked) if "optimizer" in handle else None
+                                         f"{error}{import_hint(error)}") from None
+        state = _read_state(handle, net, path, checked, optimizer=True)
         metadata = _read_metadata(handle, path, checked)
-        for index, value in enumerate(values):
-            net.set_layer_arrays(index, value)
-        if state is not None:
-            _apply_optimizer(net, *state)
-        net.epoch = int(handle.attrs["epoch"])
-        net.iteration = int(handle.attrs["iteration"])
+        net.load_state_dict(state)
         net.metadata = metadata
     return net
+
+
+def import_hint(error):
+    """What to do when a file names a class this program does not know."""
+    if "expected one of" in str(error) or "unknown layer type" in str(error):
+        return ("; if it is a class of your own, import the module that defines and "
+                "registers it before loading (a file names classes, it never imports code)")
+    return ""
 
 
 def read_metadata(path):
@@ -82,17 +85,18 @@ def load_weights(net, path):
             if saved != type(layer).__name__:
                 raise WeightsFileError(path, f"layer {name!r} is a {saved} in the file but a "
                                              f"{type(layer).__name__} in the net")
-        values = _read_layers(handle, net, path, checked)
+        state = _read_state(handle, net, path, checked, optimizer=False)
         metadata = _read_metadata(handle, path, checked)
-    for index, value in enumerate(values):
-        net.set_layer_arrays(index, value)
+    net.load_state_dict(state)
     return metadata
 
 
 def _stored_values(handle):
     """How many values the layers' datasets hold (each checked by check_storage)."""
-    return sum(handle["layers"][name][key].size
-               for name in handle["layers"] for key in handle["layers"][name])
+    found = []
+    handle["layers"].visititems(
+        lambda key, obj: found.append(obj.size) if hasattr(obj, "shape") else None)
+    return sum(found)
 
 
 def _input_shape(handle, path):
@@ -106,48 +110,112 @@ def _input_shape(handle, path):
     return shape
 
 
-def _read_layers(handle, net, path, checked=False):
-    """Validated arrays for every layer, in order, without changing the net."""
-    out = []
-    for index, (name, layer) in enumerate(zip(net.layer_names, net.layers)):
+def _read_state(handle, net, path, checked, optimizer):
+    """The checked state dict the file holds for ``net`` (see ``framework.state``): every
+    parameter and buffer; with ``optimizer``, the optimizer state (if saved), the
+    counters and the random state. Nothing in the net changes."""
+    from ...state import RANDOM_STATE, entries
+    found, version = entries(net), int(handle.attrs["format_version"])
+    state = _read_layers(handle, net, found, path, checked, version)
+    if optimizer:
+        if "optimizer" in handle:
+            values, rng_state = _read_optimizer(handle, net, found, path, checked, version)
+            state.update(values)
+            state[RANDOM_STATE] = rng_state
+        else:
+            state[RANDOM_STATE] = net.streams.get_state()
+        state["epoch"] = int(handle.attrs["epoch"])
+        state["iteration"] = int(handle.attrs["iteration"])
+        state["learning_rate"] = _learning_rate(handle, path)
+    return state
+
+
+def _learning_rate(handle, path):
+    """The saved learning rate in use (files without one, or before it was saved: None)."""
+    rate = handle.attrs.get("learning_rate")
+    if rate is None:
+        return None
+    if not isinstance(rate, (float, np.floating)) or not np.isfinite(rate) or rate < 0:
+        raise WeightsFileError(path, f"root attribute 'learning_rate' is {rate!r}, expected "
+                                     f"a finite number >= 0")
+    return float(rate)
+
+
+def _file_name(net, entry, version):
+    """The dataset name of a state entry in a file of format ``version`` (format 1 said
+    what a layer's ``legacy_names`` list: batch norm's W and B for gamma and beta)."""
+    if version >= 2:
+        return entry.name
+    renamed = {new: old for old, new in getattr(
+        net.get_layer(entry.layer), "legacy_names", {}).items()}
+    first, _, rest = entry.name.partition("/")
+    first = renamed.get(first, first)
+    return f"{first}/{rest}" if rest else first
+
+
+def _dataset_names(group):
+    """Every dataset below ``group``, by its path relative to it."""
+    found = []
+    group.visititems(lambda key, obj: found.append(key) if hasattr(obj, "shape") else None)
+    return found
+
+
+def _read_layers(handle, net, found, path, checked, version):
+    """Validated parameter and buffer arrays ``{key: value}``, without changing the net."""
+    values = {}
+    for name in net.layer_names:
         group = handle["layers"][name]
-        expected = net.layer_arrays(index)
-        extra = sorted(set(group) - set(expected))
+        expected = {_file_name(net, e, version): e for e in found
+                    if e.layer == name and e.kind != "optimizer"}
+        extra = sorted(set(_dataset_names(group)) - set(expected))
         if extra:
             raise WeightsFileError(path, f"layer {name!r}: unexpected dataset(s) {extra}")
         digests = dataset_digests(group, path, checked)
-        non_negative = non_negative_buffers(layer)
-        out.append({key: read_dataset(group, key, target.shape, path, f"layer {name!r}",
-                                      digests=digests, non_negative=key in non_negative)
-                    for key, target in expected.items()})
-    return out
+        for key, entry in expected.items():
+            values[entry.key] = _fits(read_dataset(group, key, entry.value.shape, path,
+                                                   f"layer {name!r}", digests=digests,
+                                                   non_negative=entry.non_negative),
+                                      entry, path)
+    return values
 
 
-def _read_optimizer(handle, net, path, checked=False):
-    """Validated optimizer state {key: value} and the checked RNG state."""
+def _fits(value, entry, path):
+    """``value`` if it fits the net's dtype: a float64 1e39 would load as inf in float32."""
+    if isinstance(entry.value, np.ndarray) and value.dtype.kind == "f" and value.size:
+        limit = float(np.finfo(entry.value.dtype).max)
+        largest = float(np.max(np.abs(value)))
+        if largest > limit:
+            raise WeightsFileError(path, f"layer {entry.layer!r} {entry.kind} {entry.name!r} "
+                                         f"holds {largest:.3g}, beyond the largest "
+                                         f"{entry.value.dtype} ({limit:.3g}) the net computes in")
+    return value
+
+
+def _read_optimizer(handle, net, found, path, checked, version):
+    """Validated optimizer state ``{key: value}`` and the checked RNG state."""
     group = handle["optimizer"]
     rng_state = _check_rng_state(json_attr(group, "rng_state", path), net, path)
-    expected = {f"{name}/{key}": (value, non_negative)
-                for name, key, value, non_negative in optimizer_items(net)}
-    found = []
-    group.visititems(lambda key, obj: found.append(key) if hasattr(obj, "shape") else None)
-    extra = sorted(set(found) - set(expected))
+    expected = {f"{e.layer}/{_file_name(net, e, version)}": e for e in found
+                if e.kind == "optimizer"}
+    extra = sorted(set(_dataset_names(group)) - set(expected))
     if extra:
         raise WeightsFileError(path, f"/optimizer has unexpected dataset(s) {extra}")
     values = {}
     digests = dataset_digests(group, path, checked)
-    for key, (value, non_negative) in expected.items():
-        where = f"layer {key.split('/', 1)[0]!r} optimizer state"
-        if isinstance(value, np.ndarray):
-            values[key] = read_dataset(group, key, value.shape, path, where,
-                                       digests=digests, non_negative=non_negative)
+    for key, entry in expected.items():
+        where = f"layer {entry.layer!r} optimizer state"
+        if isinstance(entry.value, np.ndarray):
+            values[entry.key] = _fits(read_dataset(group, key, entry.value.shape, path, where,
+                                                   digests=digests,
+                                                   non_negative=entry.non_negative),
+                                      entry, path)
         else:
             count = read_dataset(group, key, (), path, where, kinds="iu", digests=digests,
                                  non_negative=True)
             if count > MAX_COUNTER:
                 raise WeightsFileError(path, f"{where} {key!r}: step count {int(count)} "
                                              f"exceeds {MAX_COUNTER}")
-            values[key] = int(count)
+            values[entry.key] = int(count)
     return values, rng_state
 
 
@@ -181,8 +249,8 @@ def _read_metadata(handle, path, checked):
         raise WeightsFileError(path, f"metadata: expected a JSON object, got "
                                      f"{type(document).__name__}")
     digests = dataset_digests(group, path, checked)
-    arrays = {key: read_dataset(group, key, group[key].shape, path, "metadata",
-                                kinds="fiub", digests=digests) for key in group}
+    arrays = {key: np.asarray(read_dataset(group, key, group[key].shape, path, "metadata",
+                                           kinds="fiub", digests=digests)) for key in group}
     used = set()
     try:
         metadata = decode_metadata(document, arrays, used)
@@ -192,16 +260,3 @@ def _read_metadata(handle, path, checked):
     if unused:
         raise WeightsFileError(path, f"metadata: dataset(s) {unused} are not referenced")
     return metadata
-
-
-def _apply_optimizer(net, values, rng_state):
-    """Set the optimizer state and RNG state read by _read_optimizer."""
-    from ...net import param_name
-    for name, layer in zip(net.layer_names, net.layers):
-        for index, wb in enumerate(layer.weights()):
-            state = {}
-            for key in wb.optimizer_state():
-                param, entry = key.split("/", 1)
-                state[key] = values[f"{name}/{param_name(index, param)}/{entry}"]
-            wb.set_optimizer_state(state)
-    net.streams.set_state(rng_state)   # already proven by _check_rng_state

@@ -35,7 +35,7 @@ def encode_metadata(value, arrays, where="metadata", depth=0):
         if problem:
             raise ValueError(f"{where}: the array {problem}")
         name = f"a{len(arrays)}"
-        arrays[name] = np.ascontiguousarray(value)
+        arrays[name] = np.array(value, order="C")     # a copy that keeps a 0-d shape ()
         return {ARRAY_TAG: name}
     if isinstance(value, np.generic):
         value = value.item()
@@ -49,8 +49,15 @@ def encode_metadata(value, arrays, where="metadata", depth=0):
                      "bool, int, float, str, list, dict or a numpy array)")
 
 
-def decode_metadata(value, arrays, used, where="metadata"):
-    """The inverse of ``encode_metadata``: ``{"__ndarray__": name}`` -> ``arrays[name]``."""
+def decode_metadata(value, arrays, used, where="metadata", depth=0):
+    """The inverse of ``encode_metadata``: ``{"__ndarray__": name}`` -> ``arrays[name]``.
+
+    Everything ``encode_metadata`` refuses is refused here too (deeper nesting than it
+    writes, a number that is not finite), so metadata that loads can be saved again."""
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"{where}: nested deeper than {MAX_METADATA_DEPTH} levels")
+    if isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"{where}: {value!r} is not a finite number")
     if isinstance(value, dict):
         if ARRAY_TAG in value:
             name = value[ARRAY_TAG]
@@ -60,7 +67,11 @@ def decode_metadata(value, arrays, used, where="metadata"):
                 raise ValueError(f"{where}: array {name!r} is referenced twice")
             used.add(name)
             return arrays[name]
-        return {k: decode_metadata(v, arrays, used, f"{where}[{k!r}]") for k, v in value.items()}
+        return {k: decode_metadata(v, arrays, used, f"{where}[{k!r}]", depth + 1)
+                for k, v in value.items()}
+    if depth == 0:
+        raise ValueError(f"metadata: expected a JSON object, got {type(value).__name__}")
     if isinstance(value, list):
-        return [decode_metadata(v, arrays, used, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [decode_metadata(v, arrays, used, f"{where}[{i}]", depth + 1)
+                for i, v in enumerate(value)]
     return value

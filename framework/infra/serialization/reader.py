@@ -95,7 +95,10 @@ def _check_classes(handle, names, path):
         if not isinstance(kind, str) or not any(kind in r for r in (LAYERS, ACTIVATORS,
                                                                         CLASSIFIERS)):
             raise WeightsFileError(path, f"the saved architecture cannot be rebuilt: layer "
-                                         f"{name!r}: unknown layer type {kind!r}")
+                                         f"{name!r}: unknown layer type {kind!r}; if it is "
+                                         f"a class of your own, import the module that "
+                                         f"defines and registers it before loading (a file "
+                                         f"names classes, it never imports code)")
 
 
 def _is_checked(handle, names, version):

@@ -8,14 +8,9 @@ import json
 
 import numpy as np
 
-MAX_COUNTER = 2 ** 63 - 1
+from .safety import MAX_DEPTH
 
-# Arrays that must not be negative (a variance or second moment below 0 turns into
-# NaN at its first square root). A layer or optimizer class may declare its own with a
-# ``non_negative`` tuple attribute; these are the built-in ones.
-NON_NEGATIVE_BUFFERS = {"BatchNormLayer": ("running_var",)}
-NON_NEGATIVE_STATE = {"adam": ("v",), "adagrad": ("r",), "rmsprop": ("r",),
-                      "adadelta": ("Eg", "Edx")}
+MAX_COUNTER = 2 ** 63 - 1
 
 
 def value_problem(value, non_negative=False):
@@ -44,9 +39,10 @@ def counter_problem(value):
     return None
 
 
-def save_problem(net, state):
+def save_problem(net, include_optimizer):
     """The first value of ``net`` that ``load`` would refuse, described; or None."""
     from ...hyper_parameters import HyperParameters
+    from ...state import entries
     try:
         HyperParameters.from_dict(net.params.to_dict())
         json.dumps(net.params.to_dict(), allow_nan=False)
@@ -61,39 +57,22 @@ def save_problem(net, state):
         problem = counter_problem(getattr(net, key))
         if problem:
             return f"net.{key} {problem}"
-    for index, (name, layer) in enumerate(zip(net.layer_names, net.layers)):
-        non_negative = non_negative_buffers(layer)
-        for key, value in net.layer_arrays(index).items():
-            problem = value_problem(value, key in non_negative)
-            if problem:
-                return f"layer {name!r} array {key!r} {problem}"
-    for name, key, value, non_negative in state or ():
-        problem = (value_problem(value, non_negative) if isinstance(value, np.ndarray)
-                   else counter_problem(value))
+    rate = net.learning_rate
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                             or not np.isfinite(rate) or rate < 0):
+        return f"net.learning_rate is {rate!r}, expected a finite number >= 0 (or None)"
+    for entry in entries(net):
+        if entry.kind == "optimizer" and not include_optimizer:
+            continue
+        groups = entry.key.count("/") + (entry.kind != "optimizer")   # /layers/ adds one
+        if groups > MAX_DEPTH:
+            return (f"layer {entry.layer!r} array {entry.name!r} would sit {groups} groups "
+                    f"deep, more than the {MAX_DEPTH} a weights file may nest (blocks "
+                    f"nested too deeply)")
+        problem = (value_problem(entry.value, entry.non_negative)
+                   if isinstance(entry.value, np.ndarray) else counter_problem(entry.value))
         if problem:
-            return f"layer {name!r} optimizer state {key!r} {problem}"
+            what = "optimizer state" if entry.kind == "optimizer" else "array"
+            name = entry.name
+            return f"layer {entry.layer!r} {what} {name!r} {problem}"
     return None
-
-
-def optimizer_items(net):
-    """(layer name, "<param>/<state>", value, must be >= 0) for every optimizer state entry."""
-    from ...net import param_name
-    for name, layer in zip(net.layer_names, net.layers):
-        for index, wb in enumerate(layer.weights()):
-            non_negative = _declared(wb.optimizer_W, NON_NEGATIVE_STATE,
-                                     getattr(wb.optimizer_W, "name", None))
-            for key, value in wb.optimizer_state().items():
-                param, state = key.split("/", 1)
-                yield (name, f"{param_name(index, param)}/{state}", value,
-                       state in non_negative)
-
-
-def _declared(obj, table, key):
-    """The names ``obj`` declares non-negative (its ``non_negative``, else ``table``)."""
-    own = getattr(obj, "non_negative", None)
-    return tuple(own) if own is not None else table.get(key, ())
-
-
-def non_negative_buffers(layer):
-    """The buffer names of ``layer`` that must not be negative."""
-    return _declared(layer, NON_NEGATIVE_BUFFERS, type(layer).__name__)

@@ -17,7 +17,7 @@ from .atomic import check_target, write_atomically
 from .digests import array_digest, canonical_form, record_digest
 from .layout import DATASETS_DIGEST_ATTR, DIGEST_ATTR, FORMAT_VERSION, METADATA_GROUP, h5py_module
 from .metadata import encode_metadata
-from .rules import optimizer_items, save_problem
+from .rules import save_problem
 
 MAX_CHUNK_BYTES = 1 << 30        # HDF5 chunks must stay below 4 GiB
 INLINE_TEXT = 32 * 1024          # longer text attributes are stored variable-length
@@ -40,8 +40,7 @@ def save_net(net, path, include_optimizer=True, metadata=None):
     target = os.path.abspath(path)
     folder, name = os.path.split(target)
     mode = check_target(path, target, folder)
-    state = list(optimizer_items(net)) if include_optimizer else None
-    problem = save_problem(net, state)
+    problem = save_problem(net, include_optimizer)
     arrays = {}
     try:
         document = None if metadata is None else encode_metadata(metadata, arrays)
@@ -49,12 +48,14 @@ def save_net(net, path, include_optimizer=True, metadata=None):
         problem = str(error)
     if problem:
         raise WeightsFileError(path, f"cannot save: {problem}; nothing was written")
-    image = _file_image(h5py, net, state, document, arrays)
+    image = _file_image(h5py, net, include_optimizer, document, arrays)
     write_atomically(path, target, folder, name, image, mode)
 
 
-def _file_image(h5py, net, state, document, arrays):
+def _file_image(h5py, net, include_optimizer, document, arrays):
     """The complete HDF5 file as bytes, built without touching the disk."""
+    from ...state import entries
+    found = entries(net)
     # a unique name: HDF5 refuses two open files of one name (concurrent saves, or the
     # target itself open for reading); with backing_store=False nothing touches the disk
     handle = h5py.File(f"<in-memory {secrets.token_hex(8)}>", "w", driver="core",
@@ -62,9 +63,9 @@ def _file_image(h5py, net, state, document, arrays):
     try:
         record = {}
         _write_root(handle, net, record)
-        _write_layers(handle, net, record)
-        if state is not None:
-            _write_optimizer(handle, net, state, record)
+        _write_layers(handle, net, found, record)
+        if include_optimizer:
+            _write_optimizer(handle, net, found, record)
         if document is not None:
             _write_metadata(handle, document, arrays, record)
         _set_attrs(handle, "/", {DIGEST_ATTR: record_digest(record)}, {})
@@ -108,33 +109,40 @@ def _set_attrs(obj, name, attrs, record):
 
 
 def _write_root(handle, net, record):
-    """The root attributes: versions, name, hyper-parameters, layers, counters."""
+    """The root attributes: versions, name, hyper-parameters, layers, counters and the
+    learning rate in use (when a run or a callback has set one)."""
     from ...version import __version__
-    _set_attrs(handle, "/", {
+    attrs = {
         "format_version": FORMAT_VERSION, "library_version": __version__,
         "net_name": net.name, "hyper_parameters": json.dumps(net.params.to_dict()),
         "layer_names": json.dumps(net.layer_names),
         "input_shape": json.dumps(None if net.input_shape is None else list(net.input_shape)),
-        "epoch": net.epoch, "iteration": net.iteration}, record)
+        "epoch": net.epoch, "iteration": net.iteration}
+    if net.learning_rate is not None:
+        attrs["learning_rate"] = np.float64(net.learning_rate)
+    _set_attrs(handle, "/", attrs, record)
 
 
-def _write_layers(handle, net, record):
-    """One group per layer: class, config, index and a dataset per array."""
+def _write_layers(handle, net, found, record):
+    """One group per layer: class, config, index and a dataset per parameter and buffer
+    (``/layers/fc1/W``, ``/layers/bn1/running_var``)."""
     layers = handle.create_group("layers")
     for index, (name, layer) in enumerate(zip(net.layer_names, net.layers)):
         group = layers.create_group(name)
-        digests = {key: _create_dataset(group, key, value)
-                   for key, value in net.layer_arrays(index).items()}
+        digests = {entry.name: _create_dataset(group, entry.name, entry.value)
+                   for entry in found if entry.layer == name and entry.kind != "optimizer"}
         _set_attrs(group, f"/layers/{name}", {
             "class": type(layer).__name__, "config": json.dumps(layer.get_config()),
             "index": index, DATASETS_DIGEST_ATTR: json.dumps(digests, sort_keys=True)}, record)
 
 
-def _write_optimizer(handle, net, state, record):
-    """The /optimizer group: every state array and the RNG state."""
+def _write_optimizer(handle, net, found, record):
+    """The /optimizer group: every optimizer state array (``/optimizer/fc1/W/m``, the step
+    count ``t`` as a scalar) and the random streams' state."""
     group = handle.create_group("optimizer")
-    digests = {f"{name}/{path}": _create_dataset(group, f"{name}/{path}", value)
-               for name, path, value, _ in state}
+    digests = {f"{entry.layer}/{entry.name}":
+               _create_dataset(group, f"{entry.layer}/{entry.name}", entry.value)
+               for entry in found if entry.kind == "optimizer"}
     _set_attrs(group, "/optimizer", {
         "rng_state": json.dumps(net.streams.get_state()),
         DATASETS_DIGEST_ATTR: json.dumps(digests, sort_keys=True)}, record)
