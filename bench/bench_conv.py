@@ -18,7 +18,9 @@ timed epoch in a rotated order (like bench_train.py):
 
 * ``ours``: the framework through its public API, ``NeuralNet.from_specs`` +
   ``net.train(reader, epochs=1, checkpoint=1, need_test=False,
-  restore_best=False, verbose=0)`` (``common.train_one_epoch``), BLAS threads via ``framework.infra.threads.set_num_threads``;
+  restore_best=False, verbose=0)`` (``common.train_one_epoch``), threads via
+  ``framework.threads.set_num_threads`` (conv / pooling worker threads, BLAS
+  held at one thread: see docs/performance.md);
 * ``torch``: the same net in PyTorch (``torch.set_num_threads``), the minimal
   idiomatic loop (randperm, index_select, forward, cross-entropy, backward,
   SGD step);
@@ -29,9 +31,12 @@ timed epoch in a rotated order (like bench_train.py):
 Reported: median and min epoch time per contender, the ratio to PyTorch's best
 (the faster median of its thread counts), achieved GFLOP/s from the analytic
 GEMM FLOPs of an epoch against this machine's measured NumPy float32 GEMM peak
-(a 2048^3 sgemm, and every GEMM of the im2col formulation at its real shape),
-test accuracy after the rounds (a check that every contender really trained),
-and each worker's peak RSS against the data set + 300 MB.
+(a 2048^3 sgemm, and every GEMM of each layout at its real shape: the
+framework's chunk products run side by side on the threads, as it runs them;
+their sum is the GEMM floor of an epoch), the time of ``predict`` of the
+10,000 test images (interleaved rounds after the training rounds), test
+accuracy after the rounds (a check that every contender really trained), the
+thread scaling, and each worker's peak RSS against the data set + 300 MB.
 """
 import argparse
 import json
@@ -98,16 +103,27 @@ def flops_per_sample():
     return out
 
 
+def samples_per_chunk(oh, ow, batch=BATCH):
+    """Samples per chunk (the most common size) of the framework's ConvLayer for an
+    OH x OW output, and the number of chunks of a batch."""
+    from framework.layers.conv_kernels import ConvGeometry
+    geometry = ConvGeometry((1, oh, ow), (1, oh, ow), (1, 1), (1, 1), (0, 0))
+    sizes = [stop - start for start, stop in geometry.chunk_bounds(batch)]
+    return max(set(sizes), key=sizes.count), len(sizes)
+
+
 def gemm_shapes(batch=BATCH):
     """The GEMMs of one training step at batch ``batch``, in both layouts:
-    [(label, MFLOP, {"framework": shape, "numpy-ref": shape})], each shape
-    ``(M, K, N, ta, tb)`` for ``A(MxK) @ B(KxN)``, ``ta``/``tb`` true when the
-    operand is a transposed view of a C-contiguous array (as in the code).
+    [(label, MFLOP, {"framework": (shape, calls), "numpy-ref": (shape, calls)})],
+    each shape ``(M, K, N, ta, tb)`` for ``A(MxK) @ B(KxN)``, ``ta``/``tb`` true when
+    the operand is a transposed view of a C-contiguous array (as in the code), and
+    ``calls`` how many such products a step makes (its MFLOP is the step's total).
 
-    framework (``ConvLayer``): cols ``(C*k*k, batch*OH*OW)``; forward
-    ``W2 @ cols``, dW.T ``cols @ delta2.T``, dcols ``W2.T @ delta2``.
-    numpy-ref (NHWC): col ``(batch*OH*OW, k*k*C)``; forward ``col @ W``, dW
-    ``col.T @ dY``, dcol ``dY @ W.T``. FC layers (both): ``x @ W``, ``x.T @ delta``,
+    framework (``ConvLayer``, chunks of b samples, m = b*OH*OW columns): forward
+    ``W2 @ cols`` (F x K x m), dW.T ``cols @ D.T`` (K x m x F), and (stride 1) dx
+    ``W_flip2 @ cols(q)`` (C x F*k*k x b*H*W), once per chunk.
+    numpy-ref (NHWC, whole batch): col ``(batch*OH*OW, k*k*C)``; forward ``col @ W``,
+    dW ``col.T @ dY``, dcol ``dY @ W.T``. FC layers (both): ``x @ W``, ``x.T @ delta``,
     ``delta @ W.T``."""
     rows = []
     for name, c, f, k, oh, ow, first in gemm_layers():
@@ -116,11 +132,16 @@ def gemm_shapes(batch=BATCH):
         if k == 1 and oh == 1:           # FC: the same code in both
             fc = {"fwd": (batch, c, f, 0, 0), "dW": (c, batch, f, 1, 0),
                   "dx": (batch, f, c, 0, 1)}
-            passes = {p: {"framework": v, "numpy-ref": v} for p, v in fc.items()}
+            passes = {p: {"framework": (v, 1), "numpy-ref": (v, 1)} for p, v in fc.items()}
         else:
-            passes = {"fwd": {"framework": (f, inner, m, 0, 0), "numpy-ref": (m, inner, f, 0, 0)},
-                      "dW": {"framework": (inner, m, f, 0, 1), "numpy-ref": (inner, m, f, 1, 0)},
-                      "dx": {"framework": (inner, f, m, 1, 0), "numpy-ref": (m, f, inner, 0, 1)}}
+            b, calls = samples_per_chunk(oh, ow, batch)
+            chunk = b * oh * ow
+            passes = {"fwd": {"framework": ((f, inner, chunk, 0, 0), calls),
+                              "numpy-ref": ((m, inner, f, 0, 0), 1)},
+                      "dW": {"framework": ((inner, chunk, f, 0, 1), calls),
+                             "numpy-ref": ((inner, m, f, 1, 0), 1)},
+                      "dx": {"framework": ((c, f * k * k, chunk, 0, 0), calls),
+                             "numpy-ref": ((m, f, inner, 0, 1), 1)}}
         for p, layouts in passes.items():
             if p == "dx" and first:
                 continue
@@ -130,11 +151,11 @@ def gemm_shapes(batch=BATCH):
 
 # ============================================================== GEMM measurement
 GEMM_CODE = r"""
-import json, sys, time
+import json, sys, threading, time
 import numpy as np
 from threadpoolctl import threadpool_limits
-threads, shapes, calls = int(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
-threadpool_limits(threads)
+threads, jobs, calls = int(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+limits = threadpool_limits(threads)
 rng = np.random.default_rng(0)
 clock = time.perf_counter
 def operand(rows, cols, transposed):
@@ -148,9 +169,31 @@ def best(m, k, n, ta, tb, calls):
     for _ in range(calls + 2):
         t = clock(); np.dot(a, b, out=c); times.append(clock() - t)
     return min(times[2:])
+def side_by_side(m, k, n, ta, tb, calls):
+    # one BLAS thread per Python thread, all running the product at once (how the
+    # framework's worker threads run a layer's chunks): seconds per product, each
+    # thread running ~20 ms so that starting the threads does not count
+    with threadpool_limits(1):
+        calls = max(calls, int(0.02 / best(m, k, n, ta, tb, 3)))
+    operands = [(operand(m, k, ta), operand(k, n, tb), np.empty((m, n), np.float32))
+                for _ in range(threads)]
+    def loop(a, b, c):
+        for _ in range(calls):
+            np.dot(a, b, out=c)
+    fastest = None
+    with threadpool_limits(1):
+        for _ in range(3):
+            workers = [threading.Thread(target=loop, args=ops) for ops in operands]
+            t = clock()
+            for w in workers: w.start()
+            for w in workers: w.join()
+            spent = (clock() - t) / (calls * threads)
+            fastest = spent if fastest is None else min(fastest, spent)
+    return fastest
 out = {"square": 2 * 2048**3 / best(2048, 2048, 2048, 0, 0, 6) / 1e9, "shapes": []}
-for m, k, n, ta, tb in shapes:
-    s = best(m, k, n, ta, tb, calls)
+for (m, k, n, ta, tb), split in jobs:
+    s = side_by_side(m, k, n, ta, tb, 4) if split and threads > 1 \
+        else best(m, k, n, ta, tb, calls)
     out["shapes"].append({"shape": [m, k, n, ta, tb], "seconds": s,
                           "gflops": 2 * m * k * n / s / 1e9})
 print(json.dumps(out))
@@ -159,10 +202,16 @@ print(json.dumps(out))
 
 def measure_gemm(threads, calls=40):
     """{square: GFLOP/s of a 2048^3 sgemm (best of 6), shapes: {layout: [per GEMM of
-    ``gemm_shapes()``: seconds and GFLOP/s, the fastest of ``calls`` single calls]}}."""
+    ``gemm_shapes()``: seconds and GFLOP/s, the fastest of ``calls`` single calls]}}.
+
+    The framework's conv products run one per worker thread (one BLAS thread each),
+    so with ``threads`` > 1 they are measured that way: ``threads`` Python threads
+    running the chunk product at once, seconds per product = wall / products (all
+    threads together). The others use ``threads`` BLAS threads per call."""
     rows = gemm_shapes()
-    flat = [list(layouts[lay]) for _, _, layouts in rows for lay in ("framework", "numpy-ref")]
-    args = [sys.executable, "-c", GEMM_CODE, str(threads), json.dumps(flat), str(calls)]
+    jobs = [(list(layouts[lay][0]), lay == "framework" and layouts[lay][1] != 1)
+            for _, _, layouts in rows for lay in ("framework", "numpy-ref")]
+    args = [sys.executable, "-c", GEMM_CODE, str(threads), json.dumps(jobs), str(calls)]
     out = json.loads(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
     shapes = iter(out["shapes"])
     out["shapes"] = {"framework": [], "numpy-ref": []}
@@ -430,7 +479,8 @@ def worker(kind, threads, data_dir, rows):
         scores = contender.predict(reader.x_test)
         return {"test_accuracy": float(np.mean(np.argmax(scores, axis=1) == test_labels))}
 
-    serve({"epoch": lambda: timed(contender.epoch), "accuracy": accuracy})
+    serve({"epoch": lambda: timed(contender.epoch), "accuracy": accuracy,
+           "predict": lambda: timed(lambda: contender.predict(reader.x_test))})
 
 
 class Worker(WorkerProcess):
@@ -452,25 +502,28 @@ class Worker(WorkerProcess):
 
 # ==================================================================== parent
 def gemm_report(peaks, rows):
-    """Print the GEMM table; return {layout: {threads: s per epoch its GEMMs need}}."""
+    """Print the GEMM table; return {layout: {threads: s per timed unit its GEMMs need}}."""
     steps = rows / BATCH
     counts = sorted(peaks)
     layouts = ("framework", "numpy-ref")
     print(f"GEMMs of one step at their real shapes (batch {BATCH}; fastest of 40 calls; "
-          f"'T' = a transposed view), us per call and GFLOP/s:\n")
-    print("| GEMM | MFLOP | " + " | ".join(
+          f"'T' = a transposed view; 'x n' = calls per step, the framework's chunks; with n "
+          f"threads those run n at a time, one BLAS thread each, and the time is per "
+          f"product, all threads together), us per call and GFLOP/s:\n")
+    print("| GEMM | MFLOP/step | " + " | ".join(
         f"{lay} shape | " + " | ".join(f"{t} thr" for t in counts) for lay in layouts) + " |")
     print("|---|---:|" + ("---|" + "---:|" * len(counts)) * len(layouts))
     limit = {lay: {t: 0.0 for t in counts} for lay in layouts}
     for i, (label, mflop, shapes) in enumerate(gemm_shapes()):
         cells = []
         for lay in layouts:
-            m, k, n, ta, tb = shapes[lay]
-            cells.append(f"{m}{'T' if ta else ''} x {k} x {n}{'T' if tb else ''}")
+            (m, k, n, ta, tb), calls = shapes[lay]
+            times = f" x {calls:g}" if calls != 1 else ""
+            cells.append(f"{m}{'T' if ta else ''} x {k} x {n}{'T' if tb else ''}{times}")
             for t in counts:
                 g = peaks[t]["shapes"][lay][i]
                 cells.append(f"{g['seconds'] * 1e6:.0f} us, {g['gflops']:.0f}")
-                limit[lay][t] += g["seconds"] * steps
+                limit[lay][t] += g["seconds"] * calls * steps
         print(f"| {label} | {mflop:.1f} | " + " | ".join(cells) + " |")
     print("| **all GEMMs of the timed unit, s** | | " + " | ".join(
         "| " + " | ".join(f"**{limit[lay][t]:.2f}**" for t in counts) for lay in layouts)
@@ -557,6 +610,7 @@ def main(argv=None):
           f"train+test set {data_mb:.0f} MB (RSS budget {data_mb + RSS_SLACK_MB:.0f} MB); "
           f"{args.rounds} interleaved rounds", flush=True)
     interleaved_rounds(workers, args.rounds, lambda w: w.key, PAUSE)
+    predict_rounds(workers, args.rounds)
     for w in workers:
         w.accuracy = w.ask("accuracy")["test_accuracy"]
         w.rss = w.ask("rss")["peak_rss_mb"]
@@ -579,6 +633,19 @@ def main(argv=None):
     return results
 
 
+def predict_rounds(workers, rounds):
+    """Interleaved rounds of inference: ``predict`` of the 10,000 test images."""
+    for w in workers:
+        w.predict_times = []
+    for r in range(rounds):
+        shift = r % len(workers)
+        for w in workers[shift:] + workers[:shift]:
+            time.sleep(PAUSE)
+            w.predict_times.append(w.ask("predict")["seconds"])
+        print("#   predict round " + f"{r + 1}: " + ", ".join(
+            f"{w.key}={w.predict_times[-1]:.2f}" for w in workers), flush=True)
+
+
 def report(workers, peaks, limits, flops, data_mb, unit):
     for w in workers:
         w.median = statistics.median(w.times)
@@ -586,9 +653,9 @@ def report(workers, peaks, limits, flops, data_mb, unit):
     print(f"### Reference CNN, batch {BATCH}, SGD lr {LEARNING_RATE}, float32: seconds per "
           f"{unit} ({flops / 1e9:.0f} GFLOP)\n")
     print(f"| contender | threads | median s | min s | CPU s | vs PyTorch best | GFLOP/s | "
-          f"% of 2048^3 peak | % of im2col-GEMM limit | test acc | peak RSS MB "
+          f"% of 2048^3 peak | % of GEMM limit | predict 10k s | test acc | peak RSS MB "
           f"(budget {data_mb + RSS_SLACK_MB:.0f}) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     results = []
     for w in workers:
         rate = flops / w.median / 1e9
@@ -598,18 +665,34 @@ def report(workers, peaks, limits, flops, data_mb, unit):
               f"{statistics.median(w.cpu):.2f} | {ratio} | {rate:.0f} | "
               f"{100 * rate / peak:.0f}% | "
               f"{100 * limits[LAYOUT[w.kind]][w.threads] / w.median:.0f}% | "
+              f"{statistics.median(w.predict_times):.2f} | "
               f"{100 * w.accuracy:.2f}% | {w.rss:.0f} |")
         results.append({"kind": w.kind, "threads": w.threads, "times": w.times, "cpu": w.cpu,
                         "median": w.median, "min": min(w.times), "gflops": rate,
-                        "test_accuracy": w.accuracy, "peak_rss_mb": w.rss,
-                        "warmup_s": w.info["warmup_s"]})
+                        "predict_s": w.predict_times, "test_accuracy": w.accuracy,
+                        "peak_rss_mb": w.rss, "warmup_s": w.info["warmup_s"]})
     print()
+    torch_predict = min((statistics.median(w.predict_times) for w in workers
+                         if w.kind == "torch"), default=None)
     for kind in ("ours", "numpy-ref"):
         group = [w for w in workers if w.kind == kind]
         if group and torch_best:
             best = min(group, key=lambda w: w.median)
+            fastest = min(statistics.median(w.predict_times) for w in group)
             print(f"{LABELS[kind]} best {best.median:.2f} s ({best.threads} thr) / PyTorch best "
-                  f"{torch_best:.2f} s = {best.median / torch_best:.2f}x")
+                  f"{torch_best:.2f} s = **{best.median / torch_best:.2f}x**; predict of the "
+                  f"test set {fastest:.2f} s / {torch_predict:.2f} s = "
+                  f"{fastest / torch_predict:.2f}x")
+    for kind in ("ours", "torch"):
+        by_threads = {w.threads: w.median for w in workers if w.kind == kind}
+        if 1 in by_threads and len(by_threads) > 1:
+            print(f"{LABELS[kind]} thread scaling: " + ", ".join(
+                f"{t} thr {by_threads[1] / m:.2f}x" for t, m in sorted(by_threads.items())
+                if t != 1) + " (median epoch, 1 thread / n threads)")
+    for w in workers:
+        if w.rss > data_mb + RSS_SLACK_MB:
+            print(f"peak RSS of {w.label}: {w.rss:.0f} MB, over the budget of "
+                  f"{data_mb + RSS_SLACK_MB:.0f} MB (data set + {RSS_SLACK_MB} MB)")
     return results
 
 
@@ -619,7 +702,9 @@ def profile(kind, threads, data_dir, rows):
     pass and an unprofiled timed pass); for ours also a phase table: every layer's
     forward / backward and the updates timed in place, with the BLAS calls inside
     them timed too (wrappers around the layers' module-level GEMM functions),
-    against the same GEMMs in isolation."""
+    against the same GEMMs in isolation. Meant for one thread (with more, the
+    BLAS calls of the worker threads add up to more than the wall time);
+    ``bench/profile_conv.py`` has the finer kernel-by-kernel table."""
     import cProfile
     import pstats
     reader, labels, _, source, _ = load_reader(data_dir, rows)
@@ -675,7 +760,7 @@ def phase_table(contender, steps, threads, plain):
             return out
         return call
 
-    patches = [(conv_mod, "_product"), (fc_mod, "_product"), (fc_mod, "_dot")]
+    patches = [(conv_mod, "dot"), (fc_mod, "dot")]
     saved = [(mod, attr, getattr(mod, attr)) for mod, attr in patches]
     for mod, attr, fn in saved:
         setattr(mod, attr, timed_blas(fn))
@@ -715,7 +800,7 @@ def phase_table(contender, steps, threads, plain):
     print("|---|---:|---:|---:|")
     iso_by_shape = {}
     for (label, mflop, layouts), g in zip(gemm_shapes(), iso):
-        m, k, n, _, _ = layouts["framework"]
+        m, k, n, _, _ = layouts["framework"][0]
         iso_by_shape[((m, k), (k, n))] = g["seconds"]
     for key, s in sorted(blas_shapes.items(), key=lambda kv: -kv[1]):
         per = s / steps

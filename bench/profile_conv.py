@@ -1,16 +1,26 @@
-"""Per-layer and whole-step timings of the conv layers against PyTorch (CPU).
+"""Where a training step of the reference CNN spends its time: per layer, per kernel.
 
-    python bench/profile_conv.py [--rounds 5] [--steps 30]
+    python bench/profile_conv.py [--rounds 5] [--steps 30]        # layers, ours vs PyTorch
+    python bench/profile_conv.py --kernels [--threads 1] [--steps 40]   # ours, kernel by kernel
+    python bench/profile_conv.py --pyinstrument [--threads 1]     # ours, the call tree
 
 The reference net (float32, batch 64, MNIST-shaped random input, plain SGD):
 conv 1->16 5x5 pad 2, ReLU, max pool 2, conv 16->32 5x5 pad 2, ReLU, max pool 2,
-flatten, FC 1568->10, softmax + cross-entropy. Ours chains ConvLayer,
-PoolingLayer and FlattenLayer by hand with a minimal NumPy ReLU / FC /
-softmax (the rest of the framework is not involved), so the numbers are
-the conv layers' own. Every contender (ours with 1 and 2 BLAS threads,
-torch with 1 and 2 threads) runs ``--steps`` steps per round; rounds are
-interleaved and rotated, and the medians over rounds are reported, because
-a shared two-core machine varies by 1.5x from one second to the next.
+flatten, FC 1568->10, softmax + cross-entropy. Ours is the framework's own net
+(``NeuralNet.from_specs``) stepping through ``framework.step.Step``, the step
+``train`` runs, inside ``framework.threads.blas_threads(n)``.
+
+Layers (default): every contender (ours and PyTorch, 1 and 2 threads) runs in a
+fresh process per round, ``--steps`` steps, rounds interleaved and rotated;
+medians over rounds of the whole step and of each layer's forward and backward
+(PyTorch's layers timed one by one with autograd of that layer alone).
+
+Kernels (``--kernels``): one process, ours only; every step of the conv layers
+(``conv_kernels``: copies in and out, im2col, each matrix product by shape),
+of the pooling layers (``pool_kernels``) and the other layers, as time per
+training step. With one thread the rows add up to the step; with more, they
+are the busy time of all threads together (thread CPU time), and the step's
+wall time says how much of it ran side by side.
 """
 import argparse
 import json
@@ -19,92 +29,71 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from framework import HyperParameters, RandomStreams  # noqa: E402
-from framework.layers.conv import ConvLayer  # noqa: E402
-from framework.layers.flatten import FlattenLayer  # noqa: E402
-from framework.layers.pooling import PoolingLayer  # noqa: E402
 
 BATCH, LR = 64, 0.01
+SPECS = [{"type": "conv", "filters": 16, "kernel": 5, "padding": 2}, {"type": "relu"},
+         {"type": "pooling", "size": 2, "stride": 2},
+         {"type": "conv", "filters": 32, "kernel": 5, "padding": 2}, {"type": "relu"},
+         {"type": "pooling", "size": 2, "stride": 2}, {"type": "flatten"},
+         {"type": "fc", "size": 10}, {"type": "softmax"}]
+NAMES = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten", "fc"]
 
 
-class Relu:
-    """y = max(x, 0); backward delta * (y > 0), in reused buffers."""
-
-    def forward(self, x, train):
-        if getattr(self, "y", None) is None or self.y.shape != x.shape:
-            self.y = np.empty(x.shape, x.dtype)
-            self.mask = np.empty(x.shape, np.bool_)
-            self.dx = np.empty(x.shape, x.dtype)
-        return np.maximum(x, 0, out=self.y)
-
-    def backward(self, delta):
-        np.greater(self.y, 0, out=self.mask)
-        return np.multiply(delta, self.mask, out=self.dx)
-
-
-class FcSoftmax:
-    """FC 1568->10 and the softmax cross-entropy gradient (p - y) / N."""
-
-    def __init__(self, rng, n_in, n_out, batch):
-        self.W = (rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out))).astype(np.float32)
-        self.B = np.zeros(n_out, np.float32)
-        self.z = np.empty((batch, n_out), np.float32)
-        self.dx = np.empty((batch, n_in), np.float32)
-        self.dW, self.dB = np.empty_like(self.W), np.empty_like(self.B)
-
-    def step(self, x, onehot):
-        z = np.dot(x, self.W, self.z)
-        z += self.B
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        z -= onehot
-        z *= 1.0 / x.shape[0]
-        np.dot(x.T, z, self.dW)
-        z.sum(axis=0, out=self.dB)
-        np.dot(z, self.W.T, self.dx)
-        self.W -= LR * self.dW
-        self.B -= LR * self.dB
-        return self.dx
+def batch_data(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 10, BATCH)
+    return x, labels, np.eye(10, dtype=np.float32)[labels]
 
 
 def build_ours():
-    params = HyperParameters(learning_rate=LR, max_epoch=1, batch_size=BATCH,
-                             init_method="msra", optimizer_name="sgd", dtype=np.float32)
-    layers = [ConvLayer((1, 28, 28), (16, 5, 5), padding=2, params=params), Relu(),
-              PoolingLayer((16, 28, 28)),
-              ConvLayer((16, 14, 14), (32, 5, 5), padding=2, params=params), Relu(),
-              PoolingLayer((32, 14, 14)), FlattenLayer((32, 7, 7))]
-    streams = RandomStreams(0)
-    for layer in (layers[0], layers[3]):
-        layer.initialize(streams)
-    layers[0].need_input_grad = False
-    return layers, FcSoftmax(streams.init, 1568, 10, BATCH)
+    import framework as fw
+    params = fw.HyperParameters(learning_rate=LR, max_epoch=1, batch_size=BATCH,
+                                net_type="multiple_classifier", init_method="msra",
+                                optimizer_name="sgd", seed=0, dtype=np.float32)
+    net = fw.NeuralNet.from_specs(params, SPECS, input_shape=(1, 28, 28), name="profile")
+    return fw, net
 
 
-def ours_step(layers, head, x, onehot, times=None):
-    """One SGD step; with ``times`` (a dict) record each layer's forward / backward."""
-    for k, layer in enumerate(layers):
-        t = time.perf_counter()
-        x = layer.forward(x, True)
-        if times is not None:
-            times.setdefault(("fwd", k), []).append(time.perf_counter() - t)
-    delta = head.step(x, onehot)
-    for k in range(len(layers) - 1, -1, -1):
-        t = time.perf_counter()
-        delta = layers[k].backward(delta)
-        if times is not None:
-            times.setdefault(("bwd", k), []).append(time.perf_counter() - t)
-    for k in (0, 3):
-        layers[k].wb.update(LR)
+def training_step(net):
+    """The step closure ``train`` runs (built after any timers are wrapped around
+    the layers: it binds their methods once)."""
+    from framework.step import Step
+    return Step(net)
 
 
+def time_layers(net, clock):
+    """Wrap every layer's forward / backward with a timer; returns the dict it fills."""
+    spent = defaultdict(list)
+
+    def timed(key, function):
+        def call(*args):
+            start = clock()
+            out = function(*args)
+            spent[key].append(clock() - start)
+            return out
+        return call
+
+    for k, layer in enumerate(net.layers[:len(NAMES)]):
+        layer.forward = timed(("fwd", k), layer.forward)
+        layer.backward = timed(("bwd", k), layer.backward)
+    return spent
+
+
+def timed(step, steps):
+    step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+# ======================================================== layers: ours vs PyTorch
 def build_torch():
     import torch
     torch.manual_seed(0)
@@ -127,9 +116,9 @@ def torch_layer_times(model, x, steps):
     times = {}
     with torch.no_grad():
         inputs = [x]
-        for layer in list(model)[:7]:
+        for layer in list(model):
             inputs.append(layer(inputs[-1]))
-    for k, layer in enumerate(list(model)[:7]):
+    for k, layer in enumerate(list(model)):
         xin = inputs[k].clone().requires_grad_(k > 0)
         grad = torch.randn_like(inputs[k + 1])
         for _ in range(steps + 2):
@@ -144,34 +133,20 @@ def torch_layer_times(model, x, steps):
     return times
 
 
-def timed(step, steps):
-    step()
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - t) / steps
-
-
 def worker(kind, threads, steps):
-    """One contender in a fresh process: whole-step and per-layer medians (ms) as JSON.
-
-    A process of its own, because torch's OpenMP threads keep spinning after
-    each parallel region and would steal the cores from OpenBLAS's (and the
-    other way round) if both ran in one process.
-    """
-    rng = np.random.default_rng(0)
-    x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
-    labels = rng.integers(0, 10, BATCH)
+    """One contender in a fresh process: whole-step and per-layer medians (ms) as JSON."""
+    x, labels, onehot = batch_data()
     if kind == "ours":
-        onehot = np.eye(10, dtype=np.float32)[labels]
-        layers, head = build_ours()
-        with threadpool_limits(threads):
+        fw, net = build_ours()
+        step = training_step(net)
+        with fw.threads.blas_threads(threads):
             for _ in range(5):
-                ours_step(layers, head, x, onehot)
-            step = timed(lambda: ours_step(layers, head, x, onehot), steps)
-            times = {}
+                step(x, onehot, LR)
+            seconds = timed(lambda: step(x, onehot, LR), steps)
+            times = time_layers(net, time.perf_counter)
+            step = training_step(net)
             for _ in range(steps):
-                ours_step(layers, head, x, onehot, times)
+                step(x, onehot, LR)
     else:
         import torch
         torch.set_num_threads(threads)
@@ -179,56 +154,136 @@ def worker(kind, threads, steps):
         xt, yt = torch.from_numpy(x), torch.from_numpy(labels)
         for _ in range(5):
             torch_step(model, opt, lossf, xt, yt)
-        step = timed(lambda: torch_step(model, opt, lossf, xt, yt), steps)
+        seconds = timed(lambda: torch_step(model, opt, lossf, xt, yt), steps)
         times = torch_layer_times(model, xt, steps)
     layers_ms = {f"{p}{k}": statistics.median(v) * 1e3 for (p, k), v in times.items()}
-    print(json.dumps({"step": step * 1e3, "layers": layers_ms}))
+    print(json.dumps({"step": seconds * 1e3, "layers": layers_ms}))
 
 
 CONTENDERS = [("ours", 1), ("ours", 2), ("torch", 1), ("torch", 2)]
-NAMES = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten"]
 
 
 def run_worker(kind, threads, steps):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", kind,
                           "--threads", str(threads), "--steps", str(steps)],
-                         env=env, capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--worker", choices=["ours", "torch"])
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    if args.worker:
-        return worker(args.worker, args.threads, args.steps)
-    results = {c: [] for c in CONTENDERS}
-    for r in range(args.rounds):                  # interleaved, rotated rounds
-        for c in CONTENDERS[r % 4:] + CONTENDERS[:r % 4]:
-            results[c].append(run_worker(*c, args.steps))
-    report(results, args)
-
-
-def report(results, args):
+def layers_report(results, args):
     med = {c: statistics.median(res["step"] for res in results[c]) for c in CONTENDERS}
     best = min(med[c] for c in CONTENDERS if c[0] == "torch")
     print(f"whole step (forward + backward + SGD), batch {BATCH}, ms: median over "
-          f"{args.rounds} rounds of {args.steps} steps")
+          f"{args.rounds} rounds of {args.steps} steps; load average "
+          f"{os.getloadavg()[0]:.2f}")
     for c in CONTENDERS:
         steps = [res["step"] for res in results[c]]
         print(f"  {c[0]:5s} {c[1]} thread(s)  median {med[c]:7.2f}  min {min(steps):7.2f}"
               f"  / torch best {med[c] / best:5.2f}")
     print("per layer, ms (median over rounds of per-step medians), fwd | bwd")
-    print("  layer     " + "  ".join(f"{c[0]}@{c[1]:<9d}" for c in CONTENDERS))
+    print("  layer        " + "  ".join(f"{c[0]}@{c[1]:<7d}" for c in CONTENDERS))
     for k, name in enumerate(NAMES):
         for phase in ("fwd", "bwd"):
-            cells = [statistics.median(res["layers"][f"{phase}{k}"] for res in results[c])
-                     for c in CONTENDERS]
-            print(f"  {name:7s} {phase} " + "  ".join(f"{v:12.3f}" for v in cells))
+            cells = [statistics.median(res["layers"].get(f"{phase}{k}", float("nan"))
+                                       for res in results[c]) for c in CONTENDERS]
+            print(f"  {name:7s} {phase} " + "  ".join(f"{v:10.3f}" for v in cells))
+
+
+# ============================================================ kernels: ours only
+def kernels(threads, steps):
+    """Kernel-by-kernel time per step of ours (thread CPU time, all threads)."""
+    import framework.layers.conv as conv
+    import framework.layers.pool_kernels as pool_kernels
+    fw, net = build_ours()
+    x, _, onehot = batch_data()
+    clock = time.thread_time
+    spent, calls = defaultdict(float), defaultdict(int)
+
+    def wrap(name, function, key=None):
+        def call(*args, **kwargs):
+            start = clock()
+            out = function(*args, **kwargs)
+            label = name if key is None else f"{name} {key(*args)}"
+            spent[label] += clock() - start
+            calls[label] += 1
+            return out
+        return call
+
+    for name in ("load_input", "store_output", "load_delta", "frame_delta", "col2im",
+                 "store_dx"):
+        setattr(conv, name, wrap(f"conv {name}", getattr(conv, name)))
+    conv.im2col = wrap("conv im2col", conv.im2col, lambda windows, cols: "x".join(
+        map(str, cols.shape)))
+    conv.dot = wrap("BLAS", conv.dot, lambda a, b, out: f"{a.shape} @ {b.shape}")
+    for name in ("max_pool", "mean_pool", "route_max", "spread_mean"):    # looked up per call
+        setattr(pool_kernels, name, wrap(f"pool {name}", getattr(pool_kernels, name),
+                                         lambda plan, *rest: str(plan.x_shape[1:])))
+    layer_times = time_layers(net, time.perf_counter)
+    step = training_step(net)
+    with fw.threads.blas_threads(threads):
+        for _ in range(5):
+            step(x, onehot, LR)
+        spent.clear(), calls.clear(), layer_times.clear()
+        walls = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            step(x, onehot, LR)
+            walls.append(time.perf_counter() - start)
+    wall = statistics.median(walls)
+    print(f"# ours, {threads} thread(s), {steps} steps; median step {wall * 1e3:.2f} ms wall; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print("\n| kernel | calls/step | us/step | share of all kernels |")
+    print("|---|---:|---:|---:|")
+    total = sum(spent.values())
+    for label, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"| {label} | {calls[label] / steps:g} | {seconds / steps * 1e6:.0f} | "
+              f"{100 * seconds / total:.1f}% |")
+    blas = sum(v for k, v in spent.items() if k.startswith("BLAS"))
+    print(f"| **all kernels** | | **{total / steps * 1e6:.0f}** | |")
+    print(f"| of which BLAS | | {blas / steps * 1e6:.0f} | {100 * blas / total:.1f}% |")
+    print("\n| layer | fwd us (wall) | bwd us (wall) |\n|---|---:|---:|")
+    for k, name in enumerate(NAMES):
+        fwd = statistics.median(layer_times[("fwd", k)]) * 1e6
+        bwd = statistics.median(layer_times[("bwd", k)]) * 1e6
+        print(f"| {name} | {fwd:.0f} | {bwd:.0f} |")
+
+
+def call_tree(threads, steps):
+    from pyinstrument import Profiler
+    fw, net = build_ours()
+    step = training_step(net)
+    x, _, onehot = batch_data()
+    with fw.threads.blas_threads(threads):
+        for _ in range(5):
+            step(x, onehot, LR)
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+        for _ in range(steps):
+            step(x, onehot, LR)
+        profiler.stop()
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--kernels", action="store_true")
+    parser.add_argument("--pyinstrument", action="store_true")
+    parser.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.threads, args.steps)
+    if args.kernels:
+        return kernels(args.threads, args.steps)
+    if args.pyinstrument:
+        return call_tree(args.threads, args.steps)
+    results = {c: [] for c in CONTENDERS}
+    for r in range(args.rounds):                  # interleaved, rotated rounds
+        for c in CONTENDERS[r % 4:] + CONTENDERS[:r % 4]:
+            results[c].append(run_worker(*c, args.steps))
+    layers_report(results, args)
 
 
 if __name__ == "__main__":

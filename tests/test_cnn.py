@@ -242,26 +242,30 @@ def test_image_inputs_are_checked_against_the_input_shape():
     assert net.inference(np.zeros((3, 2, 8, 8))).shape == (3, 3)
 
 
-def test_a_training_step_allocates_nothing_in_steady_state():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_training_step_allocates_nothing_in_steady_state(workers, monkeypatch):
     """Five steps create small Python objects (views, floats) and NumPy's own
     fixed-size ufunc buffers (8192 values, ~64 KB at most, whatever the batch),
-    but no batch-sized array: the smallest one here, the input batch, is 256 KB."""
+    but no batch-sized array: the smallest one here, the input batch, is 256 KB.
+    With two worker threads too (each thread's scratch is made once)."""
+    monkeypatch.setattr(fw.threads, "_usable_cores", lambda: 8)
     net = fw.NeuralNet.from_specs(_params(optimizer_name="nag", regular_name="l2",
                                           regular_value=1e-4), EVERY_NEW_LAYER, (2, 16, 16))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 2, 16, 16)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 128)]
     step = Step(net)
-    for _ in range(3):
-        step(x, y, 0.01)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(5):
+    with fw.threads.blas_threads(workers):
+        for _ in range(3):
             step(x, y, 0.01)
-        growth = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(5):
+                step(x, y, 0.01)
+            growth = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
     assert growth < 128 * 1024, f"{growth} bytes allocated by 5 steady-state steps"
 
 

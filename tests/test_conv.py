@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from framework import HyperParameters, RandomStreams
+from framework.layers import conv_kernels
 from framework.layers.conv import ConvLayer
 from framework.layers.registry import LAYERS, layer_from_config
 from gradcheck import TOLERANCE, max_relative_error, numerical_gradient
@@ -84,18 +85,29 @@ def loop_backward(x, W, delta, stride, padding):
     return dxp[:, :, ph:ph + h, pw:pw + w], dW, dB
 
 
-def force_layout(layer, batch_last):
-    """Pin the column order (normally chosen from the output row length)."""
-    layer._batch_last = lambda: batch_last
+def force_plan(layer, batch_last=None, samples_per_chunk=None, transposed_dx=None):
+    """Pin the choices the layer normally makes from its shapes: the working layout,
+    the chunk size and the way dx is computed (stride 1: a transposed convolution)."""
+    geometry = conv_kernels.ConvGeometry(layer.input_shape, layer.output_shape,
+                                         layer.kernel_hw, layer.stride, layer.padding)
+    if batch_last is not None:
+        geometry.batch_last = batch_last
+    if samples_per_chunk is not None:
+        geometry.samples_per_chunk = samples_per_chunk
+    if transposed_dx is not None:
+        geometry.transposed_dx = transposed_dx
+    layer._geometry, layer._plan, layer._plan_shape, layer._plans = geometry, None, None, {}
 
 
 # ----- numerics -----------------------------------------------------------------
+@pytest.mark.parametrize("chunk", [1, 2, None], ids=["chunk1", "chunk2", "chunk-auto"])
 @pytest.mark.parametrize("batch_last", [False, True], ids=["batch-first", "batch-last"])
 @pytest.mark.parametrize("input_shape,kernel,stride,padding,batch", CONFIGS, ids=IDS)
 def test_forward_and_backward_equal_loops(input_shape, kernel, stride, padding, batch,
-                                          batch_last):
+                                          batch_last, chunk):
+    """Every layout and chunk size (chunk 2 of a batch of 3: a short last chunk)."""
     layer = make_conv(input_shape, kernel, stride, padding)
-    force_layout(layer, batch_last)
+    force_plan(layer, batch_last, chunk)
     rng = np.random.default_rng(2)
     x = rng.normal(size=(batch,) + input_shape)
     y = layer.forward(x, True)
@@ -113,6 +125,24 @@ def test_forward_and_backward_equal_loops(input_shape, kernel, stride, padding, 
         np.testing.assert_allclose(layer.forward(x, True),
                                    loop_forward(x, layer.wb.W, layer.wb.B, stride, padding),
                                    rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2, 3, 5, (4, 1)])
+@pytest.mark.parametrize("transposed_dx", [True, False], ids=["transposed-conv", "col2im"])
+def test_both_input_gradients_equal_loops_for_any_padding(padding, transposed_dx):
+    """Stride 1 computes dx as a convolution of the delta in a zero frame of
+    k - 1 - p, cut where p > k - 1 (outputs that saw only padding); col2im is
+    the general way. Both for paddings below, at and beyond the kernel."""
+    layer = make_conv((2, 5, 6), (3, 3, 2), 1, padding)
+    force_plan(layer, transposed_dx=transposed_dx, samples_per_chunk=2)
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(3, 2, 5, 6))
+    layer.forward(x, True)
+    delta = rng.normal(size=(3,) + layer.output_shape)
+    dx = layer.backward(delta)
+    dx_loop, dw_loop, db_loop = loop_backward(x, layer.wb.W, delta, 1, padding)
+    np.testing.assert_allclose(dx, dx_loop, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.wb.dW, dw_loop, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("input_shape,kernel,stride,padding,batch", CONFIGS, ids=IDS)
@@ -170,12 +200,16 @@ def test_float32_forward_equals_float64():
     assert cast.dtype == np.float32 and np.max(np.abs(cast - y32)) <= 1e-6 * np.max(np.abs(y32))
 
 
-def test_a_second_backward_without_forward_is_refused():
+def test_backward_before_any_forward_is_refused_and_a_second_one_repeats_the_first():
     layer = make_conv((1, 5, 5), (1, 3, 3))
-    layer.forward(np.zeros((1, 1, 5, 5)), True)
-    layer.backward(np.ones((1, 1, 3, 3)))
     with pytest.raises(ValueError, match="forward"):
         layer.backward(np.ones((1, 1, 3, 3)))
+    layer.forward(np.random.default_rng(0).normal(size=(1, 1, 5, 5)), True)
+    delta = np.random.default_rng(1).normal(size=(1, 1, 3, 3))
+    first = (layer.backward(delta).copy(), layer.wb.dW.copy(), layer.wb.dB.copy())
+    again = (layer.backward(delta), layer.wb.dW, layer.wb.dB)     # the same input again
+    for a, b in zip(first, again):
+        assert np.array_equal(a, b)
 
 
 # ----- shapes and validation ----------------------------------------------------
@@ -354,3 +388,95 @@ def test_a_new_batch_size_gets_its_own_arrays():
     assert big.shape[0] == 4 and small.shape[0] == 2
     expected = loop_forward(np.ones((2, 1, 6, 6)), layer.wb.W, layer.wb.B, 1, 1)
     np.testing.assert_allclose(small, expected, rtol=0, atol=1e-12)
+
+
+# ----- against PyTorch ----------------------------------------------------------
+TORCH_CASES = [   # (input_shape, kernel_shape, stride, padding, batch): odd sizes, s 1-2, p 0-2
+    ((3, 9, 7), (4, 3, 3), 1, 0, 3),
+    ((3, 9, 7), (4, 3, 3), 1, 1, 3),
+    ((2, 11, 13), (5, 5, 5), 1, 2, 5),
+    ((3, 9, 7), (4, 3, 3), 2, 0, 3),
+    ((3, 9, 7), (4, 3, 3), 2, 1, 3),
+    ((2, 11, 13), (5, 5, 5), 2, 2, 5),
+    ((1, 28, 28), (16, 5, 5), 1, 2, 7),          # the reference net's layers
+    ((16, 14, 14), (32, 5, 5), 1, 2, 7),
+    ((4, 10, 9), (3, 3, 2), (2, 1), (0, 2), 4),
+    ((2, 15, 17), (6, 4, 3), (1, 2), (2, 1), 9),
+]
+
+
+@pytest.mark.parametrize("chunk", [None, 2], ids=["chunk-auto", "chunk2"])
+@pytest.mark.parametrize("input_shape,kernel,stride,padding,batch", TORCH_CASES,
+                         ids=[f"in{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}-n{c[4]}" for c in TORCH_CASES])
+def test_forward_and_all_gradients_equal_torch_conv2d(input_shape, kernel, stride, padding,
+                                                      batch, chunk):
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference here "
+                                "(pip install -e '.[bench]')")
+    layer = make_conv(input_shape, kernel, stride, padding, seed=5)
+    force_plan(layer, samples_per_chunk=chunk)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(batch,) + input_shape)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(layer.wb.W.copy(), requires_grad=True)
+    bt = torch.tensor(layer.wb.B.copy(), requires_grad=True)
+    yt = torch.nn.functional.conv2d(xt, wt, bt, stride=pair(stride), padding=pair(padding))
+    y = layer.forward(x, True)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    delta = rng.normal(size=y.shape)
+    yt.backward(torch.tensor(delta))
+    dx = layer.backward(delta)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.wb.dW, wt.grad.numpy(), rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(layer.wb.dB, bt.grad.numpy(), rtol=1e-12, atol=1e-11)
+
+
+# ----- threads ----------------------------------------------------------------------
+@pytest.fixture
+def many_cores(monkeypatch):
+    """Worker threads as asked, even on a machine with fewer cores than that."""
+    from framework.infra import threads
+    monkeypatch.setattr(threads, "_usable_cores", lambda: 8)
+
+
+@pytest.mark.parametrize("input_shape,kernel,stride,padding", [
+    ((16, 14, 14), (32, 5, 5), 1, 2), ((3, 12, 30), (4, 3, 3), 2, 1)])
+def test_results_are_the_same_bits_for_any_number_of_threads(many_cores, input_shape, kernel,
+                                                             stride, padding):
+    """Each chunk writes its own output rows and partial dW / dB, summed in chunk
+    order: 1, 2 or 3 worker threads give identical float32 results."""
+    from framework.infra import threads
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(37,) + input_shape).astype(np.float32)
+    results = []
+    for count in (1, 2, 3):
+        layer = make_conv(input_shape, kernel, stride, padding, dtype=np.float32)
+        force_plan(layer, samples_per_chunk=3)
+        delta = np.random.default_rng(10).normal(size=(37,) + layer.output_shape).astype(
+            np.float32)
+        with threads.blas_threads(count):
+            assert threads.worker_threads() == count
+            y = layer.forward(x, True).copy()
+            dx = layer.backward(delta).copy()
+        results.append((y, dx, layer.wb.dW.copy(), layer.wb.dB.copy()))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
+
+
+def test_alternating_batch_sizes_keep_their_plans_and_results():
+    """The batch, the last partial batch and an inference chunk take turns; each size
+    keeps its plan (no rebuild), and every pass still equals the loops."""
+    layer = make_conv((2, 7, 6), (3, 3, 3), 1, 1)
+    rng = np.random.default_rng(20)
+    plans = {}
+    for batch in (5, 2, 3, 5, 2, 3, 5):
+        x = rng.normal(size=(batch, 2, 7, 6))
+        y = layer.forward(x, True)
+        np.testing.assert_allclose(y, loop_forward(x, layer.wb.W, layer.wb.B, 1, 1), atol=1e-12)
+        delta = rng.normal(size=y.shape)
+        dx_loop, dw_loop, _ = loop_backward(x, layer.wb.W, delta, 1, 1)
+        np.testing.assert_allclose(layer.backward(delta), dx_loop, atol=1e-12)
+        np.testing.assert_allclose(layer.wb.dW, dw_loop, atol=1e-12)
+        assert plans.setdefault(batch, layer._plan) is layer._plan
+    with pytest.raises(ValueError, match="delta of shape"):
+        layer.backward(np.zeros((2,) + layer.output_shape))     # the last forward had 5

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from framework.enums import _ParsableEnum
+from framework.layers import pool_kernels
 from framework.layers.pooling import PoolingLayer, PoolType
 from framework.layers.registry import LAYERS, layer_from_config
 from gradcheck import TOLERANCE, max_relative_error, numerical_gradient
@@ -18,12 +19,20 @@ CONFIGS = [
     ((2, 8, 8), (2, 2), 3),
     ((3, 6, 7), (3, 2), (1, 2)),
     ((1, 5, 5), (1, 1), 1),
+    ((2, 9, 11), (5, 4), (2, 3)),       # big enough to be routed by rows, then columns
+    ((1, 7, 8), (7, 8), 1),             # global pooling
+    ((2, 12, 13), (4, 5), (5, 6)),      # gaps between windows
 ]
 IDS = [f"in{c[0]}-p{c[1]}-s{c[2]}" for c in CONFIGS]
 
 
 def pair(value):
     return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def ties(shape, seed):
+    """Small integers: many tied maxima in every window."""
+    return np.random.default_rng(seed).integers(0, 3, shape).astype(float)
 
 
 def loop_pool(x, pool, stride, kind, delta):
@@ -54,9 +63,18 @@ def tie_free(shape, seed):
     return rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01 - 1.0
 
 
+@pytest.fixture(params=["walk-offsets", "rows-then-columns"])
+def routing(request, monkeypatch):
+    """Max pooling's two ways of finding each window's first maximum (the layer
+    picks one by window size; both must give the same answer)."""
+    walk = request.param == "walk-offsets"
+    monkeypatch.setattr(pool_kernels, "walks_offsets", lambda pool_shape: walk)
+    return request.param
+
+
 @pytest.mark.parametrize("kind", ["max", "mean"])
 @pytest.mark.parametrize("input_shape,pool,stride", CONFIGS, ids=IDS)
-def test_forward_and_backward_equal_loops(input_shape, pool, stride, kind):
+def test_forward_and_backward_equal_loops(input_shape, pool, stride, kind, routing):
     layer = PoolingLayer(input_shape, pool, stride, kind)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3,) + input_shape)
@@ -74,7 +92,7 @@ def test_forward_and_backward_equal_loops(input_shape, pool, stride, kind):
 
 @pytest.mark.parametrize("kind", ["max", "mean"])
 @pytest.mark.parametrize("input_shape,pool,stride", CONFIGS, ids=IDS)
-def test_gradients_match_central_differences(input_shape, pool, stride, kind):
+def test_gradients_match_central_differences(input_shape, pool, stride, kind, routing):
     layer = PoolingLayer(input_shape, pool, stride, kind)
     x = tie_free((2,) + input_shape, seed=2)
     G = np.random.default_rng(3).normal(size=(2,) + layer.output_shape)
@@ -87,7 +105,7 @@ def test_gradients_match_central_differences(input_shape, pool, stride, kind):
     assert max_relative_error(dx, numerical_gradient(loss, x)) < TOLERANCE
 
 
-def test_tied_maxima_send_the_gradient_to_the_first_in_row_major_order():
+def test_tied_maxima_send_the_gradient_to_the_first_in_row_major_order(routing):
     layer = PoolingLayer((1, 4, 4), (2, 2), 2, "max")
     x = np.array([[1, 3, 0, 0],           # window 1: 3 at (0,1) and (1,0) -> (0,1)
                   [3, 2, 0, 0],           # window 2: all zeros -> (0,2)
@@ -102,7 +120,7 @@ def test_tied_maxima_send_the_gradient_to_the_first_in_row_major_order():
 
 
 @pytest.mark.parametrize("input_shape,pool,stride", CONFIGS, ids=IDS)
-def test_all_equal_windows_each_pick_exactly_one_position(input_shape, pool, stride):
+def test_all_equal_windows_each_pick_exactly_one_position(input_shape, pool, stride, routing):
     layer = PoolingLayer(input_shape, pool, stride, "max")
     x = np.zeros((2,) + input_shape)
     layer.forward(x, True)
@@ -113,7 +131,7 @@ def test_all_equal_windows_each_pick_exactly_one_position(input_shape, pool, str
     np.testing.assert_allclose(dx.sum(), delta.sum())
 
 
-def test_tied_maxima_in_overlapping_windows_accumulate_deterministically():
+def test_tied_maxima_in_overlapping_windows_accumulate_deterministically(routing):
     layer = PoolingLayer((1, 3, 4), (2, 2), 1, "max")
     x = np.array([[1, 1, 1, 0], [1, 1, 0, 1], [0, 1, 1, 1]], float).reshape(1, 1, 3, 4)
     layer.forward(x, True)
@@ -242,3 +260,125 @@ def test_steady_state_reuses_its_arrays(pool, stride):
             tracemalloc.stop()
     # only NumPy's bounded iterator buffers: the peak does not grow with the batch
     assert peaks[1] < peaks[0] + 16 * 1024, peaks
+
+
+@pytest.mark.parametrize("input_shape,pool,stride", CONFIGS, ids=IDS)
+def test_tied_windows_route_like_the_loops(input_shape, pool, stride, routing):
+    layer = PoolingLayer(input_shape, pool, stride, "max")
+    x = ties((3,) + input_shape, seed=11)
+    layer.forward(x, True)
+    delta = np.random.default_rng(12).normal(size=(3,) + layer.output_shape)
+    _, dx_loop = loop_pool(x, pool, stride, "max", delta)
+    np.testing.assert_allclose(layer.backward(delta), dx_loop, rtol=0, atol=1e-12)
+
+
+# ----- big windows (issue 19: no Python object per window offset) ----------------------
+@pytest.mark.parametrize("size", [3000, 20000])
+def test_a_huge_pool_is_made_and_loaded_quickly_in_little_memory(size, tmp_path):
+    """A 3000x3000 window used to build nine million offset tuples (916 MB) when the
+    layer was made; now making it, saving a net with it and loading that file
+    takes well under a second and 50 MB (CPU time, so that other programs on a
+    shared machine do not count; h5py is imported before)."""
+    import time
+
+    import h5py  # noqa: F401  (its first import is not the layer's cost)
+
+    import framework as fw
+    params = fw.HyperParameters(learning_rate=0.1, max_epoch=1, batch_size=1,
+                                net_type="multiple_classifier")
+    specs = [{"type": "pooling", "size": size, "stride": size}, {"type": "flatten"},
+             {"type": "fc", "size": 2}, {"type": "softmax"}]
+    tracemalloc.start()
+    start = time.process_time()
+    try:
+        layer = PoolingLayer((1, size, size), size, size, "max")
+        net = fw.NeuralNet.from_specs(params, specs, input_shape=(1, size, size))
+        net.save(tmp_path / "pool.h5")
+        loaded = fw.NeuralNet.load(tmp_path / "pool.h5")
+        seconds = time.process_time() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert layer.output_shape == (1, 1, 1) and loaded.layer_shapes[0] == (1, 1, 1)
+    assert seconds < 1.0, seconds
+    assert peak < 50 * 2**20, peak
+
+
+@pytest.mark.parametrize("kind", ["max", "mean"])
+def test_global_pooling_over_a_large_map_takes_rows_plus_columns_passes(kind):
+    """A 600x600 window: 1,200 passes (about a millisecond each way), not 360,000."""
+    import time
+    x = np.random.default_rng(13).normal(size=(2, 1, 600, 600)).astype(np.float32)
+    layer = PoolingLayer((1, 600, 600), 600, 600, kind)
+    start = time.process_time()
+    y = layer.forward(x, True)
+    dx = layer.backward(np.ones_like(y))
+    assert time.process_time() - start < 5.0      # offset by offset: 360,000 passes
+    if kind == "max":
+        assert np.array_equal(y.ravel(), x.reshape(2, -1).max(axis=1))
+        flat = x.reshape(2, -1).argmax(axis=1)            # the first maximum
+        expected = np.zeros((2, 360000), np.float32)
+        expected[np.arange(2), flat] = 1
+        assert np.array_equal(dx.reshape(2, -1), expected)
+    else:
+        np.testing.assert_allclose(y.ravel(), x.reshape(2, -1).mean(axis=1, dtype=np.float64),
+                                   rtol=1e-5)
+        assert np.all(dx == np.float32(1 / 360000))
+
+
+# ----- against PyTorch ----------------------------------------------------------
+TORCH_CASES = [   # odd sizes, strides 1-2, padding-free as in PoolingLayer
+    ((3, 9, 7), (2, 2), 2), ((3, 9, 7), (3, 3), 2), ((3, 9, 7), (2, 2), 1),
+    ((2, 11, 13), (3, 2), (1, 2)), ((16, 28, 28), (2, 2), 2), ((32, 14, 14), (2, 2), 2),
+    ((2, 13, 11), (5, 5), 2), ((1, 9, 9), (9, 9), 1),
+]
+
+
+@pytest.mark.parametrize("kind", ["max", "mean"])
+@pytest.mark.parametrize("input_shape,pool,stride", TORCH_CASES,
+                         ids=[f"in{c[0]}-p{c[1]}-s{c[2]}" for c in TORCH_CASES])
+def test_forward_and_gradient_equal_torch(input_shape, pool, stride, kind, routing):
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference here "
+                                "(pip install -e '.[bench]')")
+    functional = torch.nn.functional
+    layer = PoolingLayer(input_shape, pool, stride, kind)
+    x = tie_free((5,) + input_shape, seed=14)
+    xt = torch.tensor(x, requires_grad=True)
+    pool_torch = functional.max_pool2d if kind == "max" else functional.avg_pool2d
+    yt = pool_torch(xt, pair(pool), pair(stride))
+    y = layer.forward(x, True)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    delta = np.random.default_rng(15).normal(size=y.shape)
+    yt.backward(torch.tensor(delta))
+    np.testing.assert_allclose(layer.backward(delta), xt.grad.numpy(), rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_max_pool_ties_go_where_torch_sends_them(routing):
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference here "
+                                "(pip install -e '.[bench]')")
+    layer = PoolingLayer((2, 9, 9), (3, 3), 2, "max")
+    x = ties((3, 2, 9, 9), seed=16)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.max_pool2d(xt, 3, 2)
+    layer.forward(x, True)
+    delta = np.random.default_rng(17).normal(size=yt.shape)
+    yt.backward(torch.tensor(delta))
+    np.testing.assert_allclose(layer.backward(delta), xt.grad.numpy(), rtol=0, atol=1e-12)
+
+
+# ----- threads ----------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["max", "mean"])
+def test_results_are_the_same_bits_for_any_number_of_threads(kind, monkeypatch):
+    from framework.infra import threads
+    monkeypatch.setattr(threads, "_usable_cores", lambda: 8)
+    x = np.random.default_rng(18).normal(size=(29, 4, 15, 15)).astype(np.float32)
+    results = []
+    for count in (1, 2, 3):
+        layer = PoolingLayer((4, 15, 15), 3, 2, kind)
+        with threads.blas_threads(count):
+            y = layer.forward(x, True).copy()
+            dx = layer.backward(np.ones_like(y)).copy()
+        results.append((y, dx))
+    for y, dx in results[1:]:
+        assert np.array_equal(y, results[0][0]) and np.array_equal(dx, results[0][1])

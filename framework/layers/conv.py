@@ -1,85 +1,41 @@
-"""ConvLayer: 2-D convolution by im2col and one GEMM per pass.
+"""ConvLayer: 2-D convolution as matrix products over im2col columns.
 
 Like PyTorch's ``Conv2d`` (and the textbook's ConvLayer) it computes the
 cross-correlation ``y[n, f] = B[f] + sum_c W[f, c] * x[n, c]`` over every
 ``kh x kw`` window of the zero-padded input, with W in the layout
-``(num_filters, C, kh, kw)``. One training step costs three matrix products
-(forward; ``dW``; the column gradient) and memory-bound copies around them:
+``(num_filters, C, kh, kw)``. With ``cols`` the im2col matrix of the input
+windows (one column per output position, rows ordered (c, i, j) like a row
+of ``W2 = W.reshape(F, C*kh*kw)``) and ``D`` the delta as an ``(F,
+positions)`` matrix, one training step is three matrix products:
 
-forward
-    copy the input into the interior of a padded buffer whose zero border is
-    written once; im2col into ``cols`` ``(C*kh*kw, N*OH*OW)`` (see
-    ``im2col.py``); ``W2 @ cols`` gives ``(F, N*OH*OW)``; the bias is added
-    there and one copy turns it into the ``(N, F, OH, OW)`` output.
-backward
-    ``delta`` copied to ``(F, N*OH*OW)``; ``dB`` its row sums; ``dW`` the
-    transpose of ``cols @ delta2.T`` (OpenBLAS runs that orientation faster);
-    then, unless this is the net's first layer, the column gradient ``W2.T @ delta2`` is written over ``cols`` (no longer needed) and
-    col2im sums it into the padded input gradient, whose interior is ``dx``.
+forward     ``Y = W2 @ cols + B``
+backward    ``dB = D @ 1``,  ``dW2 = D @ cols.T``  and, unless this is the
+            net's first layer, ``dx = col2im(W2.T @ D)``; with stride 1 that
+            is the convolution of the zero-padded delta with the flipped
+            kernel, ``dx = W_flip2 @ im2col(delta_padded)``.
 
-All work arrays are cached per batch shape and reused: a steady-state step
-allocates no array (NumPy's ufuncs over strided views use a transient
-iterator buffer of at most 8192 elements per operand, whatever the batch). A backward pass consumes the forward pass's columns, so
-each backward needs its own forward.
+The products run chunk by chunk (a few samples at a time, so each chunk's
+columns stay in the CPU cache) on ``framework.infra.workers``' threads, each
+chunk summing into its own partial ``dW`` / ``dB``, added up in chunk order.
+How the chunks are cut and laid out, and why, is ``conv_kernels.py``; the
+windows themselves are views (``im2col.py``). All work arrays are cached per
+batch shape and reused: a steady-state step allocates no array (NumPy's
+ufuncs over strided views use a transient iterator buffer of at most 8192
+elements per operand, whatever the batch). ``backward`` uses the input of
+the last ``forward`` (kept in the padded buffer).
 """
 import numpy as np
 
+from ..infra import workers
+from ..infra.blas import dot
 from ..weights_bias import WeightsBias
 from .base import Layer, as_shape, check_input, check_positive_int, check_real
-from .im2col import (as_pair, col2im, column_blocks, im2col, image_buffer, matrix_images,
-                     offset_pairs, output_size)
+from .conv_kernels import (ConvGeometry, ConvPlan, col2im, frame_delta, im2col, load_delta,
+                           load_input, store_dx, store_output)
+from .im2col import as_pair, output_size
 from .registry import register_layer
 
-_dot, _matmul, _add = np.dot, np.matmul, np.add
-SHORT_ROW = 24      # output rows shorter than this (in values) make im2col per-run bound
-
-
-def _product(a, b, out):
-    """``out = a @ b`` by BLAS; ``np.dot`` wants an exact-dtype C-contiguous
-    ``out`` (ours always are) and mixed dtypes go through ``matmul``."""
-    try:
-        return _dot(a, b, out)
-    except ValueError:
-        return _matmul(a, b, out=out)
-
-
-class _Plan:
-    """The work arrays and views of one batch shape (built once, reused)."""
-
-    def __init__(self, layer, batch, batch_last):
-        (c, h, w), (f, oh, ow) = layer.input_shape, layer.output_shape
-        (kh, kw), (ph, pw), dtype = layer.kernel_hw, layer.padding, layer.dtype
-        self.batch_last, out_hw = batch_last, (oh, ow)
-        padded_chw = (c, h + 2 * ph, w + 2 * pw)
-        self.padded = image_buffer(layer, "padded", batch, padded_chw, batch_last, dtype)
-        self.interior = self.padded[:, :, ph:ph + h, pw:pw + w]
-        self.cols = layer.buffer("cols", (c * kh * kw, batch * oh * ow), dtype)
-        blocks = column_blocks(self.cols, c, (kh, kw), batch, out_hw, batch_last)
-        self.im2col = offset_pairs(self.padded, blocks, (kh, kw), out_hw, layer.stride)
-        self.gemm_out = layer.buffer("gemm_out", (f, batch * oh * ow), dtype)
-        self.gemm_view = matrix_images(self.gemm_out, batch, out_hw, batch_last)
-        self.out = layer.buffer("out", (batch, f, oh, ow), dtype)
-        self.delta = layer.buffer("delta", self.gemm_out.shape, dtype)
-        self.delta_view = matrix_images(self.delta, batch, out_hw, batch_last)
-        self.dw_t = layer.buffer("dw_t", (c * kh * kw, f), dtype)
-        self.ones = layer.buffer("ones", (batch * oh * ow,), dtype)
-        self.ones.fill(1)
-        self._layer, self._blocks, self._batch = layer, blocks, batch
-        self._padded_chw, self.col2im = padded_chw, None
-
-    def input_grad(self):
-        """(col2im pairs, padded gradient, its interior, dx): made on first need."""
-        if self.col2im is None:
-            layer, batch = self._layer, self._batch
-            (c, h, w), (ph, pw) = layer.input_shape, layer.padding
-            padded = image_buffer(layer, "padded_grad", batch, self._padded_chw,
-                                  self.batch_last, layer.dtype)
-            pairs = offset_pairs(padded, self._blocks, layer.kernel_hw,
-                                 layer.output_shape[1:], layer.stride)
-            dx = padded if ph == pw == 0 and not self.batch_last else \
-                layer.buffer("dx", (batch, c, h, w), layer.dtype)
-            self.col2im = (pairs, padded, padded[:, :, ph:ph + h, pw:pw + w], dx)
-        return self.col2im
+KEPT_PLANS = 3
 
 
 @register_layer(name="conv")
@@ -100,8 +56,10 @@ class ConvLayer(Layer):
         self.stride = as_pair(stride, "ConvLayer stride", 1)
         self.padding = as_pair(padding, "ConvLayer padding", 0)
         self.wb = None
-        self._plan_shape = self._plan = None
-        self._cols_ready = False
+        self._plan_shape = self._plan = self._geometry = self._w_flip2 = None
+        self._plans = {}                    # batch size -> ConvPlan, most recent last
+        self._has_input = False
+        self._input_dtype = None
         if input_shape is not None:
             self.build(input_shape)
 
@@ -130,7 +88,9 @@ class ConvLayer(Layer):
     def attach(self, params):
         """Adopt the net's HyperParameters if none were given (weights allocated now)."""
         super().attach(params)
-        self._plan_shape = None             # the arrays may be new: views made again
+        # the arrays may be new (and the work arrays of another dtype): plans made again
+        self._plan_shape = self._plan = self._w_flip2 = None
+        self._plans = {}
 
     def _make_weights(self):
         """Declare W (F, C, kh, kw) and B (F,) once the input shape is known."""
@@ -166,62 +126,89 @@ class ConvLayer(Layer):
         plan = self._plan
         if x.shape != self._plan_shape:
             plan = self._plan_for(x)
-        try:
-            np.copyto(plan.interior, x)         # the zero border is never written
-        except TypeError:                       # a complex batch of a known shape
+        elif x.dtype != self._input_dtype:      # a known shape, numbers not yet checked
             check_real("ConvLayer", x)
-            raise
-        im2col(plan.im2col)
-        _product(self._w2, plan.cols, plan.gemm_out)
-        # bias on the contiguous GEMM output, then a plain copy: NumPy buffers a
-        # ufunc over a transposed view, which measured 1.1-1.8x slower
-        _add(plan.gemm_out, self._bias, out=plan.gemm_out)
-        np.copyto(plan.out, plan.gemm_view)
-        self._cols_ready = True
+        self._input_dtype = x.dtype
+        bias = self._bias.reshape(1, -1, 1, 1)
+        plan.prepare(workers.slots(len(plan.chunks)))
+        workers.run(len(plan.chunks),
+                    lambda index, slot: self._forward_chunk(plan, x, bias, index, slot))
+        self._has_input = True
         return plan.out
 
+    def _forward_chunk(self, plan, x, bias, index, slot):
+        """``Y = W2 @ cols + B`` for one chunk of samples."""
+        chunk, work = plan.chunks[index], plan.scratch(plan.chunks[index], slot)
+        load_input(chunk, x)                            # into the zero-framed padded image
+        im2col(chunk.windows, work.cols_images)
+        dot(self._w2, work.cols, work.matrix)           # (F, K) @ (K, M)
+        store_output(work, bias, plan.out, chunk)       # + B, as (b, F, OH, OW) images
+
+    def backward(self, delta):
+        plan = self._plan
+        if not self._has_input or delta.shape != plan.out.shape:
+            self._check_backward(delta)
+        dx = None
+        if self.need_input_grad:
+            dx = plan.dx()
+            if plan.geometry.transposed_dx:
+                self._flip_kernel()
+        plan.prepare(workers.slots(len(plan.chunks)))
+        workers.run(len(plan.chunks),
+                    lambda index, slot: self._backward_chunk(plan, delta, dx, index, slot))
+        plan.sum_parts(self._dw2, self.wb.dB)           # the chunks' partials, in order
+        return dx
+
+    def _backward_chunk(self, plan, delta, dx, index, slot):
+        """Partial ``dB`` and ``dW`` of one chunk, and its rows of ``dx``."""
+        chunk, work = plan.chunks[index], plan.scratch(plan.chunks[index], slot)
+        d = load_delta(work, delta, chunk)                      # D: (F, M)
+        dot(d, work.ones, plan.db_parts[index])                 # dB = D @ 1
+        im2col(chunk.windows, work.cols_images)                 # the forward's columns again
+        dot(work.cols, d.T, plan.dw_parts[index])               # dW2.T = cols @ D.T
+        if dx is None:
+            return
+        if plan.geometry.transposed_dx:
+            frame_delta(work)                                   # the delta, zero-padded
+            im2col(work.q_windows, work.q_cols_images)
+            dot(self._w_flip2, work.q_cols, work.dx_matrix)     # dx = W_flip2 @ cols(q)
+            store_dx(work.dx_images, dx, chunk)
+        else:
+            dot(self._w2.T, d, work.cols)                       # dcols = W2.T @ D
+            col2im(work)
+            store_dx(work.grad_interior, dx, chunk)
+
+    def _flip_kernel(self):
+        """``W_flip[c, f, i, j] = W[f, c, kh-1-i, kw-1-j]``, as ``(C, F*kh*kw)`` rows."""
+        f, c, kh, kw = self.wb.W.shape
+        if self._w_flip2 is None:
+            self._w_flip2 = self.buffer("W flip", (c, f * kh * kw), self.dtype)
+        np.copyto(self._w_flip2.reshape(c, f, kh, kw),
+                  self.wb.W.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+
     def _plan_for(self, x):
+        """The plan of this batch size: kept for the last few sizes (the batch, the
+        last partial batch, an inference chunk), as the buffer cache keeps their arrays."""
         self._require_weights()
         check_input("ConvLayer", x, self.input_shape)
         self.require_arrays()
         self._matrix_views()
-        self._plan = _Plan(self, x.shape[0], self._batch_last())
+        if self._geometry is None:
+            self._geometry = ConvGeometry(self.input_shape, self.output_shape, self.kernel_hw,
+                                          self.stride, self.padding)
+        plan = self._plans.pop(x.shape[0], None)
+        if plan is None:
+            plan = ConvPlan(self, self._geometry, x.shape[0], self.dtype)
+            if len(self._plans) >= KEPT_PLANS:
+                del self._plans[next(iter(self._plans))]
+        self._plans[x.shape[0]] = self._plan = plan
         self._plan_shape = x.shape
-        return self._plan
-
-    def _batch_last(self):
-        """Columns ordered (OH, OW, N) when output rows are short (see im2col.py).
-
-        Measured at batch 64, one thread, batch first / batch last, ms per
-        step: the reference net's second conv (14-wide rows) 26.0 / 20.9
-        (im2col 2.8 / 1.4, col2im 7.7 / 3.1); its first conv (28-wide rows,
-        one channel in, 16 out) 5.8 / 6.8, where the transposes of the
-        output and delta into and out of CHWN cost more than the runs save.
-        """
-        return self.output_shape[2] < SHORT_ROW
-
-    def backward(self, delta):
-        plan = self._plan
-        if not self._cols_ready or delta.shape != (plan.out.shape):
-            self._check_backward(delta)
-        np.copyto(plan.delta_view, delta)
-        _product(plan.delta, plan.ones, self.wb.dB)
-        _product(plan.cols, plan.delta.T, plan.dw_t)   # (K, F): 13% faster than (F, K)
-        np.copyto(self._dw2, plan.dw_t.T)
-        if not self.need_input_grad:
-            return None
-        pairs, padded, interior, dx = plan.input_grad()
-        _product(self._w2.T, plan.delta, plan.cols)     # the columns are spent: reuse them
-        self._cols_ready = False
-        col2im(pairs, padded)
-        if dx is not padded:
-            np.copyto(dx, interior)
-        return dx
+        self._has_input = False
+        return plan
 
     def _check_backward(self, delta):
-        if self._plan is None or not self._cols_ready:
-            raise ValueError("ConvLayer: backward needs a forward pass first (each backward "
-                             "consumes the columns of one forward)")
+        if self._plan is None or not self._has_input:
+            raise ValueError("ConvLayer: backward needs a forward pass first")
         if delta.shape != self._plan.out.shape:
             raise ValueError(f"ConvLayer: expected delta of shape {self._plan.out.shape}, "
                              f"got {delta.shape}")

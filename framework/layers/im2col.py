@@ -1,35 +1,24 @@
-"""im2col / col2im kernels shared by ConvLayer (and the pair / shape helpers).
+"""Windows of images as strided views: what im2col copies and col2im adds back.
 
-Layout (chosen by measurement, see ``bench/profile_conv.py``): the columns
-of a batch are one C-contiguous matrix ``cols`` of shape ``(C*kh*kw, M)``,
-rows ordered (c, i, j) like a row of ``W.reshape(F, C*kh*kw)``, so the
-forward GEMM ``W2 @ cols`` is ``(F, M)``. The block of kernel offset
-``(i, j)`` is ``cols`` seen as ``(C, kh, kw, ...)`` at ``[:, i, j]``, and a
-Python loop over the ``kh*kw`` offsets (never over samples or pixels) fills
-it from the strided window of the zero-padded input (im2col) or adds it back
-(col2im). The columns M can be ordered two ways:
+A convolution (and a pooling layer) reads, for every kernel offset ``(i,
+j)``, the input pixels ``x[n, c, r*sh + i, s*sw + j]`` over the output
+positions ``(r, s)``. Both are views of the (padded) images, never copies:
 
-``(N, OH, OW)``, batch first
-    The padded input is NCHW like the layer's input and the GEMM output
-    ``(F, N, OH, OW)`` needs only a copy of contiguous OH*OW planes to become
-    ``(N, F, OH, OW)``; but every copy in im2col/col2im runs along one output
-    row, OW values long, and NumPy's per-run overhead dominates when OW is
-    small (14 values: col2im of the second reference conv took 11 ms).
-``(OH, OW, N)``, batch last
-    The padded input and its gradient are kept CHWN, so an output row of
-    every sample, OW*N values, is one contiguous run: im2col ~3x and col2im
-    ~4x faster there, at the price of real transposes when entering and
-    leaving NCHW (the input, the output, delta and dx).
+``window(x, i, j, out_hw, stride)``
+    offset ``(i, j)`` alone: ``(N, C, OH, OW)``, the strided slice
+    ``x[:, :, i::sh, j::sw]`` cut to the output size;
+``offset_windows(x, kernel_hw, stride, out_hw)``
+    every offset at once: ``(C, kh, kw, N, OH, OW)``, in the order of the
+    rows of the im2col matrix (c, i, j) and of ``W.reshape(F, C*kh*kw)``.
+    im2col is a single copy of it into the columns (NumPy walks the six
+    axes in C, with the output row as the inner run).
 
-``ConvLayer`` takes batch last when its output rows are short, which is
-when the runs matter; the views below hide the choice: every
-block and window is presented as a logical ``(N, C, OH, OW)`` view and
-NumPy's iterator walks it in memory order.
-
-The views are built once per batch shape over persistent buffers and reused
-every step, so a step only runs the copies.
+The images may be any strided view, e.g. channels-first arrays stored with
+the samples innermost (``conv_kernels.py``'s "batch last" layout): the
+views follow the strides, so the same code serves every layout.
 """
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def as_pair(value, field, minimum):
@@ -60,51 +49,15 @@ def window(x, i, j, out_hw, stride):
     return x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
 
 
-def image_buffer(layer, name, batch, chw, batch_last, dtype):
-    """The layer's cached ``(N, C, H, W)`` work image, stored CHWN if ``batch_last``."""
-    if not batch_last:
-        return layer.buffer(name, (batch,) + tuple(chw), dtype)
-    return layer.buffer(name, tuple(chw) + (batch,), dtype).transpose(3, 0, 1, 2)
+def offset_windows(x, kernel_hw, stride, out_hw, writeable=False):
+    """Every kernel offset's window of ``(N, C, H, W)`` images, as one
+    ``(C, kh, kw, N, OH, OW)`` view: ``[c, i, j, n, r, s] = x[n, c, r*sh + i, s*sw + j]``.
 
-
-def column_blocks(cols, channels, kernel_hw, batch, out_hw, batch_last):
-    """``cols`` seen as ``(C, kh, kw, N, OH, OW)``: the block of offset (i, j) is ``[:, i, j]``."""
-    if not batch_last:
-        return cols.reshape((channels,) + tuple(kernel_hw) + (batch,) + tuple(out_hw))
-    blocks = cols.reshape((channels,) + tuple(kernel_hw) + tuple(out_hw) + (batch,))
-    return blocks.transpose(0, 1, 2, 5, 3, 4)
-
-
-def matrix_images(matrix, batch, out_hw, batch_last):
-    """A ``(rows, M)`` matrix over the columns seen as ``(N, rows, OH, OW)`` images."""
-    rows, (oh, ow) = matrix.shape[0], out_hw
-    if not batch_last:
-        return matrix.reshape(rows, batch, oh, ow).transpose(1, 0, 2, 3)
-    return matrix.reshape(rows, oh, ow, batch).transpose(3, 0, 1, 2)
-
-
-def offset_pairs(padded, blocks, kernel_hw, out_hw, stride):
-    """[(column block, window of the padded input)] for every kernel offset, both
-    ``(N, C, OH, OW)`` views (the block transposed), for im2col and col2im."""
-    kh, kw = kernel_hw
-    return [(blocks[:, i, j].transpose(1, 0, 2, 3), window(padded, i, j, out_hw, stride))
-            for i in range(kh) for j in range(kw)]
-
-
-def im2col(pairs):
-    """Fill the columns: one strided copy per kernel offset."""
-    copy = np.copyto
-    for block, win in pairs:
-        copy(block, win)
-
-
-def col2im(pairs, padded_grad):
-    """Sum the column gradients back onto the (zeroed) padded input gradient.
-
-    Offsets overlap whenever the stride is smaller than the kernel, so each
-    offset's block is added, never assigned.
+    ``writeable`` only for code that writes one offset ``[:, i, j]`` at a
+    time: different offsets share pixels whenever the stride is smaller than
+    the kernel.
     """
-    padded_grad.fill(0)
-    add = np.add
-    for block, win in pairs:
-        add(win, block, out=win)
+    (kh, kw), (sh, sw), (oh, ow) = kernel_hw, stride, out_hw
+    view = sliding_window_view(x, (kh, kw), axis=(2, 3), writeable=writeable)
+    view = view[:, :, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw]
+    return view.transpose(1, 4, 5, 0, 2, 3)

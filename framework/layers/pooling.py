@@ -1,22 +1,30 @@
 """PoolingLayer: max or mean pooling over (possibly overlapping) windows.
 
-Every pass is a Python loop over the ``ph*pw`` offsets of the window, each a
-whole-batch NumPy operation on the strided view ``x[:, :, i::sh, j::sw]``
-(never a loop over samples or pixels); a 2x2 pool is four such operations.
-Windows that do not fit the input are dropped (PyTorch's floor rule); no
-padding is needed.
+``y[n, c, r, s]`` is the maximum (or the mean) of the window
+``x[n, c, r*sh : r*sh + ph, s*sw : s*sw + pw]``. Windows that do not fit
+the input are dropped (PyTorch's floor rule); no padding is needed.
 
 Max pooling sends each window's gradient to exactly one input: the first
-maximum in row-major window order, as PyTorch does. The backward pass finds
-it without an argmax: walking the offsets in row-major order, an offset wins
-where its value equals the window's maximum and no earlier offset has won.
-Forward only takes the maximum, so inference pays nothing for this.
-"""
-import numpy as np
+maximum in row-major window order, as PyTorch does. Mean pooling spreads it
+evenly, ``delta / (ph*pw)`` to every input of the window. Overlapping windows
+add up their contributions.
 
+How it is computed (``pool_kernels.py``): a window is a rectangle of rows,
+so its maximum is the maximum over its ``ph`` rows of each row's maximum over
+``pw`` columns, and its sum likewise; every pass is one whole-batch NumPy
+operation on strided views, ``ph + pw`` of them, never a loop over samples,
+pixels or the ``ph*pw`` offsets of a big window (a 3000x3000 window costs
+6,000 passes, not nine million). The first maximum of a window is found the
+same way round: the first row whose maximum equals the window's, then the
+first column of that row holding it (for small windows, walking the offsets
+directly is cheaper and gives the same answer). The batch is split into
+parts run by ``framework.infra.workers``' threads.
+"""
 from ..enums import _ParsableEnum
+from ..infra import workers
+from . import pool_kernels
 from .base import Layer, as_shape, check_input
-from .im2col import as_pair, output_size, window
+from .im2col import as_pair, output_size
 from .registry import register_layer
 
 
@@ -46,10 +54,9 @@ class PoolingLayer(Layer):
         self.stride = as_pair(stride, "PoolingLayer stride", 1)
         self.pool_type = PoolType.parse(pool_type, "PoolingLayer pool_type")
         ph, pw = self.pool_shape
-        self.offsets = [(i, j) for i in range(ph) for j in range(pw)]
         # each input in at most one window: gradients are assigned, not summed
         self._disjoint = self.stride[0] >= ph and self.stride[1] >= pw
-        self.x = self._out = None
+        self.x = self._out = self._plan = None
         if input_shape is not None:
             self.build(input_shape)
 
@@ -65,80 +72,36 @@ class PoolingLayer(Layer):
         return (shape[0],) + tuple(output_size(size, p, s, 0) for size, p, s in
                                    zip(shape[1:], self.pool_shape, self.stride))
 
-    def _windows(self, x):
-        """The ``(N, C, OH, OW)`` view of ``x`` per window offset, row-major."""
-        out_hw = self.output_shape[1:]
-        return [window(x, i, j, out_hw, self.stride) for i, j in self.offsets]
-
     def forward(self, x, train):
-        out = self._out
-        if out is None or out.shape[0] != x.shape[0] or x.shape[1:] != self.input_shape \
-                or out.dtype != x.dtype:
+        plan = self._plan
+        if plan is None or x.shape != plan.x_shape or x.dtype != plan.dtype:
             if self.input_shape is None:         # used on its own: the first batch decides
                 self.build(x.shape[1:])
             check_input("PoolingLayer", x, self.input_shape)
-            out = self._out = self.buffer("out", (x.shape[0],) + self.output_shape, x.dtype)
-        views = self._windows(x)
-        combine = np.maximum if self.pool_type is PoolType.MAX else np.add
-        np.copyto(out, views[0])
-        for view in views[1:]:
-            combine(out, view, out=out)
-        if self.pool_type is PoolType.MEAN:
-            np.multiply(out, 1.0 / len(views), out=out)
+            plan = self._plan = pool_kernels.PoolPlan(self, x.shape, x.dtype,
+                                                      mean=self.pool_type is PoolType.MEAN)
+            self._out = plan.out
+        pool = pool_kernels.max_pool if self.pool_type is PoolType.MAX else \
+            pool_kernels.mean_pool
+        parts = plan.parts
+        workers.run(len(parts), lambda part, slot: pool(plan, x, parts[part]))
         self.x = x
-        return out
+        return plan.out
 
     def backward(self, delta):
-        if self.x is None or delta.shape != self._out.shape:
+        plan = self._plan
+        if self.x is None or delta.shape != plan.out.shape:
             raise ValueError(f"PoolingLayer: expected delta of shape "
                              f"{None if self._out is None else self._out.shape} after a "
                              f"forward pass, got {delta.shape}")
         if not self.need_input_grad:
             return None
-        dx = self.buffer("dx", self.x.shape, delta.dtype)
-        if not self._disjoint:          # summed into; inputs in no window are never
-            dx.fill(0)                  # written, so stay the new buffer's zeros
-        targets = self._windows(dx)
-        if self.pool_type is PoolType.MAX:
-            self._route_max(delta, targets)
-        else:
-            share = self.buffer("share", delta.shape, delta.dtype)
-            np.multiply(delta, 1.0 / len(targets), out=share)
-            for target in targets:
-                self._deposit(target, share)
+        dx = plan.backward_arrays()["dx"]
+        route = pool_kernels.route_max if self.pool_type is PoolType.MAX else \
+            pool_kernels.spread_mean
+        x, parts = self.x, plan.parts
+        workers.run(len(parts), lambda part, slot: route(plan, x, delta, parts[part]))
         return dx
-
-    def _route_max(self, delta, targets):
-        """Each window's delta to its first maximum (row-major), nowhere else.
-
-        ``hit`` marks where offset k equals the maximum and no earlier offset
-        did (``taken``); the masks are bools, a quarter of the memory traffic
-        of float arithmetic (routing by subtracting the routed delta measured
-        15% slower).
-        """
-        hit = self.buffer("hit", delta.shape, np.bool_)
-        taken = self.buffer("taken", delta.shape, np.bool_)
-        part = None if self._disjoint else self.buffer("part", delta.shape, delta.dtype)
-        last = len(targets) - 1
-        for k, (view, target) in enumerate(zip(self._windows(self.x), targets)):
-            np.equal(view, self._out, out=hit)
-            if k:
-                np.greater(hit, taken, out=hit)         # hit and not taken
-            if k == 0:
-                np.copyto(taken, hit)
-            elif k < last:
-                np.logical_or(taken, hit, out=taken)
-            if part is None:                            # disjoint: write in place
-                np.multiply(delta, hit, out=target)
-            else:
-                np.multiply(delta, hit, out=part)
-                np.add(target, part, out=target)
-
-    def _deposit(self, target, values):
-        if self._disjoint:
-            np.copyto(target, values)
-        else:
-            np.add(target, values, out=target)
 
     def get_config(self):
         return {"input_shape": None if self.input_shape is None else list(self.input_shape),
@@ -155,3 +118,4 @@ class PoolingLayer(Layer):
                                  f"size, not both")
             config["pool_shape"] = config.pop("size")
         return super().from_config(config, input_shape, params)
+
