@@ -43,14 +43,20 @@ def _reader(n=60, seed=0):
 
 
 # ----- against PyTorch -------------------------------------------------------------------
-@pytest.mark.parametrize("max_norm", [0.05, 1.0, 1e6])
-def test_clipping_a_nets_gradients_by_global_norm_equals_clip_grad_norm(max_norm):
-    torch = _torch()
+def _net_gradients_and_torch_copies(torch):
+    """A net's gradients, and PyTorch tensors holding copies of them as their .grad."""
     net = fw.NeuralNet.from_specs(_params(), SPECS, (5,))
     grads = net.gradients(*_batch())
     tensors = [torch.tensor(g, requires_grad=True) for g in grads.values()]
     for tensor, g in zip(tensors, grads.values()):
         tensor.grad = torch.tensor(g.copy())
+    return grads, tensors
+
+
+@pytest.mark.parametrize("max_norm", [0.05, 1.0, 1e6])
+def test_clipping_a_nets_gradients_by_global_norm_equals_clip_grad_norm(max_norm):
+    torch = _torch()
+    grads, tensors = _net_gradients_and_torch_copies(torch)
     expected_norm = torch.nn.utils.clip_grad_norm_(tensors, max_norm)
     ours = [g.copy() for g in grads.values()]
     norm = global_norm(ours)
@@ -66,11 +72,7 @@ def test_clipping_a_nets_gradients_by_global_norm_equals_clip_grad_norm(max_norm
 @pytest.mark.parametrize("value", [0.01, 0.1, 1e6])
 def test_clipping_a_nets_gradients_by_value_equals_clip_grad_value(value):
     torch = _torch()
-    net = fw.NeuralNet.from_specs(_params(), SPECS, (5,))
-    grads = net.gradients(*_batch())
-    tensors = [torch.tensor(g, requires_grad=True) for g in grads.values()]
-    for tensor, g in zip(tensors, grads.values()):
-        tensor.grad = torch.tensor(g.copy())
+    grads, tensors = _net_gradients_and_torch_copies(torch)
     torch.nn.utils.clip_grad_value_(tensors, value)
     ours = [g.copy() for g in grads.values()]
     outside = clip_by_value(ours, value)
