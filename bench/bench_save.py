@@ -34,11 +34,16 @@ params = fw.HyperParameters(learning_rate=0.05, max_epoch=10, batch_size=64,
 net = fw.NeuralNet.from_specs(params, fw.mlp_specs(hidden, 10, "relu", classifier="softmax"),
                               784, "mnist")
 rng = np.random.default_rng(0)
-for layer in net.layers:
-    for wb in layer.weights():
-        wb.set_optimizer_state({k: (np.abs(rng.normal(size=v.shape)).astype(v.dtype)
-                                    if isinstance(v, np.ndarray) else 7)
-                                for k, v in wb.optimizer_state().items()})
+def filled(v):      # optimizer state as after some training: non-negative arrays, counts 7
+    return np.abs(rng.normal(size=v.shape)).astype(v.dtype) if isinstance(v, np.ndarray) else 7
+if hasattr(net, "load_state_dict"):      # since the one state layout (issue 24)
+    state = net.state_dict()
+    net.load_state_dict({k: filled(v) if k.startswith("optimizer/") else v
+                         for k, v in state.items()})
+else:                                    # the releases before it
+    for layer in net.layers:
+        for wb in layer.weights():
+            wb.set_optimizer_state({k: filled(v) for k, v in wb.optimizer_state().items()})
 net.epoch, net.iteration = 3, 2811
 path = os.path.join(sys.argv[2], "net.h5")
 reps = int(sys.argv[5])

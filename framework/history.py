@@ -50,6 +50,8 @@ class TrainingHistory:
         self.name = name                    # the net's name: the plot's title names it
         self.net_type = net_type            # a fitting net's accuracy is R², and says so
         self.metric = metric_name(net_type) if net_type is not None else "accuracy"
+        self.loss_name = None       # the loss in words ("cross-entropy"): the plot's label
+        self.penalty = None         # "L1"/"L2" when the training loss includes that penalty
         self.restore_best = restore_best    # the best checkpoint is marked only if it is kept
         self.monitor = monitor              # what chose the best checkpoint
         self.records = []

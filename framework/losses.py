@@ -51,6 +51,7 @@ class Loss:
     """Base class: ``loss(a, y)`` (a Python float) and ``gradient(a, y, out)``."""
 
     name = None
+    label = None            # the loss in words for plots (default: the name, "_" as spaces)
     fuses_with = None       # the classifier whose logits get fused_gradient (softmax, ...)
     net_types = tuple(NetType)  # the net types this loss makes sense for
 
@@ -73,6 +74,11 @@ class Loss:
         if cache is None:
             cache = self._cache = BufferCache()
         return cache.get(name, like.shape, like.dtype if dtype is None else dtype)
+
+    @property
+    def display_name(self):
+        """How plots name this loss: ``label``, else the registered name in words."""
+        return self.label or str(self.name).replace("_", " ")
 
     def get_config(self):
         """{"name": ..., <options>}: what ``make_loss`` needs to rebuild it."""
@@ -97,6 +103,7 @@ class MeanSquaredError(Loss):
     """sum((a - y)^2) / (2m);  gradient (a - y) / m  (the textbook's fitting loss)."""
 
     name = "mse"
+    label = "½·mean squared error"
     aliases = ("mean_squared_error",)
 
     def loss(self, a, y):
@@ -112,6 +119,7 @@ class MeanAbsoluteError(Loss):
     """sum(|a - y|) / m;  gradient sign(a - y) / m."""
 
     name = "mae"
+    label = "mean absolute error"
     aliases = ("mean_absolute_error",)
 
     def loss(self, a, y):
@@ -131,6 +139,7 @@ class Huber(Loss):
     to ``mae`` times delta for large ones: outliers pull less."""
 
     name = "huber"
+    label = "Huber"
 
     def __init__(self, delta=1.0):
         self.delta = check_number("huber loss delta", delta, 0, above=True)
@@ -161,6 +170,7 @@ class BinaryCrossEntropy(Loss):
     """-sum(y log a + (1 - y) log(1 - a)) / m for a probability ``a`` (logistic output)."""
 
     name = "binary_cross_entropy"
+    label = "binary cross-entropy"
     aliases = ("bce", "log_loss")
     fuses_with = "logistic"
     net_types = (NetType.BINARY_CLASSIFIER,)
@@ -191,6 +201,7 @@ class CrossEntropy(Loss):
     the class axis is axis 1, so (N, K, H, W) maps work too)."""
 
     name = "cross_entropy"
+    label = "cross-entropy"
     aliases = ("categorical_cross_entropy",)
     fuses_with = "softmax"
     net_types = (NetType.MULTIPLE_CLASSIFIER,)

@@ -90,9 +90,17 @@ def metric_text(name):
     return _METRIC_TEXT.get(name, str(name).replace("_", " "))
 
 
-def loss_label(net_type):
-    """The y label of a loss panel, naming the loss of ``net_type``."""
-    return _LOSS_TEXT.get(getattr(net_type, "value", net_type), "loss")
+def loss_label(net_type, history=None):
+    """The y label of a loss panel: the loss the history was trained with (else the
+    default loss of ``net_type``), and the penalty its training loss includes."""
+    name = getattr(history, "loss_name", None)
+    text = f"loss ({name})" if name else _LOSS_TEXT.get(getattr(net_type, "value", net_type),
+                                                          "loss")
+    penalty = getattr(history, "penalty", None)
+    if penalty:
+        text = f"{text[:-1]}; training + {penalty} penalty)" if text.endswith(")") \
+            else f"{text} (training + {penalty} penalty)"
+    return text
 
 
 def draw_band(axes, x, mean, std, color, log=False, alpha=0.18):
@@ -190,7 +198,7 @@ def plot_history(history, path=None, x_axis="epoch", title=None, run_name=None,
     figure = new_figure(10, 4.4, dpi)
     x = history.column(x_axis)
     net_type = net_type if net_type is not None else getattr(history, "net_type", None)
-    panels = ((figure.add_subplot(1, 2, 1), "loss", loss_label(net_type), "loss"),
+    panels = ((figure.add_subplot(1, 2, 1), "loss", loss_label(net_type, history), "loss"),
               (figure.add_subplot(1, 2, 2), "accuracy", metric, metric))
     for axes, field, label, heading in panels:
         _panel(axes, history, x, field, best)

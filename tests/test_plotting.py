@@ -273,3 +273,32 @@ def test_optimizer_paths_keep_the_geometry_and_label_the_axes():
         assert axes.get_aspect() == 1.0
         assert (axes.get_xlabel(), axes.get_ylabel()) == ("w", "b")
     assert "(book 148)" in figure.axes[0].get_title()
+
+
+@pytest.mark.parametrize("fields,label", [
+    ({"net_type": "fitting", "loss": "huber", "regular_name": "l2", "regular_value": 1e-3},
+     "loss (Huber; training + L2 penalty)"),
+    ({"net_type": "fitting", "loss": "mae"}, "loss (mean absolute error)"),
+    ({"net_type": "multiple_classifier"}, "loss (cross-entropy)"),
+    ({"net_type": "multiple_classifier", "regular_name": "l1", "regular_value": 1e-4},
+     "loss (cross-entropy; training + L1 penalty)"),
+    # the textbook's early stopping carries its patience in regular_value: no penalty
+    ({"net_type": "multiple_classifier", "regular_name": "early_stop", "regular_value": 3},
+     "loss (cross-entropy)"),
+])
+def test_the_loss_panel_names_the_loss_trained_and_its_penalty(fields, label):
+    import framework as fw
+    from datareaders.base import ArrayDataReader
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    classes = fields["net_type"] != "fitting"
+    y = rng.integers(0, 2, 40) if classes else x.sum(axis=1, keepdims=True)
+    reader = ArrayDataReader(x, y)
+    reader.normalize_y(fields["net_type"])
+    params = fw.HyperParameters(learning_rate=0.01, max_epoch=1, batch_size=10, **fields)
+    output = [{"type": "fc", "size": 2}, {"type": "softmax"}] if classes else [
+        {"type": "fc", "size": 1}]
+    net = fw.NeuralNet.from_specs(params, [{"type": "fc", "size": 4}] + output, (3,))
+    history = net.train(reader, checkpoint=1, need_test=False, verbose=0)
+    figure = plot_history(history)
+    assert figure.axes[0].get_ylabel() == label

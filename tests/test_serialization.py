@@ -212,3 +212,39 @@ def test_a_file_written_before_the_shape_contract_still_loads():
     assert net.input_shape == (4,) and net.layer_shapes[-1] == (3,)
     assert net.get_layer("drop1").get_config() == {"input_shape": [6], "ratio": 0.2}
     assert np.array_equal(net.inference(probe["x"]), probe["y"])
+
+
+DRAWS = []
+
+
+@fw.register_initializer
+def counted_normal_for_load_test(shape, fans, rng):
+    DRAWS.append(shape)
+    return rng.normal(0.0, 0.1, size=shape)
+
+
+def test_load_draws_no_starting_weights_it_would_overwrite_and_continues_identically(tmp_path):
+    """A file with its random state: the loaded net skips the starting draws (the file
+    replaces every value) and still trains on exactly as the saved net does."""
+    params = fw.HyperParameters(0.05, 2, 8, net_type="multiple_classifier", seed=4,
+                                init_method="counted_normal_for_load_test",
+                                optimizer_name="adam")
+    specs = [{"type": "fc", "size": 6}, {"type": "relu"}, {"type": "dropout", "ratio": 0.3},
+             {"type": "fc", "size": 3}, {"type": "softmax"}]
+    net = fw.NeuralNet.from_specs(params, specs, (5,))
+    assert len(DRAWS) == 2
+    net.save(tmp_path / "n.h5")
+    loaded = fw.NeuralNet.load(tmp_path / "n.h5")
+    assert len(DRAWS) == 2                                  # nothing drawn on load
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 5)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
+    for _ in range(3):                                      # dropout draws from the streams
+        assert net.train_step(x, y) == loaded.train_step(x, y)
+    for key, value in net.state_dict().items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(loaded.state_dict()[key], value, err_msg=key)
+    weights_only = tmp_path / "w.h5"
+    net.save(weights_only, include_optimizer=False)         # no random state in the file:
+    fw.NeuralNet.load(weights_only)                         # the draws happen as before
+    assert len(DRAWS) == 4

@@ -5,6 +5,8 @@ built from the saved configs, its layers may allocate at most a few times the
 values the file stores (``parameter_budget``), so a config declaring gigabytes
 in a small file is refused.
 """
+from contextlib import nullcontext
+
 import numpy as np
 
 from ...errors import WeightsFileError
@@ -26,7 +28,7 @@ def load_net(path, net_class):
     weights, optimizer, RNG, counters; the saved metadata (``{}`` if none) becomes
     ``net.metadata``."""
     from ...hyper_parameters import HyperParameters
-    from ...parameter import parameter_budget
+    from ...parameter import parameter_budget, values_replaced_next
     with reading(path) as handle:
         names, checked = check_root(handle, path)
         params = HyperParameters.from_dict(json_attr(handle, "hyper_parameters", path))
@@ -34,9 +36,11 @@ def load_net(path, net_class):
         specs = [{"type": str(handle["layers"][name].attrs["class"]), "name": name,
                   "config": json_attr(handle["layers"][name], "config", path)}
                  for name in names]
+        # every value comes from the file; with its random state too, no draw is needed
+        no_draws = values_replaced_next() if "optimizer" in handle else nullcontext()
         try:
             with parameter_budget(BUDGET_FACTOR * _stored_values(handle) + BUDGET_SLACK,
-                                  "the file (a few times what it stores)"):
+                                  "the file (a few times what it stores)"), no_draws:
                 net.add_specs(specs, _input_shape(handle, path))
             net.check_inference_memory()
         except ValueError as error:
