@@ -30,9 +30,9 @@ _X_AXES = ("epoch", "iteration")
 _METRIC_TEXT = {"train_loss": "training loss", "val_loss": "validation loss",
                 "train_accuracy": "training accuracy", "val_accuracy": "validation accuracy",
                 "learning_rate": "learning rate", "epoch": "epoch", "iteration": "iteration"}
-_LOSS_TEXT = {"fitting": "loss (½·mean squared error)",
-              "binary_classifier": "loss (binary cross-entropy)",
-              "multiple_classifier": "loss (cross-entropy)"}
+_LOSS_TEXT = {"fitting": "½·mean squared error",      # each net type's default loss
+              "binary_classifier": "binary cross-entropy",
+              "multiple_classifier": "cross-entropy"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -93,14 +93,12 @@ def metric_text(name):
 def loss_label(net_type, history=None):
     """The y label of a loss panel: the loss the history was trained with (else the
     default loss of ``net_type``), and the penalty its training loss includes."""
-    name = getattr(history, "loss_name", None)
-    text = f"loss ({name})" if name else _LOSS_TEXT.get(getattr(net_type, "value", net_type),
-                                                          "loss")
+    name = getattr(history, "loss_name", None) or _LOSS_TEXT.get(
+        getattr(net_type, "value", net_type))
     penalty = getattr(history, "penalty", None)
-    if penalty:
-        text = f"{text[:-1]}; training + {penalty} penalty)" if text.endswith(")") \
-            else f"{text} (training + {penalty} penalty)"
-    return text
+    parts = [name, f"training + {penalty} penalty" if penalty else None]
+    inside = "; ".join(part for part in parts if part)
+    return f"loss ({inside})" if inside else "loss"
 
 
 def draw_band(axes, x, mean, std, color, log=False, alpha=0.18):
