@@ -225,6 +225,15 @@ def test_a_bad_template_is_refused_before_the_first_step(tmp_path, template, wor
     assert net.iteration == 0
 
 
+@pytest.mark.parametrize("folder", ["existing", "slash"])
+def test_a_folder_as_the_checkpoint_path_is_refused_before_the_first_step(tmp_path, folder):
+    target = str(tmp_path) if folder == "existing" else str(tmp_path / "new") + "/"
+    net = _net()
+    with pytest.raises(ValueError, match="is a folder; expected a file path"):
+        net.train(_two_class_reader(), verbose=0, callbacks=[fw.ModelCheckpoint(target)])
+    assert net.iteration == 0 and not (tmp_path / "new").exists()
+
+
 def test_save_best_only_never_overwrites_a_better_file(tmp_path):
     path = tmp_path / "good.h5"
     net = _net(epochs=8)

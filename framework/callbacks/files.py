@@ -8,6 +8,7 @@ non-finite weight is ever written.
 """
 import csv
 import math
+import os
 import string
 from pathlib import Path
 
@@ -63,6 +64,9 @@ class ModelCheckpoint(Callback):
                              f"({type(error).__name__}: {error}); its fields can be "
                              f"{', '.join('{' + k + '}' for k in fields)}, with "
                              f"{{epoch}} and {{iteration}} integers") from None
+        if self.path.endswith(("/", os.sep)) or Path(self.path.format(**fields)).is_dir():
+            raise ValueError(f"ModelCheckpoint filepath {self.path!r} is a folder; expected "
+                             f"a file path, e.g. {str(Path(self.path) / 'best.h5')!r}")
 
     def on_checkpoint(self, net, record):
         """Save if this checkpoint is wanted."""
