@@ -21,7 +21,8 @@ def as_targets(y, net_type, output_shape, dtype, rows, where):
     """``y`` as a ``(rows,) + output_shape`` array of ``dtype`` for ``net_type``, checked.
 
     Classifiers also take integer class labels of shape ``(rows,)`` (or ``(rows, 1)``
-    for a softmax net): they become one-hot rows, or the 0/1 column.
+    for a softmax net): they become one-hot rows, or the 0/1 column. A fitting net
+    with one output takes its targets as ``(rows,)`` too, as Keras and scikit-learn do.
     """
     y = np.asarray(y)
     if y.dtype.kind not in "fiub":
@@ -34,6 +35,8 @@ def as_targets(y, net_type, output_shape, dtype, rows, where):
     expected = (rows,) + tuple(output_shape)
     if net_type is not NetType.FITTING and _class_numbers(y, expected):
         y = _from_class_numbers(y.reshape(rows), net_type, output_shape, where)
+    elif net_type is NetType.FITTING and expected == (rows, 1) and y.shape == (rows,):
+        y = y.reshape(rows, 1)                          # one target per sample
     if y.shape != expected:
         hint = " (or class numbers of shape (samples,))" if net_type is not NetType.FITTING \
             else ""

@@ -342,7 +342,8 @@ class NeuralNet:
         """Keras's ``fit`` on arrays: ``epochs`` more epochs (None: up to ``max_epoch``),
         ``validation_split`` (a seeded split, stratified for classifiers, the rows in
         ``history.validation_rows``) or ``validation_data=(x_val, y_val)``; class
-        numbers ``(N,)`` work for classifiers. Returns the TrainingHistory."""
+        numbers ``(N,)`` work for classifiers, targets ``(N,)`` for a one-output
+        fitting net. Returns the TrainingHistory."""
         from .fitting import fit
         return fit(self, x, y, epochs=epochs, batch_size=batch_size,
                    validation_split=validation_split, validation_data=validation_data,

@@ -337,6 +337,22 @@ def test_fit_and_evaluate_take_class_numbers():
     assert set(net.gradients(x[:8], y[:8])) == set(net.parameters())
 
 
+def test_a_one_output_fitting_net_takes_targets_of_shape_samples():
+    """Keras and scikit-learn take a regression target as (samples,): the same run as (samples, 1)."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(120, 4))
+    y = x @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.3
+    flat, column = _net("fitting", outputs=1, epochs=3), _net("fitting", outputs=1, epochs=3)
+    a = flat.fit(x, y, validation_split=0.25, verbose=0)
+    b = column.fit(x, y[:, None], validation_split=0.25, verbose=0)
+    assert a.history == b.history
+    assert flat.evaluate(x, y) == column.evaluate(x, y[:, None])
+    assert flat.loss(x[:8], y[:8]) == column.loss(x[:8], y[:8, None])
+    two = _net("fitting", outputs=2)
+    with pytest.raises(ValueError, match=r"expected labels of shape \(120, 2\)"):
+        two.evaluate(x, y)                     # two outputs: one column is not enough
+
+
 @pytest.mark.parametrize("bad,words", [
     (lambda y: np.eye(2)[y] * 2, "must be 0 or 1"),
     (lambda y: -np.eye(2)[y], "must be 0 or 1"),
