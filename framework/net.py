@@ -21,7 +21,7 @@ from . import state
 from .enums import NetType
 from .hyper_parameters import LAYER_FIELDS, HyperParameters
 from .infra.memory import PREDICT_CHUNK, PREDICT_VALUES
-from .infra.validation import all_finite
+from .infra.validation import all_finite, check_flag
 from .layers.base import Layer, as_shape
 from .layers.builder import layers_from_specs
 from .layers.classification import ClassificationLayer
@@ -402,10 +402,11 @@ class NeuralNet:
         ``"optimizer/fc1/W/m"``, ``"epoch"``, ``"iteration"``, ``"random_state"``."""
         return state.state_dict(self)
 
-    def load_state_dict(self, values):
+    def load_state_dict(self, values, strict=True):
         """Put a ``state_dict()`` (or ``snapshot()``) back, strictly: every key and
-        shape must match; nothing changes if one does not."""
-        state.load_state_dict(self, values)
+        shape must match; nothing changes if one does not. ``strict=False`` copies the
+        keys this net has and returns ``(missing_keys, unexpected_keys)``, as PyTorch."""
+        return state.load_state_dict(self, values, strict=check_flag("strict", strict))
 
     def snapshot(self):
         """Everything a rollback needs: parameters, buffers, optimizer state (copies)."""

@@ -16,6 +16,7 @@ The weights file stores the first two kinds under ``/layers/<layer>/``, the thir
 under ``/optimizer/``, the rest as attributes (see ``infra/serialization``).
 """
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -74,26 +75,31 @@ def state_dict(net, counters=True):
     return state
 
 
-def load_state_dict(net, state):
+class LoadResult(NamedTuple):
+    """What ``load_state_dict`` left out: PyTorch's ``(missing_keys, unexpected_keys)``."""
+    missing_keys: list
+    unexpected_keys: list
+
+
+def load_state_dict(net, state, strict=True):
     """Copy ``state`` into ``net`` after checking all of it (nothing changes on an error).
 
     Strict: every parameter and buffer key must be there with its shape; the
     optimizer entries come all or none (none leaves the optimizer state as it is),
     so do the counters with the random state; the learning rate may come alone;
-    any other key is refused.
+    any other key is refused. ``strict=False`` (PyTorch's, e.g. to start a bigger net
+    from a smaller one's layers) copies the keys the net has and returns those it
+    missed and those it did not know; shapes and values are checked all the same.
     """
     own = {entry.key: entry for entry in entries(net)}
     given = set(state)
     extras = {RANDOM_STATE, *COUNTERS}
     unknown = sorted(given - set(own) - extras - {LEARNING_RATE})
-    if unknown:
-        raise ValueError(f"load_state_dict: unknown key(s) {unknown[:5]}; the net's keys "
-                         f"look like {sorted(own)[:3]}")
-    values = [e for e in own.values() if e.kind != "optimizer"]
-    optimizer = [e for e in own.values() if e.kind == "optimizer"]
-    _require_all(values, given, "parameter and buffer")
-    if any(e.key in given for e in optimizer):
-        _require_all(optimizer, given, "optimizer")
+    missing = sorted(key for key in own if key not in given)
+    if strict:
+        _check_strictly(own, given, unknown)
+    else:
+        given -= set(unknown)
     if given & extras and not extras <= given:
         raise ValueError(f"load_state_dict: expected all or none of {sorted(extras)}, got "
                          f"{sorted(given & extras)}")
@@ -105,6 +111,19 @@ def load_state_dict(net, state):
         net.streams.set_state(state[RANDOM_STATE])
     if LEARNING_RATE in given:
         net.learning_rate = rate
+    return LoadResult([] if strict else missing, [] if strict else unknown)
+
+
+def _check_strictly(own, given, unknown):
+    """Refuse unknown keys, missing parameters or buffers, and part of the optimizer state."""
+    if unknown:
+        raise ValueError(f"load_state_dict: unknown key(s) {unknown[:5]}; the net's keys "
+                         f"look like {sorted(own)[:3]}")
+    _require_all([e for e in own.values() if e.kind != "optimizer"], given,
+                 "parameter and buffer")
+    optimizer = [e for e in own.values() if e.kind == "optimizer"]
+    if any(e.key in given for e in optimizer):
+        _require_all(optimizer, given, "optimizer")
 
 
 def _checked_rate(rate):
@@ -138,6 +157,14 @@ def _checked_value(entry, value):
     if value.dtype.kind not in "fiu":
         raise ValueError(f"load_state_dict: {entry.key!r} has dtype {value.dtype}, expected "
                          f"real numbers")
+    with np.errstate(over="ignore"):               # a value beyond the dtype becomes inf
+        cast = value.astype(entry.value.dtype, copy=False)
+    if not all_finite(cast):
+        raise ValueError(f"load_state_dict: {entry.key!r} holds NaN or inf (as "
+                         f"{entry.value.dtype}); a net's state must be finite")
+    if entry.non_negative and value.size and value.min() < 0:
+        raise ValueError(f"load_state_dict: {entry.key!r} can never be negative (a variance "
+                         f"or second moment), got {value.min()!r}")
     return value
 
 
