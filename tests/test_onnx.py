@@ -136,6 +136,73 @@ def test_every_built_in_layer_goes_out_and_comes_back(tmp_path, net_type, end):
             np.testing.assert_array_equal(back.state_dict()[key], value, err_msg=key)
 
 
+RESIDUAL_NETS = {
+    "mlp, layer norm in the block": ([
+        {"type": "fc", "size": 6},
+        {"type": "residual", "layers": [{"type": "layer_norm"}, {"type": "relu"},
+                                        {"type": "fc", "size": 6}]},
+        {"type": "fc", "size": 3}, {"type": "softmax"}], (5,)),
+    "mlp, linear shortcut, nested block": ([
+        {"type": "fc", "size": 4},
+        {"type": "residual", "projection": "linear", "layers": [
+            {"type": "fc", "size": 6}, {"type": "relu"},
+            {"type": "residual", "layers": [{"type": "fc", "size": 6}]}]},
+        {"type": "fc", "size": 3}, {"type": "softmax"}], (5,)),
+    "cnn, strided block, 1x1 conv shortcut, layer norm over maps": ([
+        {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+        {"type": "residual", "projection": "linear", "layers": [
+            {"type": "conv", "filters": 6, "kernel": 3, "padding": 1, "stride": 2},
+            {"type": "layer_norm"}, {"type": "relu"}]},
+        {"type": "flatten"}, {"type": "fc", "size": 3}, {"type": "softmax"}], (2, 6, 6)),
+}
+
+
+@pytest.mark.parametrize("specs, shape", RESIDUAL_NETS.values(), ids=RESIDUAL_NETS.keys())
+def test_residual_blocks_and_layer_norm_export_and_run_in_onnxruntime(tmp_path, specs, shape):
+    """Issue 21's layers go out too: a block is its layers' nodes plus an Add, its weights
+    named as net.parameters() names them; trained (non-trivial gamma, beta) first."""
+    net = fw.NeuralNet.from_specs(_params(), specs, shape)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(9,) + shape).astype(np.float32)
+    for _ in range(3):
+        net.train_step(x, rng.integers(0, 3, 9))
+    path = tmp_path / "res.onnx"
+    net.to_onnx(path)
+    np.testing.assert_allclose(_run(path, x), net.predict(x), rtol=0, atol=1e-5)
+    graph = onnx.load(path).graph
+    assert {init.name for init in graph.initializer} >= set(net.parameters())
+    adds = [node.name for node in graph.node if node.op_type == "Add"]
+    assert len(adds) == _blocks(specs) and adds[-1] == "res1"     # the outer block last
+    if any(spec.get("type") == "residual" and spec.get("projection") for spec in specs):
+        assert any(node.name.startswith("res1/shortcut") for node in graph.node)
+
+
+def _blocks(specs):
+    """Residual blocks in ``specs``, nested ones included."""
+    return sum(1 + _blocks(spec["layers"]) for spec in specs if spec["type"] == "residual")
+
+
+def test_layer_norm_needs_opset_17_and_a_block_is_refused_on_import(tmp_path):
+    from framework.infra.onnx.export import build_model
+    specs, shape = RESIDUAL_NETS["mlp, layer norm in the block"]
+    net = fw.NeuralNet.from_specs(_params(), specs, shape)
+    with pytest.raises(ValueError, match=r"'res1/ln1' \(LayerNormLayer\) needs opset >= 17"):
+        build_model(net, opset=16)
+    net.to_onnx(tmp_path / "res.onnx")
+    with pytest.raises(ValueError, match=r"node 'res1' \(Add\): reads .*chain"):
+        fw.NeuralNet.from_onnx(tmp_path / "res.onnx")
+    plain = fw.NeuralNet.from_specs(_params(), [                  # no block: it comes back
+        {"type": "fc", "size": 6}, {"type": "layer_norm", "eps": 1e-3}, {"type": "relu"},
+        {"type": "fc", "size": 3}, {"type": "softmax"}], shape)
+    for parameter in plain.parameters().values():
+        parameter.value[...] = np.random.default_rng(1).normal(size=parameter.shape)
+    plain.to_onnx(tmp_path / "ln.onnx")
+    back = fw.NeuralNet.from_onnx(tmp_path / "ln.onnx")
+    assert back.layer_names == plain.layer_names and back.layers[1].eps == 1e-3
+    x = np.random.default_rng(2).normal(size=(4,) + shape).astype(np.float32)
+    np.testing.assert_allclose(back.predict(x), plain.predict(x), rtol=0, atol=1e-6)
+
+
 def test_a_float64_net_exports_in_float64(tmp_path):
     net = fw.NeuralNet.from_specs(_params("fitting", dtype="float64"),
                                   fw.mlp_specs([5], 2, "tanh"), (3,))

@@ -34,7 +34,7 @@ def build_model(net, dynamic_batch=True, batch_size=None, opset=17):
     opset = check_integer("to_onnx opset", opset, minimum=13)
     if not net.layers or net.input_shape is None:
         raise ValueError(f"to_onnx: net {net.name!r} has no layers or no fixed input shape")
-    graph, x = GraphWriter(net.params.dtype), "input"
+    graph, x = GraphWriter(net.params.dtype, opset), "input"
     for name, layer in zip(net.layer_names, net.layers):
         exporter = layer_exporter(layer)
         if exporter is None:

@@ -17,8 +17,9 @@ INPUT, OUTPUT = "input", "output"
 class GraphWriter:
     """Nodes and initializers in the order they are added, in the net's dtype."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, opset=17):
         self.onnx = require_onnx()
+        self.opset = opset          # exporters of newer ops check it
         self.dtype = np.dtype(dtype)
         if self.dtype not in ELEMENT_TYPES:
             raise ValueError(f"to_onnx: expected a float32 or float64 net, got {self.dtype}")

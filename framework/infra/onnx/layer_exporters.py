@@ -10,6 +10,10 @@ and weights. The equations are the layers' own:
     FlattenLayer     (N, C, H, W) -> (N, CHW)     Flatten(axis=1)        C order, as ours
     BatchNormLayer   gamma (x - mu_run) / sqrt(var_run + eps) + beta
                                                   BatchNormalization     running statistics
+    LayerNormLayer   gamma (x - mu) / sqrt(var + eps) + beta, over each sample's values
+                                                  LayerNormalization     axis=1 (opset 17)
+    ResidualLayer    y = x + F(x)  (or P(x) + F(x))
+                                                  F's and P's nodes, Add
     DropoutLayer     the identity at inference    Dropout(x, ratio)      ratio kept for import
     ActivationLayer  its activator's op           Relu, Sigmoid, Tanh, LeakyRelu, Elu,
                                                   Softplus, Identity
@@ -24,8 +28,11 @@ from ...layers.conv import ConvLayer
 from ...layers.dropout import DropoutLayer
 from ...layers.fc import FcLayer
 from ...layers.flatten import FlattenLayer
+from ...layers.layer_norm import LayerNormLayer
 from ...layers.pooling import PoolingLayer, PoolType
-from .registry import ACTIVATOR_EXPORTERS, register_activator_exporter, register_layer_exporter
+from ...layers.residual import SHORTCUT, ResidualLayer
+from .registry import (ACTIVATOR_EXPORTERS, layer_exporter, register_activator_exporter,
+                       register_layer_exporter)
 
 
 def _key(graph, name):
@@ -74,6 +81,42 @@ def export_batch_norm(layer, graph, x):
         ("running_mean", layer.running_mean), ("running_var", layer.running_var))]
     return graph.node("BatchNormalization", [x, *arrays], doc="BatchNormLayer (inference)",
                       epsilon=float(layer.eps), momentum=float(layer.momentum))
+
+
+@register_layer_exporter(LayerNormLayer)
+def export_layer_norm(layer, graph, x):
+    """Each sample normalized over all its values (axes 1..), gamma and beta of its shape."""
+    if graph.opset < 17:
+        raise ValueError(f"to_onnx: layer {graph.prefix!r} (LayerNormLayer) needs opset >= 17 "
+                         f"(LayerNormalization), got {graph.opset}")
+    scale = graph.constant(_key(graph, "gamma"), layer.gamma.value.reshape(layer.input_shape))
+    bias = graph.constant(_key(graph, "beta"), layer.beta.value.reshape(layer.input_shape))
+    return graph.node("LayerNormalization", [x, scale, bias], doc="LayerNormLayer", axis=1,
+                      epsilon=float(layer.eps))
+
+
+@register_layer_exporter(ResidualLayer)
+def export_residual(layer, graph, x):
+    """F's layers in order, the shortcut (x itself, or P's node), then their sum; the
+    inner nodes and weights are named ``block/inner`` as ``net.parameters()`` names them."""
+    block = graph.prefix
+    f = x
+    for name, inner in layer.named_layers:
+        f = _export_inner(graph, f"{block}/{name}", inner, f)
+    s = x if layer.shortcut is None else \
+        _export_inner(graph, f"{block}/{SHORTCUT}", layer.shortcut, x)
+    graph.prefix = block
+    return graph.node("Add", [s, f], doc="ResidualLayer: y = x + F(x)")
+
+
+def _export_inner(graph, name, inner, x):
+    exporter = layer_exporter(inner)
+    if exporter is None:
+        raise ValueError(f"to_onnx: layer {name!r} ({type(inner).__name__}) has no ONNX form; "
+                         f"register one with framework.infra.onnx.register_layer_exporter("
+                         f"{type(inner).__name__})")
+    graph.prefix = name
+    return exporter(inner, graph, x)
 
 
 @register_layer_exporter(DropoutLayer)

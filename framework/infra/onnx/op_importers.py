@@ -249,6 +249,30 @@ def import_batch_norm(node, graph, shape):
     return Converted([Piece(spec, values, node.name)], shape)
 
 
+@register_op_importer("LayerNormalization")
+def import_layer_norm(node, graph, shape):
+    """Each sample normalized over all its values (axis 1, or -len(shape)) as a
+    LayerNormLayer; Scale and B of the sample's shape (or broadcast to it)."""
+    axis = graph.attribute(node, "axis", -1)
+    if axis not in (1, -len(shape)):
+        raise graph.refuse(node, f"axis={axis}: MiniFramework's layer norm normalizes each "
+                                 f"sample over all its values (axis 1 of a {len(shape) + 1}-D "
+                                 f"input)")
+    if not graph.unused_outputs(node):
+        raise graph.refuse(node, "its mean and inverse std outputs are used")
+    values = {}
+    for index, name in ((1, "gamma"), (2, "beta")):
+        value = graph.weights(node, index, name) if graph.has_input(node, index) \
+            else np.zeros(shape)                        # B is optional: no shift
+        try:
+            values[name] = np.broadcast_to(value, shape)
+        except ValueError:
+            raise graph.refuse(node, f"its {name} has shape {value.shape}; expected the "
+                                     f"sample's shape {tuple(shape)}") from None
+    spec = {"type": "layer_norm", "eps": graph.number(node, "epsilon", 1e-5)}
+    return Converted([Piece(spec, values, node.name)], shape)
+
+
 @register_op_importer("Dropout")
 def import_dropout(node, graph, shape):
     """Dropout (the identity at inference) as a DropoutLayer with its ratio."""
