@@ -17,7 +17,7 @@ from ...version import __version__
 from ..serialization.atomic import check_target, write_atomically
 from . import layer_exporters  # noqa: F401  (registers the built-in layers' exporters)
 from .graph_writer import GraphWriter, check_model
-from .registry import layer_exporter
+from .registry import required_layer_exporter
 
 METADATA_KEY = "miniframework"
 DYNAMIC_BATCH = "batch"
@@ -36,11 +36,7 @@ def build_model(net, dynamic_batch=True, batch_size=None, opset=17):
         raise ValueError(f"to_onnx: net {net.name!r} has no layers or no fixed input shape")
     graph, x = GraphWriter(net.params.dtype, opset), "input"
     for name, layer in zip(net.layer_names, net.layers):
-        exporter = layer_exporter(layer)
-        if exporter is None:
-            raise ValueError(f"to_onnx: layer {name!r} ({type(layer).__name__}) has no ONNX "
-                             f"form; register one with framework.infra.onnx."
-                             f"register_layer_exporter({type(layer).__name__})")
+        exporter = required_layer_exporter(layer, name)
         graph.prefix = name
         x = exporter(layer, graph, x)
     metadata = {METADATA_KEY: json.dumps({

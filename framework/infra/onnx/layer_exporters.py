@@ -31,8 +31,8 @@ from ...layers.flatten import FlattenLayer
 from ...layers.layer_norm import LayerNormLayer
 from ...layers.pooling import PoolingLayer, PoolType
 from ...layers.residual import SHORTCUT, ResidualLayer
-from .registry import (ACTIVATOR_EXPORTERS, layer_exporter, register_activator_exporter,
-                       register_layer_exporter)
+from .registry import (ACTIVATOR_EXPORTERS, register_activator_exporter,
+                       register_layer_exporter, required_layer_exporter)
 
 
 def _key(graph, name):
@@ -110,11 +110,7 @@ def export_residual(layer, graph, x):
 
 
 def _export_inner(graph, name, inner, x):
-    exporter = layer_exporter(inner)
-    if exporter is None:
-        raise ValueError(f"to_onnx: layer {name!r} ({type(inner).__name__}) has no ONNX form; "
-                         f"register one with framework.infra.onnx.register_layer_exporter("
-                         f"{type(inner).__name__})")
+    exporter = required_layer_exporter(inner, name)
     graph.prefix = name
     return exporter(inner, graph, x)
 

@@ -50,3 +50,13 @@ def layer_exporter(layer):
         if cls in LAYER_EXPORTERS:
             return LAYER_EXPORTERS[cls]
     return None
+
+
+def required_layer_exporter(layer, name):
+    """``layer_exporter(layer)``, or a ValueError naming layer ``name`` and how to add one."""
+    exporter = layer_exporter(layer)
+    if exporter is None:
+        raise ValueError(f"to_onnx: layer {name!r} ({type(layer).__name__}) has no ONNX "
+                         f"form; register one with framework.infra.onnx."
+                         f"register_layer_exporter({type(layer).__name__})")
+    return exporter
