@@ -44,7 +44,7 @@ from .callbacks.base import Callback, CallbackList
 from .callbacks.files import ModelCheckpoint
 from .callbacks.nan import TerminateOnNaN
 from .callbacks.progress import ProgressBar
-from .enums import NetType, RegularMethod
+from .enums import NetType
 from .history import Record, TrainingHistory
 from .infra import threads
 from .infra.memory import check_net_memory, training_growth_bytes
@@ -116,7 +116,7 @@ class _Run:
         self.history = TrainingHistory(net.name, params.net_type, restore, self.monitor.name)
         self.history.without_validation = self.validation is None and restore_best is None
         self.history.loss_name = loss_for(params).display_name
-        self.history.penalty = _penalty_name(params)
+        self.history.penalty = _penalty_name(net)
         _check_rate_owners(params, self.hooks)
         self.guard = TerminateOnNaN()
         self.diverged = False
@@ -276,11 +276,11 @@ class _Run:
 
 
 # ----- setting a run up ------------------------------------------------------------------
-def _penalty_name(params):
-    """"L1" / "L2" when the training loss includes a weight penalty, else None."""
-    if params.regular_value and params.regular_name in (RegularMethod.L1, RegularMethod.L2):
-        return params.regular_name.value.upper()
-    return None
+def _penalty_name(net):
+    """"L1" / "L2" when the training loss includes a weight penalty (some parameter's
+    regularizer has a weight), else None: what the step adds, read from the parameters."""
+    names = {p.regularizer.name for p in net.parameters().values() if p.regularizer.lam}
+    return "/".join(sorted(name.value.upper() for name in names)) or None
 
 
 def _epoch_range(net, epochs):

@@ -10,7 +10,6 @@ import textwrap
 import time
 import tracemalloc
 
-import h5py
 import numpy as np
 import pytest
 

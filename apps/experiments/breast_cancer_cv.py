@@ -40,7 +40,7 @@ from framework.plotting import FONT_SIZE  # noqa: E402
 
 from apps.binary_classify import BinaryClassify  # noqa: E402
 from apps.support import sweeps as common  # noqa: E402
-from apps.support.skeleton import VALIDATION_FOLDS, VALIDATION_SEED  # noqa: E402
+from apps.support.skeleton import VALIDATION_SEED  # noqa: E402
 
 NAME = "breast_cancer_cv"
 QUICK = {"repeats": 1, "folds": 3}

@@ -31,7 +31,6 @@ and an input gradient per sample. A layer whose description fails is
 counted that way with a warning naming it, never a traceback.
 """
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
