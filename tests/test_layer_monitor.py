@@ -135,6 +135,29 @@ def test_every_number_is_what_the_step_computes_by_hand():
     assert reading.layers[-1].input_grad_rms == pytest.approx(rms(fused), rel=1e-5)
 
 
+@pytest.mark.parametrize("clipping", [{"clip_norm": 0.05}, {"clip_value": 1e-3}])
+def test_with_clipping_the_measured_update_is_the_clipped_one_training_makes(clipping):
+    """The gradients are read before clipping (what explodes); the update after it,
+    as the training step makes it: the ratio equals that of one real train_step."""
+    reader = _reader()
+    net = _deep_net("relu", "msra", depth=3, **clipping)
+    x, y = reader.x_train[:32].astype(np.float32), reader.y_train[:32].astype(np.float32)
+    reading = probe(net, x, y, lr=0.1)
+    raw = net.gradients(x, y)
+    before = {key: p.value.copy() for key, p in net.parameters().items()}
+    net.train_step(x, y, lr=0.1)
+    clipped_any = False
+    for key, parameter in net.parameters().items():
+        measured = reading.parameters[key]
+        assert measured.grad_rms == pytest.approx(rms(raw[key]), rel=1e-5)   # unclipped
+        if not np.any(before[key]):
+            continue
+        step = rms(parameter.value - before[key]) / rms(before[key])
+        assert measured.update_ratio == pytest.approx(step, rel=1e-5), key
+        clipped_any |= step < 0.1 * rms(raw[key]) / rms(before[key]) * 0.999
+    assert clipped_any                       # the settings really clipped this batch
+
+
 def test_the_probe_leaves_the_net_exactly_as_it_was():
     net = fw.NeuralNet.from_specs(
         fw.HyperParameters(learning_rate=0.1, max_epoch=2, batch_size=32,

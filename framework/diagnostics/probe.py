@@ -10,6 +10,7 @@ methods the training step calls:
     output grad    dL/da at the output (or the fused (a - y) / m at the logits)
     backward       d_{l-1} = layer_l.backward(d_l)        RMS of each layer's input gradient
                    (every parameter's grad is filled)     RMS of each parameter's gradient
+    clip           only with clip_norm / clip_value       (the gradients above: before it)
     update         every parameter's optimizer step       |theta' - theta| / |theta|
                                                           (RMS over RMS: the update-to-
                                                           weight ratio, ~1e-3 is healthy)
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..clipping import make_clipper
 from ..losses import loss_for
 from ..step import fuses
 
@@ -136,6 +138,9 @@ def _measure(net, parameters, x, y, lr, before, keep):
         reading.parameters[key] = ParameterReading(
             key, rms(before[key]), rms(parameter.grad), math.nan,
             parameter.grad.copy() if keep else None)
+    clipper = make_clipper(net.params, parameters.values())   # the update training makes
+    if clipper is not None:
+        clipper()
     for key, parameter in parameters.items():
         parameter.update(lr)
         step = rms(parameter.value - before[key])
